@@ -1,0 +1,132 @@
+//! The OpenID4VCI-style delivery messages the issuer and the wallet exchange: the credential
+//! offer (pre-authorized code flow) and the wallet's proof of possession of its device key.
+//! Only what both sides must agree on byte for byte lives here; HTTP is theirs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::crypto::Ed25519Key;
+use crate::error::{Reason, Rejection};
+use crate::jws::{self, Jws};
+use crate::types::PublicKey;
+
+pub const OFFER_SCHEME: &str = "openid-credential-offer://?credential_offer=";
+pub const PRE_AUTH_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
+/// The credential configuration the issuer offers: the SD-JWT VC plus the per-purpose QR
+/// credentials, all bound to the same device key.
+pub const CONFIGURATION_ID: &str = "vneid_level2_foreign_resident";
+const MAX_OFFER: usize = 4096;
+
+/// A credential offer (OpenID4VCI section 4.1.1) with a pre-authorized code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialOffer {
+    pub credential_issuer: String,
+    pub credential_configuration_ids: Vec<String>,
+    pub grants: Map<String, Value>,
+}
+
+impl CredentialOffer {
+    pub fn pre_authorized(issuer: &str, code: &str) -> Self {
+        let mut grants = Map::new();
+        grants.insert(PRE_AUTH_GRANT.into(), json!({"pre-authorized_code": code}));
+        Self { credential_issuer: issuer.into(), credential_configuration_ids: vec![CONFIGURATION_ID.into()], grants }
+    }
+
+    pub fn pre_authorized_code(&self) -> Option<&str> {
+        self.grants.get(PRE_AUTH_GRANT)?.get("pre-authorized_code")?.as_str()
+    }
+
+    /// `openid-credential-offer://?credential_offer=<percent-encoded JSON>`
+    pub fn to_uri(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let mut s = String::from(OFFER_SCHEME);
+        for b in json.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                s.push(char::from(b));
+            } else {
+                s.push_str(&format!("%{b:02X}"));
+            }
+        }
+        s
+    }
+
+    pub fn from_uri(uri: &str) -> Result<Self, &'static str> {
+        if uri.len() > MAX_OFFER * 3 {
+            return Err("offer too long");
+        }
+        let enc = uri.strip_prefix(OFFER_SCHEME).ok_or("not an openid-credential-offer URI with credential_offer")?;
+        let mut bytes = Vec::with_capacity(enc.len());
+        let mut it = enc.bytes();
+        while let Some(b) = it.next() {
+            match b {
+                b'%' => {
+                    let hex = [it.next().ok_or("bad percent-encoding")?, it.next().ok_or("bad percent-encoding")?];
+                    let hex = core::str::from_utf8(&hex).map_err(|_| "bad percent-encoding")?;
+                    bytes.push(u8::from_str_radix(hex, 16).map_err(|_| "bad percent-encoding")?);
+                }
+                b'+' => bytes.push(b' '),
+                b => bytes.push(b),
+            }
+        }
+        let offer: Self = serde_json::from_slice(&bytes).map_err(|_| "credential_offer is not a valid offer")?;
+        offer.pre_authorized_code().ok_or("offer has no pre-authorized code")?;
+        Ok(offer)
+    }
+}
+
+/// The JWS signing input of a proof of possession (OpenID4VCI appendix F.1) for `holder`.
+pub fn proof_signing_input(holder: &PublicKey, audience: &str, iat: u64, nonce: &str) -> String {
+    let header = json!({"alg": "EdDSA", "typ": PROOF_TYP, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": holder.to_string()}});
+    let payload = json!({"aud": audience, "iat": iat, "nonce": nonce});
+    jws::signing_input(&header, payload.to_string().as_bytes())
+}
+
+/// Checks a proof of possession: signed by the key in its own `jwk` header, for `audience` and
+/// `nonce`, recent. Returns the holder's device key.
+pub fn verify_proof(jwt: &str, audience: &str, nonce: &str, now: u64, max_age: u64) -> Result<PublicKey, Rejection> {
+    let bad = Rejection::malformed;
+    let jws = Jws::parse(jwt).map_err(bad)?;
+    if jws.header_str("typ") != Some(PROOF_TYP) {
+        return Err(bad("proof typ must be openid4vci-proof+jwt"));
+    }
+    let jwk = jws.header.get("jwk").ok_or(bad("proof has no jwk"))?;
+    if jwk.get("kty").and_then(Value::as_str) != Some("OKP") || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+        return Err(bad("proof key must be Ed25519"));
+    }
+    let holder: PublicKey = jwk.get("x").and_then(Value::as_str).ok_or(bad("proof jwk has no x"))?.parse().map_err(bad)?;
+    let key = Ed25519Key::from_public(&holder).ok_or(bad("proof key is not a valid Ed25519 key"))?;
+    if !jws.verify(&key) {
+        return Err(Rejection::new(Reason::BadHolderSignature, "proof signature does not verify"));
+    }
+    let c: Map<String, Value> = serde_json::from_slice(&jws.payload).map_err(|_| bad("proof payload is not a JSON object"))?;
+    if c.get("aud").and_then(Value::as_str) != Some(audience) {
+        return Err(Rejection::new(Reason::BadHolderSignature, "proof for another audience"));
+    }
+    if c.get("nonce").and_then(Value::as_str) != Some(nonce) {
+        return Err(Rejection::new(Reason::BadHolderSignature, "proof nonce does not match"));
+    }
+    let iat = c.get("iat").and_then(Value::as_u64).ok_or(bad("proof has no iat"))?;
+    if iat.saturating_add(max_age) < now || iat > now.saturating_add(60) {
+        return Err(Rejection::new(Reason::PresentationExpired, "proof too old or from the future"));
+    }
+    Ok(holder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offer_uri_roundtrip() {
+        let o = CredentialOffer::pre_authorized("http://127.0.0.1:8080", "abc-DEF_123");
+        let uri = o.to_uri();
+        assert!(uri.starts_with(OFFER_SCHEME));
+        assert!(!uri[OFFER_SCHEME.len()..].contains(['{', '"', ':', '/']));
+        let back = CredentialOffer::from_uri(&uri).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(back.pre_authorized_code(), Some("abc-DEF_123"));
+        assert!(CredentialOffer::from_uri("openid-credential-offer://?credential_offer=%7").is_err());
+        assert!(CredentialOffer::from_uri("https://example.com").is_err());
+    }
+}
