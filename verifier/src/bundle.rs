@@ -39,7 +39,8 @@ impl Bundle {
         if bytes.len() > MAX_LEN {
             return Err(Error::BundleMalformed("bundle too large"));
         }
-        let b: Bundle = serde_json::from_slice(bytes).map_err(|_| Error::BundleMalformed("not a bundle JSON document"))?;
+        let b: Bundle =
+            serde_json::from_slice(bytes).map_err(|_| Error::BundleMalformed("not a bundle JSON document"))?;
         if b.format != FORMAT {
             return Err(Error::BundleMalformed("unknown bundle format"));
         }

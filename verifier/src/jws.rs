@@ -52,7 +52,8 @@ impl<'a> Jws<'a> {
             return Err("JWS must have three parts");
         };
         let header = B64.decode(h).map_err(|_| "JWS header is not base64url")?;
-        let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| "JWS header is not a JSON object")?;
+        let header: Map<String, Value> =
+            serde_json::from_slice(&header).map_err(|_| "JWS header is not a JSON object")?;
         if header.get("alg").and_then(Value::as_str) != Some("EdDSA") {
             return Err("JWS alg must be EdDSA");
         }

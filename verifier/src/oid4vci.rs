@@ -77,7 +77,8 @@ impl CredentialOffer {
 
 /// The JWS signing input of a proof of possession (OpenID4VCI appendix F.1) for `holder`.
 pub fn proof_signing_input(holder: &PublicKey, audience: &str, iat: u64, nonce: &str) -> String {
-    let header = json!({"alg": "EdDSA", "typ": PROOF_TYP, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": holder.to_string()}});
+    let header =
+        json!({"alg": "EdDSA", "typ": PROOF_TYP, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": holder.to_string()}});
     let payload = json!({"aud": audience, "iat": iat, "nonce": nonce});
     jws::signing_input(&header, payload.to_string().as_bytes())
 }
@@ -91,15 +92,19 @@ pub fn verify_proof(jwt: &str, audience: &str, nonce: &str, now: u64, max_age: u
         return Err(bad("proof typ must be openid4vci-proof+jwt"));
     }
     let jwk = jws.header.get("jwk").ok_or(bad("proof has no jwk"))?;
-    if jwk.get("kty").and_then(Value::as_str) != Some("OKP") || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+    if jwk.get("kty").and_then(Value::as_str) != Some("OKP")
+        || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519")
+    {
         return Err(bad("proof key must be Ed25519"));
     }
-    let holder: PublicKey = jwk.get("x").and_then(Value::as_str).ok_or(bad("proof jwk has no x"))?.parse().map_err(bad)?;
+    let holder: PublicKey =
+        jwk.get("x").and_then(Value::as_str).ok_or(bad("proof jwk has no x"))?.parse().map_err(bad)?;
     let key = Ed25519Key::from_public(&holder).ok_or(bad("proof key is not a valid Ed25519 key"))?;
     if !jws.verify(&key) {
         return Err(Rejection::new(Reason::BadHolderSignature, "proof signature does not verify"));
     }
-    let c: Map<String, Value> = serde_json::from_slice(&jws.payload).map_err(|_| bad("proof payload is not a JSON object"))?;
+    let c: Map<String, Value> =
+        serde_json::from_slice(&jws.payload).map_err(|_| bad("proof payload is not a JSON object"))?;
     if c.get("aud").and_then(Value::as_str) != Some(audience) {
         return Err(Rejection::new(Reason::BadHolderSignature, "proof for another audience"));
     }

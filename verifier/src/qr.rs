@@ -32,7 +32,7 @@ pub const CLAIMS_KEY: i64 = -65537;
 /// Default holder window: what a wallet signs when the verifier asks for nothing else.
 pub const DEFAULT_WINDOW: u64 = 60;
 const HOLDER_CONTEXT: &str = "VN1-holder";
-const MAX_CHALLENGE: usize = 64;
+pub const MAX_CHALLENGE: usize = 64;
 
 /// One personal claim, with its CBOR key and JSON name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -492,7 +492,8 @@ impl<'a> Presentation<'a> {
         let start = r.position();
         let sign1 = Sign1::read(&mut r)?;
         let credential_bytes = &bytes[start..r.position()];
-        let credential = QrCredential::decode_payload(sign1.payload).map_err(|e| Rejection { kid: Some(sign1.kid.clone()), ..e })?;
+        let credential =
+            QrCredential::decode_payload(sign1.payload).map_err(|e| Rejection { kid: Some(sign1.kid.clone()), ..e })?;
         let t = r.uint()?;
         let d = r.uint()?;
         let holder_sig = r.bytes()?;
@@ -539,7 +540,8 @@ impl TrustStore {
         let kid = &p.sign1.kid;
         let cred = &p.credential;
         let at = |r: Reason, d: &'static str| Rejection::new(r, d).with_kid(kid).with_purpose(cred.purpose);
-        let key = self.issuer_key(kid, cred.issued_at, check.now, &check.policy).map_err(|e| e.with_purpose(cred.purpose))?;
+        let key =
+            self.issuer_key(kid, cred.issued_at, check.now, &check.policy).map_err(|e| e.with_purpose(cred.purpose))?;
         if !p.sign1.verify(key) {
             return Err(at(Reason::BadSignature, "issuer signature does not verify"));
         }
@@ -556,7 +558,8 @@ impl TrustStore {
         if check.challenge.len() > MAX_CHALLENGE {
             return Err(at(Reason::Malformed, "challenge longer than 64 bytes"));
         }
-        let holder = Ed25519Key::from_public(&cred.holder).ok_or_else(|| at(Reason::Malformed, "holder key is not a valid Ed25519 key"))?;
+        let holder = Ed25519Key::from_public(&cred.holder)
+            .ok_or_else(|| at(Reason::Malformed, "holder key is not a valid Ed25519 key"))?;
         let msg = holder_signing_input(p.credential_bytes, cred.purpose, p.t, p.d, check.challenge);
         if !holder.verify(&msg, p.holder_sig) {
             return Err(at(Reason::BadHolderSignature, "holder signature does not verify"));
@@ -569,7 +572,8 @@ impl TrustStore {
             return Err(at(Reason::PresentationExpired, "presentation window has passed"));
         }
         if let Some(s) = cred.status {
-            self.check_status(s.list, s.idx, check.now, &check.policy).map_err(|e| e.with_kid(kid).with_purpose(cred.purpose))?;
+            self.check_status(s.list, s.idx, check.now, &check.policy)
+                .map_err(|e| e.with_kid(kid).with_purpose(cred.purpose))?;
         } else if check.policy.require_status {
             return Err(at(Reason::StatusUnknown, "credential carries no status reference"));
         }

@@ -126,7 +126,13 @@ fn num(v: Option<&Value>) -> Option<u64> {
 impl TrustStore {
     /// Verifies an SD-JWT VC issued under this trust list: signature, times, disclosures (each
     /// must match a digest, none twice), status, and a key-binding JWT when `kb` asks for one.
-    pub fn verify_sd_jwt(&self, sd_jwt: &str, now: u64, policy: &Policy, kb: Option<KeyBinding<'_>>) -> Result<VerifiedSdJwt, Rejection> {
+    pub fn verify_sd_jwt(
+        &self,
+        sd_jwt: &str,
+        now: u64,
+        policy: &Policy,
+        kb: Option<KeyBinding<'_>>,
+    ) -> Result<VerifiedSdJwt, Rejection> {
         let bad = Rejection::malformed;
         if sd_jwt.len() > MAX_LEN {
             return Err(bad("SD-JWT too long"));
@@ -140,7 +146,8 @@ impl TrustStore {
             return Err(bad("typ must be dc+sd-jwt"));
         }
         let kid: KeyId = jws.header_str("kid").ok_or(bad("no kid"))?.parse().map_err(bad)?;
-        let mut payload: Map<String, Value> = serde_json::from_slice(&jws.payload).map_err(|_| bad("payload is not a JSON object"))?;
+        let mut payload: Map<String, Value> =
+            serde_json::from_slice(&jws.payload).map_err(|_| bad("payload is not a JSON object"))?;
         let iat = num(payload.get("iat")).ok_or(bad("no iat"))?;
         let exp = num(payload.get("exp")).ok_or(bad("no exp"))?;
         let key = self.issuer_key(&kid, iat, now, policy)?;
@@ -175,15 +182,22 @@ impl TrustStore {
         };
         match &status {
             Some((uri, idx)) => {
-                let list = self.status_id(uri).ok_or_else(|| at(Reason::StatusUnknown, "status list not in the trust list"))?;
+                let list = self
+                    .status_id(uri)
+                    .ok_or_else(|| at(Reason::StatusUnknown, "status list not in the trust list"))?;
                 self.check_status(list, *idx, now, policy).map_err(|e| e.with_kid(&kid))?;
             }
-            None if policy.require_status => return Err(at(Reason::StatusUnknown, "credential carries no status reference")),
+            None if policy.require_status => {
+                return Err(at(Reason::StatusUnknown, "credential carries no status reference"))
+            }
             None => {}
         }
 
         let sd: Vec<String> = match payload.remove("_sd") {
-            Some(Value::Array(a)) => a.into_iter().map(|v| v.as_str().map(str::to_owned).ok_or(bad("_sd entries must be strings"))).collect::<Result<_, _>>()?,
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(bad("_sd entries must be strings")))
+                .collect::<Result<_, _>>()?,
             None => Vec::new(),
             Some(_) => return Err(bad("_sd must be an array")),
         };
@@ -204,7 +218,9 @@ impl TrustStore {
             }
             let raw = B64.decode(d).map_err(|_| bad("disclosure is not base64url"))?;
             let arr: Vec<Value> = serde_json::from_slice(&raw).map_err(|_| bad("disclosure is not a JSON array"))?;
-            let [_, Value::String(name), value] = <[Value; 3]>::try_from(arr).map_err(|_| bad("disclosure must be [salt, name, value]"))? else {
+            let [_, Value::String(name), value] =
+                <[Value; 3]>::try_from(arr).map_err(|_| bad("disclosure must be [salt, name, value]"))?
+            else {
                 return Err(bad("disclosure name must be a string"));
             };
             if RESERVED.contains(&name.as_str()) || claims.contains_key(&name) {
@@ -241,7 +257,14 @@ pub fn sd_hash(presented: &str) -> String {
     digest(presented)
 }
 
-fn verify_kb(kb_jwt: &str, presented: &str, holder: &PublicKey, now: u64, policy: &Policy, want: KeyBinding<'_>) -> Result<(), Rejection> {
+fn verify_kb(
+    kb_jwt: &str,
+    presented: &str,
+    holder: &PublicKey,
+    now: u64,
+    policy: &Policy,
+    want: KeyBinding<'_>,
+) -> Result<(), Rejection> {
     let bad = Rejection::malformed;
     let jws = Jws::parse(kb_jwt).map_err(bad)?;
     if jws.header_str("typ") != Some("kb+jwt") {
@@ -253,7 +276,9 @@ fn verify_kb(kb_jwt: &str, presented: &str, holder: &PublicKey, now: u64, policy
     }
     let c: Map<String, Value> = serde_json::from_slice(&jws.payload).map_err(|_| bad("key binding payload"))?;
     let iat = num(c.get("iat")).ok_or(bad("key binding iat"))?;
-    if c.get("aud").and_then(Value::as_str) != Some(want.audience) || c.get("nonce").and_then(Value::as_str) != Some(want.nonce) {
+    if c.get("aud").and_then(Value::as_str) != Some(want.audience)
+        || c.get("nonce").and_then(Value::as_str) != Some(want.nonce)
+    {
         return Err(Rejection::new(Reason::BadHolderSignature, "key binding for another audience or nonce"));
     }
     if c.get("sd_hash").and_then(Value::as_str) != Some(sd_hash(presented).as_str()) {

@@ -141,12 +141,13 @@ impl TrustList {
         if jws.header_str("typ") != Some(TYP) {
             return Err(Error::TrustListMalformed("wrong typ"));
         }
-        let key = Ed25519Key::from_public(root).ok_or(Error::TrustListMalformed("root key is not a valid Ed25519 key"))?;
+        let key =
+            Ed25519Key::from_public(root).ok_or(Error::TrustListMalformed("root key is not a valid Ed25519 key"))?;
         if !jws.verify(&key) {
             return Err(Error::TrustListSignature);
         }
-        let list: TrustList =
-            serde_json::from_slice(&jws.payload).map_err(|_| Error::TrustListMalformed("payload does not match the schema"))?;
+        let list: TrustList = serde_json::from_slice(&jws.payload)
+            .map_err(|_| Error::TrustListMalformed("payload does not match the schema"))?;
         list.validate()?;
         Ok(list)
     }
@@ -243,7 +244,8 @@ impl TrustStore {
         if now > self.list.next_update.saturating_add(policy.trust_list_grace) {
             return Err(reject(Reason::TrustListStale, "trust list is past its next update and grace period"));
         }
-        let (vk, tk) = self.listed_key(kid).ok_or_else(|| reject(Reason::UnknownKey, "key id not in the trust list"))?;
+        let (vk, tk) =
+            self.listed_key(kid).ok_or_else(|| reject(Reason::UnknownKey, "key id not in the trust list"))?;
         match tk.state {
             KeyState::Revoked => return Err(reject(Reason::KeyRevoked, "issuer key is revoked")),
             KeyState::Next | KeyState::Active | KeyState::Retired => {}
@@ -277,7 +279,9 @@ impl TrustStore {
                 Some(_) => Err(Rejection::new(Reason::Revoked, "status list gives an unknown status")),
                 None => Err(Rejection::malformed("status index beyond the status list")),
             },
-            _ if policy.require_status => Err(Rejection::new(Reason::StatusUnknown, "no fresh status list for this credential")),
+            _ if policy.require_status => {
+                Err(Rejection::new(Reason::StatusUnknown, "no fresh status list for this credential"))
+            }
             _ => Ok(()),
         }
     }

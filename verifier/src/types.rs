@@ -168,15 +168,7 @@ impl Purpose {
         use crate::qr::Claim::*;
         match self {
             Purpose::Landlord => &[NameLatin, Nationality, CardKind, CardExpiry, AgeOver18],
-            Purpose::Bank => &[
-                NameLatin,
-                BirthDate,
-                Nationality,
-                PassportNumber,
-                CardNumber,
-                CardExpiry,
-                EidNumber,
-            ],
+            Purpose::Bank => &[NameLatin, BirthDate, Nationality, PassportNumber, CardNumber, CardExpiry, EidNumber],
             Purpose::ResidenceOffice => &[
                 Name,
                 NameLatin,
@@ -197,10 +189,7 @@ impl Purpose {
 impl FromStr for Purpose {
     type Err = &'static str;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or("purpose must be landlord, bank or residence-office")
+        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or("purpose must be landlord, bank or residence-office")
     }
 }
 

@@ -153,19 +153,68 @@ fn qr_cases(w: &World) -> Vec<Value> {
         "00112233",
         "valid",
     );
-    case("other-device", present(w, &land, Purpose::Landlord, t, &w.stranger, b""), Some(Purpose::Landlord), NOW, "", "bad_holder_signature");
+    case(
+        "other-device",
+        present(w, &land, Purpose::Landlord, t, &w.stranger, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "bad_holder_signature",
+    );
     let stranger = credential(w, &w.stranger, Purpose::Landlord, 4242, exp);
-    case("unknown-key", present(w, &stranger, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "unknown_key");
+    case(
+        "unknown-key",
+        present(w, &stranger, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "unknown_key",
+    );
     let by_revoked = credential(w, &w.revoked, Purpose::Landlord, 4242, exp);
-    case("key-revoked", present(w, &by_revoked, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "key_revoked");
+    case(
+        "key-revoked",
+        present(w, &by_revoked, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "key_revoked",
+    );
     let short = credential(w, &w.issuer, Purpose::Landlord, 4242, T0 + 3600);
-    case("credential-expired", present(w, &short, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "expired");
+    case(
+        "credential-expired",
+        present(w, &short, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "expired",
+    );
     let revoked = credential(w, &w.issuer, Purpose::Landlord, 77, exp);
-    case("revoked", present(w, &revoked, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "revoked");
+    case(
+        "revoked",
+        present(w, &revoked, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "revoked",
+    );
     let suspended = credential(w, &w.issuer, Purpose::Landlord, 78, exp);
-    case("suspended", present(w, &suspended, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "suspended");
+    case(
+        "suspended",
+        present(w, &suspended, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "suspended",
+    );
     let beyond = credential(w, &w.issuer, Purpose::Landlord, 1 << 20, exp);
-    case("status-index-beyond-list", present(w, &beyond, Purpose::Landlord, t, &w.holder, b""), Some(Purpose::Landlord), NOW, "", "malformed");
+    case(
+        "status-index-beyond-list",
+        present(w, &beyond, Purpose::Landlord, t, &w.holder, b""),
+        Some(Purpose::Landlord),
+        NOW,
+        "",
+        "malformed",
+    );
     case("trust-list-stale", good.clone(), Some(Purpose::Landlord), T0 + 38 * 86_400, "", "trust_list_stale");
     case("garbage", "VN1:HELLO WORLD".into(), None, NOW, "", "malformed");
     case("wrong-prefix", good.replacen("VN1:", "HC1:", 1), None, NOW, "", "malformed");
@@ -244,7 +293,10 @@ fn vectors_are_current() {
             std::fs::write(&path, &content).unwrap();
         } else {
             let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(on_disk == content, "{name} is out of date: run REGENERATE_VECTORS=1 cargo test -p verifier --test vectors");
+            assert!(
+                on_disk == content,
+                "{name} is out of date: run REGENERATE_VECTORS=1 cargo test -p verifier --test vectors"
+            );
         }
     }
 }
@@ -285,7 +337,8 @@ fn qr_cases_from_files() {
 fn sd_jwt_cases_from_files() {
     let store = store();
     for c in load("sd-jwt-cases.json").as_array().unwrap() {
-        let got = store.verify_sd_jwt(c["sd_jwt"].as_str().unwrap(), c["now"].as_u64().unwrap(), &Policy::default(), None);
+        let got =
+            store.verify_sd_jwt(c["sd_jwt"].as_str().unwrap(), c["now"].as_u64().unwrap(), &Policy::default(), None);
         match got {
             Ok(v) => {
                 assert_eq!(c["expect"], "valid", "case {}", c["name"]);

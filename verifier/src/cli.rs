@@ -1,0 +1,622 @@
+//! The `verifier` command-line tool: the I/O edge around the pure library.
+//!
+//! Everything the library refuses to do lives here: reading files and stdin, decoding a QR image,
+//! fetching the trust list and status lists over HTTP(S), reading the system clock and writing
+//! the bundle. The library decides; this module only gathers its inputs and prints its verdict.
+//!
+//! Exit codes, the contract scripts rely on:
+//! - `0`: valid (`verify`), synced (`sync`), decoded (`inspect`);
+//! - `1`: the presented proof is invalid, malformed content included (`verify`, `inspect`);
+//! - `2`: the command could not do its job: usage error, unreadable file, unusable bundle,
+//!   failed or refused sync. Nothing was judged, so nothing may be read as "invalid".
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use verifier::bundle::MAX_LEN as MAX_BUNDLE;
+use verifier::qr::{self, Claim, Presentation};
+use verifier::{Bundle, KeyId, KeyState, PersonClaims, Policy, PublicKey, Purpose, QrCheck, Reason, Rejection};
+use verifier::{TrustList, TrustStore, VerifiedQr};
+
+/// Where the issuer publishes its signed trust list, relative to its base URL.
+const TRUST_LIST_PATH: &str = "/.well-known/vneid-trust-list";
+/// Network timeout per request (connect, and the whole exchange).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest QR text file read: ten times what a QR code can hold. Text beyond it is malformed
+/// content (exit 1) like any other oversized proof, found without reading all of it.
+const MAX_TEXT_FILE: usize = 10 * qr::MAX_TEXT;
+/// Largest PNG file read, and the decoded image's bounds.
+const MAX_PNG_FILE: usize = 32 << 20;
+const MAX_PNG_SIDE: u32 = 8192;
+const MAX_PNG_ALLOC: u64 = 256 << 20;
+/// A root key file holds one 43-character key; anything much larger is not one.
+const MAX_KEY_FILE: usize = 4096;
+/// The library's bound on a verifier challenge (`qr::QrCheck::challenge`).
+const MAX_CHALLENGE: usize = 64;
+
+/// Offline verifier of level-2 e-ID QR proofs.
+///
+/// `sync` fetches the issuer's trust material while online; `verify` then needs no network.
+#[derive(Debug, Parser)]
+#[command(name = "verifier", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch and check the issuer's trust list and status lists, and write the offline bundle.
+    Sync(SyncArgs),
+    /// Verify a QR proof offline against a bundle. Exit 0 valid, 1 invalid, 2 error.
+    Verify(VerifyArgs),
+    /// Show a QR proof's structure WITHOUT verifying anything (for support staff).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// The issuer's base URL (http or https); the trust list is read from
+    /// {URL}/.well-known/vneid-trust-list.
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// The issuer's root public key, 43 base64url characters, or @FILE to read it from a file.
+    #[arg(long, value_name = "KEY")]
+    root_key: String,
+    /// The bundle file to write (replaced atomically).
+    #[arg(long, value_name = "BUNDLE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Source {
+    /// A PNG image holding the QR code.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// A file holding the QR text ("VN1:…"), or - for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    text: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The bundle written by `verifier sync`.
+    #[arg(long, value_name = "BUNDLE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    source: Source,
+    /// Only accept a credential issued for this purpose: landlord, bank or residence-office.
+    #[arg(long, value_name = "P")]
+    purpose: Option<Purpose>,
+    /// Verify as of this time (RFC 3339) instead of the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    at: Option<u64>,
+    /// The challenge shown to the wallet, in hex (at most 64 bytes).
+    #[arg(long, value_name = "HEX", value_parser = parse_challenge)]
+    challenge: Option<Challenge>,
+    /// Print exactly one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+struct Challenge(Vec<u8>);
+
+/// What a command concluded; errors (exit 2) travel as `Err`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: the proof is invalid or malformed.
+    Invalid,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Invalid => 1,
+        }
+    }
+}
+
+/// Runs one parsed command. Output goes to stdout; an `Err` is for the caller to print to
+/// stderr and turn into exit code 2.
+pub fn run(cli: Cli) -> Result<Verdict> {
+    match cli.command {
+        Command::Sync(a) => sync(&a).map(|()| Verdict::Ok),
+        Command::Verify(a) => verify(&a),
+        Command::Inspect(a) => inspect(&a),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+fn verify(a: &VerifyArgs) -> Result<Verdict> {
+    let store = load_bundle(&a.bundle)?;
+    let now = match a.at {
+        Some(t) => t,
+        None => system_now()?,
+    };
+    let challenge = a.challenge.as_ref().map_or(&[][..], |c| c.0.as_slice());
+    let outcome = read_qr(&a.source)?.and_then(|text| {
+        let check = QrCheck { purpose: a.purpose, now, challenge, policy: Policy::default() };
+        store.verify_qr(&text, &check)
+    });
+    hint(&store, now, &outcome);
+    let mut out = io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(&mut out, &JsonVerdict::new(&outcome))?;
+        writeln!(out)?;
+    } else {
+        write_human(&mut out, &outcome)?;
+    }
+    out.flush()?;
+    Ok(if outcome.is_ok() { Verdict::Ok } else { Verdict::Invalid })
+}
+
+/// The `--json` output: one object, the same keys whatever the outcome.
+#[derive(Serialize)]
+struct JsonVerdict<'a> {
+    valid: bool,
+    reason: Option<&'static str>,
+    detail: Option<&'static str>,
+    purpose: Option<Purpose>,
+    kid: Option<&'a KeyId>,
+    claims: Option<&'a PersonClaims>,
+    issued_at: Option<u64>,
+    expires_at: Option<u64>,
+    presented_at: Option<u64>,
+}
+
+impl<'a> JsonVerdict<'a> {
+    fn new(outcome: &'a Result<VerifiedQr, Rejection>) -> Self {
+        match outcome {
+            Ok(v) => Self {
+                valid: true,
+                reason: None,
+                detail: None,
+                purpose: Some(v.purpose),
+                kid: Some(&v.kid),
+                claims: Some(&v.claims),
+                issued_at: Some(v.issued_at),
+                expires_at: Some(v.expires_at),
+                presented_at: Some(v.presented_at),
+            },
+            Err(r) => Self {
+                valid: false,
+                reason: Some(r.reason.code()),
+                detail: Some(r.detail),
+                purpose: r.purpose,
+                kid: r.kid.as_ref(),
+                claims: None,
+                issued_at: None,
+                expires_at: None,
+                presented_at: None,
+            },
+        }
+    }
+}
+
+fn write_human(out: &mut impl Write, outcome: &Result<VerifiedQr, Rejection>) -> Result<()> {
+    match outcome {
+        Ok(v) => {
+            writeln!(
+                out,
+                "VALID purpose={} kid={} issued={} expires={}",
+                v.purpose,
+                v.kid,
+                rfc3339(v.issued_at),
+                rfc3339(v.expires_at)
+            )?;
+            let claims = serde_json::to_value(&v.claims)?;
+            for c in Claim::ALL {
+                let value = match claims.get(c.name()) {
+                    Some(serde_json::Value::String(s)) => printable(s),
+                    Some(other) => other.to_string(),
+                    None => continue,
+                };
+                writeln!(out, "{}: {value}", c.name())?;
+            }
+        }
+        Err(r) => writeln!(out, "INVALID reason={} ({})", r.reason.code(), r.detail)?,
+    }
+    Ok(())
+}
+
+/// On stderr, so stdout stays the verdict alone: when the answer comes from the verifier's own
+/// stale material rather than from the proof, say what fixes it.
+fn hint(store: &TrustStore, now: u64, outcome: &Result<VerifiedQr, Rejection>) {
+    let reason = outcome.as_ref().err().map(|r| r.reason);
+    if matches!(reason, Some(Reason::TrustListStale | Reason::StatusUnknown)) {
+        eprintln!("verifier: hint: the bundle is too old to decide; run `verifier sync` and verify again");
+    } else if now > store.trust_list().next_update {
+        eprintln!(
+            "verifier: warning: the bundle's trust list was due for an update at {}; run `verifier sync` soon",
+            rfc3339(store.trust_list().next_update)
+        );
+    }
+}
+
+fn load_bundle(path: &Path) -> Result<TrustStore> {
+    let bytes = read_bounded(path, MAX_BUNDLE).with_context(|| format!("cannot read bundle {}", path.display()))?;
+    let bundle = Bundle::from_json(&bytes).with_context(|| format!("unusable bundle {}", path.display()))?;
+    bundle.open().with_context(|| format!("unusable bundle {} (run `verifier sync` again)", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// inspect
+
+fn inspect(a: &InspectArgs) -> Result<Verdict> {
+    let text = read_qr(&a.source)?;
+    let mut out = io::stdout().lock();
+    let parsed = text.and_then(|text| {
+        let bytes = qr::decode_text(&text)?;
+        let p = Presentation::parse(&bytes)?;
+        Ok(describe(&text, &bytes, &p))
+    });
+    match parsed {
+        Ok(lines) => {
+            for l in lines {
+                writeln!(out, "{l}")?;
+            }
+            out.flush()?;
+            Ok(Verdict::Ok)
+        }
+        Err(r) => {
+            writeln!(out, "UNVERIFIED MALFORMED reason={} ({})", r.reason.code(), r.detail)?;
+            out.flush()?;
+            Ok(Verdict::Invalid)
+        }
+    }
+}
+
+/// The structure of a presentation, claim names but never their values: nothing here is
+/// verified, and support staff need the shape, not the person.
+fn describe(text: &str, bytes: &[u8], p: &Presentation<'_>) -> Vec<String> {
+    let c = &p.credential;
+    let claims: Vec<&str> = c.claims.present().into_iter().map(Claim::name).collect();
+    vec![
+        "UNVERIFIED: structure only; no signature, key, time or status has been checked".into(),
+        format!("text: {} characters, {} bytes after base45", text.trim_end_matches(['\r', '\n']).len(), bytes.len()),
+        format!("credential: COSE_Sign1 {} bytes, payload {} bytes", p.credential_bytes.len(), p.sign1.payload.len()),
+        format!("kid: {}", p.sign1.kid),
+        format!("purpose: {}", c.purpose),
+        format!("level: {}", c.level),
+        format!("issued: {} ({})", rfc3339(c.issued_at), c.issued_at),
+        format!("expires: {} ({})", rfc3339(c.expires_at), c.expires_at),
+        format!("presented: {} (t={}) window d={}s", rfc3339(p.t), p.t, p.d),
+        format!("holder_key: {}", c.holder),
+        match c.status {
+            Some(s) => format!("status: list={} idx={}", s.list, s.idx),
+            None => "status: none".into(),
+        },
+        format!("claims ({}): {}", claims.len(), claims.join(", ")),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading the QR
+
+/// The QR text from a file, stdin or an image. `Err` when the input cannot be read at all
+/// (exit 2); `Ok(Err)` when it was read but holds no QR proof text (malformed, exit 1).
+fn read_qr(src: &Source) -> Result<Result<String, Rejection>> {
+    match (&src.png, &src.text) {
+        (Some(png), _) => read_png(png),
+        (None, Some(text)) => read_text(text),
+        // clap's group makes exactly one of them required.
+        (None, None) => bail!("give --png FILE or --text FILE|-"),
+    }
+}
+
+fn read_text(path: &Path) -> Result<Result<String, Rejection>> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        io::stdin().lock().take(MAX_TEXT_FILE as u64 + 1).read_to_end(&mut b).context("cannot read stdin")?;
+        b
+    } else {
+        read_bounded_lenient(path, MAX_TEXT_FILE).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    if bytes.len() > MAX_TEXT_FILE {
+        return Ok(Err(Rejection::new(Reason::Malformed, "QR text too long")));
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(Err(Rejection::new(Reason::Malformed, "QR text is not UTF-8")));
+    };
+    // Only line ends: a space is a base45 digit.
+    Ok(Ok(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+fn read_png(path: &Path) -> Result<Result<String, Rejection>> {
+    let bytes = read_bounded(path, MAX_PNG_FILE).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = image::ImageReader::with_format(io::Cursor::new(bytes), image::ImageFormat::Png);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PNG_SIDE);
+    limits.max_image_height = Some(MAX_PNG_SIDE);
+    limits.max_alloc = Some(MAX_PNG_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().with_context(|| format!("cannot read {} as a PNG image", path.display()))?;
+    let luma = img.to_luma8();
+    drop(img);
+    // rqrr is a third-party decoder fed an untrusted picture: should it panic, that is a picture
+    // we cannot read, not a crash of the verifier.
+    let decoded = std::panic::catch_unwind(move || {
+        let texts = decode_grids(luma.clone());
+        if !texts.is_empty() {
+            return texts;
+        }
+        // A dark-mode screenshot: light modules on a dark background.
+        let mut inverted = luma;
+        image::imageops::invert(&mut inverted);
+        decode_grids(inverted)
+    });
+    let Ok(texts) = decoded else {
+        return Ok(Err(Rejection::new(Reason::Malformed, "the QR decoder failed on this image")));
+    };
+    // Several codes in one picture: prefer the one that looks like our proof.
+    let best = texts.iter().position(|t| t.starts_with(qr::PREFIX)).unwrap_or(0);
+    Ok(texts.into_iter().nth(best).ok_or(Rejection::new(Reason::Malformed, "no readable QR code in the image")))
+}
+
+fn decode_grids(luma: image::GrayImage) -> Vec<String> {
+    let mut prepared = rqrr::PreparedImage::prepare(luma);
+    prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok()).map(|(_, text)| text).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// sync
+
+fn sync(a: &SyncArgs) -> Result<()> {
+    let root = root_key(&a.root_key)?;
+    let base = a.issuer.trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        bail!("--issuer must be an http:// or https:// URL");
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(HTTP_TIMEOUT)
+        .timeout(HTTP_TIMEOUT)
+        .user_agent(concat!("vneid-verifier/", env!("CARGO_PKG_VERSION")))
+        .build();
+
+    let url = format!("{base}{TRUST_LIST_PATH}");
+    let jws = fetch(&agent, &url)?;
+    let list = TrustList::verify(&jws, &root).with_context(|| format!("refusing the trust list from {url}"))?;
+    refuse_rollback(&a.out, &root, &list)?;
+
+    let now = system_now()?;
+    if now > list.next_update {
+        eprintln!("verifier: warning: the served trust list is past its next_update ({})", rfc3339(list.next_update));
+    }
+    let mut store = TrustStore::new(list.clone())?;
+    let mut bundle = Bundle::new(root, jws, now);
+    // All or nothing: a bundle missing a status list would turn its credentials into
+    // `status_unknown`, so a failure keeps the previous bundle whole instead.
+    for s in &list.status_lists {
+        let token = fetch(&agent, &s.uri)?;
+        store.add_status_list(s.id, &token).with_context(|| format!("refusing status list {} from {}", s.id, s.uri))?;
+        if store.status_list(s.id).is_some_and(|l| l.is_stale(now)) {
+            eprintln!("verifier: warning: status list {} from {} has already expired", s.id, s.uri);
+        }
+        bundle.status_lists.insert(s.id, token);
+    }
+
+    // Write only what `verify` will accept.
+    let json = bundle.to_json();
+    Bundle::from_json(&json).and_then(|b| b.open()).context("the new bundle does not open")?;
+    write_atomic(&a.out, &json)?;
+
+    let count = |st: KeyState| list.keys.iter().filter(|k| k.state == st).count();
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "synced issuer={} seq={} keys=active:{},next:{},retired:{},revoked:{} status_lists={} next_update={} bundle={}",
+        printable(&list.issuer),
+        list.seq,
+        count(KeyState::Active),
+        count(KeyState::Next),
+        count(KeyState::Retired),
+        count(KeyState::Revoked),
+        bundle.status_lists.len(),
+        rfc3339(list.next_update),
+        a.out.display()
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+fn root_key(arg: &str) -> Result<PublicKey> {
+    let (text, from) = match arg.strip_prefix('@') {
+        Some(file) => {
+            let b = read_bounded(Path::new(file), MAX_KEY_FILE)
+                .with_context(|| format!("cannot read root key file {file}"))?;
+            (String::from_utf8(b).map_err(|_| anyhow!("root key file {file} is not text"))?, format!(" in {file}"))
+        }
+        None => (arg.to_owned(), String::new()),
+    };
+    text.trim().parse().map_err(|e| anyhow!("bad root key{from}: {e}"))
+}
+
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        bail!("GET {url}: only http:// and https:// URLs are fetched");
+    }
+    let resp =
+        agent.get(url).set("Accept", "application/jwt, application/statuslist+jwt").call().map_err(|e| match e {
+            ureq::Error::Status(code, _) => anyhow!("GET {url}: HTTP status {code}"),
+            // ureq's message starts with the URL when it knows it.
+            ureq::Error::Transport(t) if t.url().is_some() => anyhow!("GET {t}"),
+            ureq::Error::Transport(t) => anyhow!("GET {url}: {t}"),
+        })?;
+    let mut body = Vec::new();
+    resp.into_reader().take(MAX_BUNDLE as u64 + 1).read_to_end(&mut body).with_context(|| format!("GET {url}"))?;
+    if body.len() > MAX_BUNDLE {
+        bail!("GET {url}: body larger than {MAX_BUNDLE} bytes");
+    }
+    let body = String::from_utf8(body).map_err(|_| anyhow!("GET {url}: body is not UTF-8"))?;
+    Ok(body.trim().to_owned())
+}
+
+/// A verifier never goes back to an older trust list: that is how a revoked key would come back.
+/// An existing file that is not a bundle, or is pinned to another root, is left alone.
+fn refuse_rollback(path: &Path, root: &PublicKey, new: &TrustList) -> Result<()> {
+    let bytes = match read_bounded(path, MAX_BUNDLE) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the existing bundle {}", path.display())),
+    };
+    let old = Bundle::from_json(&bytes)
+        .with_context(|| format!("{} exists and is not a verifier bundle; refusing to overwrite it", path.display()))?;
+    if old.root_key != *root {
+        bail!("{} is pinned to another root key ({}); remove it first to pin a new root", path.display(), old.root_key);
+    }
+    match TrustList::verify(&old.trust_list, &old.root_key) {
+        Ok(old_list) if old_list.seq > new.seq => bail!(
+            "refusing to go back: {} holds trust list seq {} but the issuer served seq {} (rollback)",
+            path.display(),
+            old_list.seq,
+            new.seq
+        ),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!("verifier: warning: replacing {}, whose trust list does not verify ({e})", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// Temp file in the same directory, fsync, rename, fsync the directory: a reader sees the old
+/// bundle or the new one, never half of one, even across a power cut.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{}.{}-{nonce}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = (|| -> io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+
+/// The system clock, read here and nowhere in the library.
+fn system_now() -> Result<u64> {
+    Ok(SystemTime::now().duration_since(UNIX_EPOCH).context("the system clock is before 1970")?.as_secs())
+}
+
+/// Reads at most `max` bytes; a larger file is an error.
+fn read_bounded(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    let b = read_bounded_lenient(path, max)?;
+    if b.len() > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than {max} bytes")));
+    }
+    Ok(b)
+}
+
+/// Reads at most `max + 1` bytes, so the caller can tell "too large" apart.
+fn read_bounded_lenient(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    fs::File::open(path)?.take(max as u64 + 1).read_to_end(&mut b)?;
+    Ok(b)
+}
+
+fn rfc3339(t: u64) -> String {
+    i64::try_from(t)
+        .ok()
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("@{t}"))
+}
+
+/// Signed text is still shown on a terminal: control characters are escaped, not obeyed.
+fn printable(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+fn parse_rfc3339(s: &str) -> Result<u64, String> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time: {e}"))?;
+    u64::try_from(t.unix_timestamp()).map_err(|_| "time before 1970".to_owned())
+}
+
+fn parse_challenge(s: &str) -> Result<Challenge, String> {
+    let nibble = |b: &u8| char::from(*b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let bytes = s
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some(nibble(hi)? << 4 | nibble(lo)?),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or("must be an even number of hex digits")?;
+    if bytes.len() > MAX_CHALLENGE {
+        return Err(format!("at most {MAX_CHALLENGE} bytes"));
+    }
+    Ok(Challenge(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_hex() {
+        assert_eq!(parse_challenge("00ff10").map(|c| c.0), Ok(vec![0, 255, 16]));
+        assert_eq!(parse_challenge("").map(|c| c.0), Ok(vec![]));
+        assert!(parse_challenge("0").is_err());
+        assert!(parse_challenge("zz").is_err());
+        assert!(parse_challenge("é0").is_err());
+        assert!(parse_challenge(&"00".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_rfc3339("2026-05-28T20:26:40Z"), Ok(1_780_000_000));
+        assert_eq!(parse_rfc3339("2026-05-29T03:26:40+07:00"), Ok(1_780_000_000));
+        assert!(parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        assert!(parse_rfc3339("yesterday").is_err());
+        assert_eq!(rfc3339(1_780_000_000), "2026-05-28T20:26:40Z");
+        assert_eq!(rfc3339(u64::MAX), format!("@{}", u64::MAX));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("KIM\u{1b}[2J\n"), "KIM\\u{1b}[2J\\n");
+        assert_eq!(printable("Nguyễn Văn"), "Nguyễn Văn");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}
