@@ -1,0 +1,623 @@
+//! Receiving credentials: the OpenID4VCI pre-authorized code flow, as a typestate.
+//!
+//! [`Offer`] → [`Offer::discover`] → [`Discovered`] → [`Discovered::token`] → [`Authorized`] →
+//! [`Authorized::credential`] → [`CredentialSet`]. Each step consumes the previous one, so a
+//! token cannot be redeemed twice and a proof cannot be built before there is a nonce.
+//!
+//! The HTTP is plain blocking `ureq` with timeouts, no redirects (an issuer endpoint that
+//! redirects is misconfigured, and following a redirect with a bearer token risks sending it
+//! elsewhere), and bounded response bodies. Error answers (`{"error", "message"}` with 4xx/5xx)
+//! come back as [`Error::Issuer`], their text cut short and stripped of control characters
+//! before it reaches a terminal.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use verifier::oid4vci::{self, CredentialOffer};
+use verifier::Purpose;
+use zeroize::Zeroizing;
+
+use crate::store::{decode_qr_credential, CredentialSet, StoredQr};
+use crate::{DeviceKey, Error, Result, Wallet};
+
+/// Largest response body read from the issuer (an SD-JWT VC is at most 64 KiB).
+const MAX_BODY: u64 = 256 * 1024;
+/// Longest issuer error text shown.
+const MAX_MESSAGE: usize = 300;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the whole flow for `offer_uri` at time `now` and replaces the wallet's credential set
+/// with what was received (after checking it). Nothing is stored if any step fails.
+pub fn receive(wallet: &Wallet, offer_uri: &str, now: u64) -> Result<CredentialSet> {
+    let device = wallet.device_key()?;
+    let http = Http::new();
+    let set = Offer::parse(offer_uri)?.discover(&http)?.token(&http)?.credential(&http, &device, now)?;
+    wallet.save_credentials(&set)?;
+    Ok(set)
+}
+
+/// The HTTP client the flow uses.
+#[derive(Debug, Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    pub fn new() -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(TIMEOUT)
+            .redirects(0)
+            .user_agent(concat!("wallet-sim/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Self { agent }
+    }
+
+    fn get(&self, url: &str) -> Result<Value> {
+        json_answer(url, self.agent.get(url).set("Accept", "application/json").call())
+    }
+
+    fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Value> {
+        json_answer(url, self.agent.post(url).set("Accept", "application/json").send_form(form))
+    }
+
+    fn post_json(&self, url: &str, bearer: &str, body: &Value) -> Result<Value> {
+        let auth = Zeroizing::new(format!("Bearer {bearer}"));
+        json_answer(
+            url,
+            self.agent.post(url).set("Accept", "application/json").set("Authorization", &auth).send_json(body),
+        )
+    }
+}
+
+fn read_body(url: &str, resp: ureq::Response) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    resp.into_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::Transport { url: url.into(), detail: format!("{url}: {e}") })?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(Error::Protocol { url: url.into(), detail: format!("response larger than {MAX_BODY} bytes") });
+    }
+    Ok(body)
+}
+
+/// Issuer text, made safe to print: no control characters, bounded length.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect()
+}
+
+fn json_answer(url: &str, r: Result<ureq::Response, ureq::Error>) -> Result<Value> {
+    match r {
+        Ok(resp) if (200..300).contains(&resp.status()) => {
+            let body = read_body(url, resp)?;
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v @ Value::Object(_)) => Ok(v),
+                _ => Err(Error::Protocol { url: url.into(), detail: "response is not a JSON object".into() }),
+            }
+        }
+        Ok(resp) => {
+            Err(Error::Protocol { url: url.into(), detail: format!("unexpected HTTP status {}", resp.status()) })
+        }
+        Err(ureq::Error::Status(status, resp)) => {
+            let body = read_body(url, resp).unwrap_or_default();
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let field = |k: &str| v.get(k).and_then(Value::as_str).map(printable);
+            Err(Error::Issuer {
+                url: url.into(),
+                status,
+                code: field("error").unwrap_or_else(|| "unknown_error".into()),
+                message: field("message").or_else(|| field("error_description")).unwrap_or_default(),
+            })
+        }
+        Err(e) => Err(Error::Transport { url: url.into(), detail: e.to_string() }),
+    }
+}
+
+fn str_field<'v>(url: &str, v: &'v Value, name: &str) -> Result<&'v str> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::Protocol { url: url.into(), detail: format!("no {name} in the response") })
+}
+
+/// A bearer secret (pre-authorized code, access token): zeroized on drop, never printed.
+#[derive(Clone)]
+struct Secret(Zeroizing<String>);
+
+impl Secret {
+    fn new(s: &str) -> Self {
+        Self(Zeroizing::new(s.to_owned()))
+    }
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Step 1: a parsed credential offer with a pre-authorized code.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    issuer: String,
+    code: Secret,
+}
+
+impl Offer {
+    pub fn parse(uri: &str) -> Result<Self> {
+        let offer = CredentialOffer::from_uri(uri.trim()).map_err(Error::Offer)?;
+        if !offer.credential_configuration_ids.iter().any(|c| c == oid4vci::CONFIGURATION_ID) {
+            return Err(Error::Offer("the offer is not for the level-2 foreign-resident credential"));
+        }
+        if !is_http_url(&offer.credential_issuer) {
+            return Err(Error::Offer("credential_issuer must be an http(s) URL"));
+        }
+        let code = offer.pre_authorized_code().ok_or(Error::Offer("offer has no pre-authorized code"))?;
+        Ok(Self { code: Secret::new(code), issuer: offer.credential_issuer })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `GET {credential_issuer}/.well-known/openid-credential-issuer`.
+    pub fn discover(self, http: &Http) -> Result<Discovered> {
+        let url = format!("{}/.well-known/openid-credential-issuer", self.issuer.trim_end_matches('/'));
+        let meta = http.get(&url)?;
+        let proto = |detail: &str| Error::Protocol { url: url.clone(), detail: detail.into() };
+        // OpenID4VCI 12.2.4: the metadata must name the issuer the offer named.
+        if str_field(&url, &meta, "credential_issuer")?.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
+            return Err(proto("metadata is for another credential_issuer"));
+        }
+        let endpoint = |name: &str| -> Result<String> {
+            let e = str_field(&url, &meta, name)?;
+            if !is_http_url(e) {
+                return Err(proto(&format!("{name} is not an absolute http(s) URL")));
+            }
+            // Never downgrade: an https issuer's endpoints are https too.
+            if self.issuer.starts_with("https://") && !e.starts_with("https://") {
+                return Err(proto(&format!("{name} is not https")));
+            }
+            Ok(e.to_owned())
+        };
+        Ok(Discovered {
+            token_endpoint: endpoint("token_endpoint")?,
+            credential_endpoint: endpoint("credential_endpoint")?,
+            issuer: self.issuer,
+            code: self.code,
+        })
+    }
+}
+
+/// Step 2: the issuer's endpoints are known.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    issuer: String,
+    code: Secret,
+    token_endpoint: String,
+    credential_endpoint: String,
+}
+
+impl Discovered {
+    /// Redeems the pre-authorized code at the token endpoint.
+    pub fn token(self, http: &Http) -> Result<Authorized> {
+        let url = &self.token_endpoint;
+        let v = http
+            .post_form(url, &[("grant_type", oid4vci::PRE_AUTH_GRANT), ("pre-authorized_code", self.code.expose())])?;
+        let token_type = str_field(url, &v, "token_type")?;
+        if !token_type.eq_ignore_ascii_case("bearer") {
+            return Err(Error::Protocol {
+                url: url.clone(),
+                detail: format!("token_type {} is not Bearer", printable(token_type)),
+            });
+        }
+        Ok(Authorized {
+            access_token: Secret::new(str_field(url, &v, "access_token")?),
+            c_nonce: str_field(url, &v, "c_nonce")?.to_owned(),
+            issuer: self.issuer,
+            credential_endpoint: self.credential_endpoint,
+        })
+    }
+}
+
+/// Step 3: holding an access token and a nonce to prove possession of the device key with.
+#[derive(Debug)]
+pub struct Authorized {
+    issuer: String,
+    credential_endpoint: String,
+    access_token: Secret,
+    c_nonce: String,
+}
+
+impl Authorized {
+    /// Proves possession of the device key (a proof JWT over the issuer and the nonce, at
+    /// `now`), fetches the credentials and checks them (see [`check_received`]).
+    pub fn credential(self, http: &Http, device: &DeviceKey, now: u64) -> Result<CredentialSet> {
+        let input = oid4vci::proof_signing_input(&device.public(), &self.issuer, now, &self.c_nonce);
+        let proof = verifier::jws::assemble(&input, &device.sign(input.as_bytes()));
+        let body = json!({
+            "credential_configuration_id": oid4vci::CONFIGURATION_ID,
+            "proof": {"proof_type": "jwt", "jwt": proof},
+        });
+        let v = http.post_json(&self.credential_endpoint, self.access_token.expose(), &body)?;
+        check_received(&self.credential_endpoint, &v, self.issuer, device, now)
+    }
+}
+
+/// Checks a credential response before anything is stored: the SD-JWT VC and every QR
+/// credential must be bound to `device`, each QR credential must decode and carry the purpose
+/// it is filed under, and none may be expired already. Issuer signatures are not checked: the
+/// wallet has no trust list (a verifier will reject a forgery).
+pub fn check_received(url: &str, v: &Value, issuer: String, device: &DeviceKey, now: u64) -> Result<CredentialSet> {
+    let me = device.public();
+    let proto = |detail: &str| Error::Protocol { url: url.into(), detail: detail.into() };
+    let sd_jwt = v
+        .get("credentials")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|c| c.get("credential"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| proto("no credentials[0].credential in the response"))?;
+    let view = crate::sdjwt::parse(sd_jwt).map_err(|e| Error::Rejected(format!("SD-JWT VC: {e}")))?;
+    if view.holder != me {
+        return Err(Error::Rejected("the SD-JWT VC is bound to another device key".into()));
+    }
+    if view.expires_at.is_some_and(|exp| exp <= now) {
+        return Err(Error::Rejected("the SD-JWT VC has already expired".into()));
+    }
+
+    let map = v
+        .get("qr_credentials")
+        .and_then(Value::as_object)
+        .ok_or_else(|| proto("no qr_credentials object in the response"))?;
+    if map.is_empty() {
+        return Err(proto("qr_credentials is empty"));
+    }
+    let mut qr = BTreeMap::new();
+    for (name, value) in map {
+        let name = printable(name);
+        let purpose: Purpose = name.parse().map_err(|e: &str| Error::Rejected(format!("QR credential {name}: {e}")))?;
+        let reject = |d: &str| Error::Rejected(format!("{purpose} QR credential: {d}"));
+        let b64 = value.as_str().ok_or_else(|| reject("not a string"))?;
+        let bytes = B64.decode(b64).map_err(|_| reject("not base64url"))?;
+        let (_, cred) = decode_qr_credential(&bytes).map_err(|r| reject(&r.to_string()))?;
+        if cred.holder != me {
+            return Err(reject("bound to another device key"));
+        }
+        if cred.purpose != purpose {
+            return Err(reject(&format!("issued for {}", cred.purpose)));
+        }
+        if cred.expires_at <= now {
+            return Err(reject("already expired"));
+        }
+        qr.insert(purpose, StoredQr::new(bytes, cred.expires_at));
+    }
+    Ok(CredentialSet::new(issuer, now, sd_jwt.to_owned(), qr))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+pub(crate) mod tests {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use ed25519_dalek::{Signer as _, SigningKey};
+    use verifier::qr::{CardKind, PersonClaims, Sex, StatusRef};
+    use verifier::sdjwt::SdJwtBuilder;
+    use verifier::{Date, KeyId, PublicKey, QrCredential};
+
+    use super::*;
+
+    pub(crate) const NOW: u64 = 1_790_000_000;
+    pub(crate) const YEAR: u64 = 365 * 86_400;
+
+    pub(crate) fn issuer_key() -> SigningKey {
+        SigningKey::from_bytes(&[42; 32])
+    }
+
+    pub(crate) fn kid() -> KeyId {
+        KeyId::try_from(&[0xA1, 0x02, 0x03][..]).unwrap()
+    }
+
+    pub(crate) fn kim() -> PersonClaims {
+        PersonClaims {
+            name: Some("김민준".into()),
+            name_latin: Some("KIM MIN JUN".into()),
+            birth_date: Date::from_ymd(1990, 3, 15),
+            sex: Some(Sex::M),
+            nationality: Some("KOR".into()),
+            passport_number: Some("M12345678".into()),
+            residence_card_number: Some("TRC0123456789".into()),
+            residence_card_kind: Some(CardKind::Temporary),
+            residence_card_expiry: Date::from_ymd(2028, 6, 30),
+            address: Some("Số 12 Nguyễn Huệ, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh".into()),
+            eid_number: Some("079190001234".into()),
+            age_over_18: Some(true),
+        }
+    }
+
+    /// A signed QR credential for `purpose`, bound to `holder`.
+    pub(crate) fn sample_qr(issuer: &SigningKey, holder: &PublicKey, purpose: Purpose, idx: u64) -> Vec<u8> {
+        let cred = QrCredential {
+            purpose,
+            level: 2,
+            issued_at: NOW - 60,
+            expires_at: NOW + YEAR,
+            holder: *holder,
+            status: Some(StatusRef { list: 1, idx }),
+            claims: kim().restrict_to(purpose),
+        };
+        let unsigned = cred.to_sign1(&kid());
+        let sig = issuer.sign(&unsigned.to_be_signed()).to_bytes();
+        unsigned.finish(&sig)
+    }
+
+    pub(crate) fn sample_sd_jwt(issuer: &SigningKey, holder: &PublicKey) -> String {
+        let claims = serde_json::to_value(kim()).unwrap();
+        let mut b = SdJwtBuilder::new(&kid(), "http://issuer.test", NOW - 60, NOW + YEAR, holder)
+            .status("http://issuer.test/status/1", 77);
+        for (i, (name, value)) in claims.as_object().unwrap().iter().enumerate() {
+            b = b.disclosable(&[i as u8; 16], name, value.clone());
+        }
+        let input = b.signing_input();
+        let sig = issuer.sign(input.as_bytes()).to_bytes();
+        b.finish(&input, &sig)
+    }
+
+    pub(crate) fn credential_response(issuer: &SigningKey, holder: &PublicKey) -> Value {
+        let qr: serde_json::Map<String, Value> = Purpose::ALL
+            .iter()
+            .map(|p| (p.as_str().to_owned(), json!(B64.encode(sample_qr(issuer, holder, *p, 100 + p.code())))))
+            .collect();
+        json!({"credentials": [{"credential": sample_sd_jwt(issuer, holder)}], "qr_credentials": qr})
+    }
+
+    pub(crate) fn sample_set(device: &DeviceKey) -> CredentialSet {
+        let v = credential_response(&issuer_key(), &device.public());
+        check_received("test", &v, "http://issuer.test".into(), device, NOW).unwrap()
+    }
+
+    /// How the fake issuer misbehaves.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Mode {
+        Honest,
+        RefuseToken,
+        /// Issues credentials bound to a key other than the one in the proof.
+        OtherHolder,
+    }
+
+    #[derive(Debug)]
+    struct Seen {
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    /// A tiny HTTP/1.1 issuer on 127.0.0.1, serving one request per connection for at most
+    /// ten seconds. Returns its base URL and the requests it saw.
+    fn fake_issuer(mode: Mode) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (base, log) = (url.clone(), seen.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut served = 0;
+            while Instant::now() < deadline && served < 3 {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        served += 1;
+                        if !handle(stream, &base, mode, &log) {
+                            break;
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        (url, seen)
+    }
+
+    /// Serves one request; false when the flow ends here.
+    fn handle(stream: TcpStream, base: &str, mode: Mode, log: &Mutex<Vec<Seen>>) -> bool {
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':').unwrap();
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        let len: usize = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; len.min(1 << 20)];
+        std::io::Read::read_exact(&mut r, &mut body).unwrap();
+        let body = String::from_utf8(body).unwrap();
+        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+
+        let (status, answer, more) = match (method.as_str(), path.as_str()) {
+            ("GET", "/.well-known/openid-credential-issuer") => (
+                200,
+                json!({"credential_issuer": base, "token_endpoint": format!("{base}/token"), "credential_endpoint": format!("{base}/credential")}),
+                true,
+            ),
+            ("POST", "/token") if mode == Mode::RefuseToken => {
+                (400, json!({"error": "invalid_grant", "message": "pre-authorized code already used\u{1b}[2J"}), false)
+            }
+            ("POST", "/token") => {
+                let ok = body == "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=c%C3%B3de+%2B%26%3D1";
+                if ok {
+                    (
+                        200,
+                        json!({"access_token": "tok-123", "token_type": "Bearer", "expires_in": 300, "c_nonce": "nonce-1"}),
+                        true,
+                    )
+                } else {
+                    (400, json!({"error": "invalid_request", "message": body}), false)
+                }
+            }
+            ("POST", "/credential") => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(header("authorization").as_deref(), Some("Bearer tok-123"));
+                assert_eq!(v["credential_configuration_id"], oid4vci::CONFIGURATION_ID);
+                assert_eq!(v["proof"]["proof_type"], "jwt");
+                match oid4vci::verify_proof(v["proof"]["jwt"].as_str().unwrap(), base, "nonce-1", NOW, 300) {
+                    Ok(holder) => {
+                        let holder =
+                            if mode == Mode::OtherHolder { DeviceKey::from_seed(&[9; 32]).public() } else { holder };
+                        (200, credential_response(&issuer_key(), &holder), false)
+                    }
+                    Err(e) => (400, json!({"error": "invalid_proof", "message": e.to_string()}), false),
+                }
+            }
+            _ => (404, json!({"error": "not_found", "message": path}), false),
+        };
+        log.lock().unwrap().push(Seen { method, path, headers, body });
+        let body = answer.to_string();
+        let mut s = stream;
+        write!(
+            s,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        s.flush().unwrap();
+        more
+    }
+
+    fn offer(url: &str) -> String {
+        CredentialOffer::pre_authorized(url, "códe +&=1").to_uri()
+    }
+
+    #[test]
+    fn receives_checks_and_stores_the_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::new(dir.path());
+        let (device, _) = w.init().unwrap();
+        let (url, seen) = fake_issuer(Mode::Honest);
+        let set = receive(&w, &offer(&url), NOW).unwrap();
+        assert_eq!(set.issuer(), url);
+        assert_eq!(set.received_at(), NOW);
+        assert_eq!(set.qr_all().map(|(p, _)| p).collect::<Vec<_>>(), Purpose::ALL.to_vec());
+        for (_, q) in set.qr_all() {
+            assert_eq!(q.decode().unwrap().1.holder, device.public());
+            assert_eq!(q.expires_at(), NOW + YEAR);
+        }
+        assert_eq!(crate::sdjwt::parse(set.sd_jwt()).unwrap().holder, device.public());
+        assert_eq!(w.credentials().unwrap().unwrap(), set);
+
+        let seen = seen.lock().unwrap();
+        let paths: Vec<_> = seen.iter().map(|s| format!("{} {}", s.method, s.path)).collect();
+        assert_eq!(paths, ["GET /.well-known/openid-credential-issuer", "POST /token", "POST /credential"]);
+        let ct = |i: usize| seen[i].headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone());
+        assert_eq!(ct(1).as_deref(), Some("application/x-www-form-urlencoded"));
+        assert!(ct(2).is_some_and(|c| c.starts_with("application/json")));
+        assert!(seen[1].body.contains("pre-authorized_code="));
+
+        // Receiving again replaces the set.
+        let (url2, _) = fake_issuer(Mode::Honest);
+        let again = receive(&w, &offer(&url2), NOW + 10).unwrap();
+        assert_eq!(w.credentials().unwrap().unwrap(), again);
+        assert_eq!(again.issuer(), url2);
+    }
+
+    #[test]
+    fn issuer_errors_are_reported_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::new(dir.path());
+        w.init().unwrap();
+        let (url, _) = fake_issuer(Mode::RefuseToken);
+        match receive(&w, &offer(&url), NOW) {
+            Err(Error::Issuer { status: 400, code, message, .. }) => {
+                assert_eq!(code, "invalid_grant");
+                assert_eq!(message, "pre-authorized code already used[2J", "control characters are stripped");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(w.credentials().unwrap().is_none());
+    }
+
+    #[test]
+    fn credentials_for_another_device_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::new(dir.path());
+        w.init().unwrap();
+        let (url, _) = fake_issuer(Mode::OtherHolder);
+        let e = receive(&w, &offer(&url), NOW).unwrap_err();
+        assert!(matches!(&e, Error::Rejected(d) if d.contains("another device key")), "{e}");
+        assert!(!e.is_usage());
+        assert!(w.credentials().unwrap().is_none());
+    }
+
+    #[test]
+    fn unreachable_issuer_and_bad_offers() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::new(dir.path());
+        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), NOW), Err(Error::NotInitialized(_))));
+        w.init().unwrap();
+        // Port 1 on loopback: connection refused.
+        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), NOW), Err(Error::Transport { .. })));
+        assert!(matches!(receive(&w, "https://example.com", NOW), Err(Error::Offer(_))));
+        assert!(matches!(receive(&w, &offer("file:///etc"), NOW), Err(Error::Offer(_))));
+    }
+
+    #[test]
+    fn received_credentials_are_checked() {
+        let device = DeviceKey::from_seed(&[3; 32]);
+        let good = credential_response(&issuer_key(), &device.public());
+        let check = |v: &Value| check_received("t", v, "http://i".into(), &device, NOW);
+        assert!(check(&good).is_ok());
+
+        // A QR credential filed under another purpose.
+        let mut v = good.clone();
+        v["qr_credentials"]["landlord"] = good["qr_credentials"]["bank"].clone();
+        assert!(matches!(check(&v), Err(Error::Rejected(d)) if d.contains("issued for bank")));
+        // An unknown purpose, bytes that are not a COSE_Sign1, a missing SD-JWT.
+        let mut v = good.clone();
+        v["qr_credentials"]["pharmacy"] = good["qr_credentials"]["bank"].clone();
+        assert!(matches!(check(&v), Err(Error::Rejected(_))));
+        let mut v = good.clone();
+        v["qr_credentials"]["bank"] = json!("AAAA");
+        assert!(matches!(check(&v), Err(Error::Rejected(_))));
+        let mut v = good.clone();
+        v["credentials"] = json!([]);
+        assert!(matches!(check(&v), Err(Error::Protocol { .. })));
+        // Already expired when received.
+        assert!(matches!(
+            check_received("t", &good, "http://i".into(), &device, NOW + 2 * YEAR),
+            Err(Error::Rejected(_))
+        ));
+    }
+}
