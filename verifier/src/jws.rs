@@ -13,9 +13,32 @@ use crate::crypto::Ed25519Key;
 /// Largest compact JWS we parse; a trust list with hundreds of keys stays far below it.
 pub const MAX_LEN: usize = 1 << 20;
 
-/// `BASE64URL(header) || '.' || BASE64URL(payload)`, the JWS signing input.
+/// JSON with object members in sorted order at every depth, whatever serde_json's
+/// `preserve_order` feature says (another crate in a build may turn it on), so what we sign does
+/// not depend on how the binary was built.
+pub fn canonical_json(v: &Value) -> Vec<u8> {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_vec(&sorted(v)).unwrap_or_default()
+}
+
+/// `BASE64URL(header) || '.' || BASE64URL(payload)`, the JWS signing input. The header is
+/// serialized with [`canonical_json`].
 pub fn signing_input(header: &Value, payload: &[u8]) -> String {
-    let h = serde_json::to_vec(header).unwrap_or_default();
+    let h = canonical_json(header);
     let mut s = B64.encode(h);
     s.push('.');
     B64.encode_string(payload, &mut s);

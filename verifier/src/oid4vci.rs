@@ -80,7 +80,7 @@ pub fn proof_signing_input(holder: &PublicKey, audience: &str, iat: u64, nonce: 
     let header =
         json!({"alg": "EdDSA", "typ": PROOF_TYP, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": holder.to_string()}});
     let payload = json!({"aud": audience, "iat": iat, "nonce": nonce});
-    jws::signing_input(&header, payload.to_string().as_bytes())
+    jws::signing_input(&header, &jws::canonical_json(&payload))
 }
 
 /// Checks a proof of possession: signed by the key in its own `jwk` header, for `audience` and

@@ -59,9 +59,11 @@ pub enum Claim {
 }
 
 impl Claim {
+    /// In CBOR key order, which is also the order claims are written in (RFC 8949 deterministic
+    /// encoding: map keys sorted).
     pub const ALL: [Claim; 12] = [
-        Claim::Name,
         Claim::NameLatin,
+        Claim::Name,
         Claim::BirthDate,
         Claim::Sex,
         Claim::Nationality,
@@ -535,6 +537,9 @@ impl TrustStore {
     /// Verifies a QR proof's text offline: decoding, issuer key and signature, credential
     /// validity, purpose, holder signature and window, status.
     pub fn verify_qr(&self, text: &str, check: &QrCheck<'_>) -> Result<VerifiedQr, Rejection> {
+        if check.challenge.len() > MAX_CHALLENGE {
+            return Err(Rejection::malformed("challenge longer than 64 bytes"));
+        }
         let bytes = decode_text(text)?;
         let p = Presentation::parse(&bytes)?;
         let kid = &p.sign1.kid;
@@ -554,9 +559,6 @@ impl TrustStore {
         }
         if check.purpose.is_some_and(|want| want != cred.purpose) {
             return Err(at(Reason::WrongPurpose, "credential issued for another purpose"));
-        }
-        if check.challenge.len() > MAX_CHALLENGE {
-            return Err(at(Reason::Malformed, "challenge longer than 64 bytes"));
         }
         let holder = Ed25519Key::from_public(&cred.holder)
             .ok_or_else(|| at(Reason::Malformed, "holder key is not a valid Ed25519 key"))?;

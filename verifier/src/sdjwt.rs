@@ -59,7 +59,7 @@ impl SdJwtBuilder {
 
     /// A selectively disclosable claim; `salt` must be fresh random bytes (128 bits).
     pub fn disclosable(mut self, salt: &[u8; 16], name: &str, value: Value) -> Self {
-        let d = B64.encode(json!([B64.encode(salt), name, value]).to_string());
+        let d = B64.encode(jws::canonical_json(&json!([B64.encode(salt), name, value])));
         self.digests.push(digest(&d));
         self.disclosures.push(d);
         self
@@ -73,7 +73,7 @@ impl SdJwtBuilder {
         payload.insert("_sd".into(), json!(digests));
         payload.insert("_sd_alg".into(), json!("sha-256"));
         let header = json!({"alg": "EdDSA", "typ": TYP, "kid": self.kid.to_string()});
-        jws::signing_input(&header, &serde_json::to_vec(&payload).unwrap_or_default())
+        jws::signing_input(&header, &jws::canonical_json(&Value::Object(payload)))
     }
 
     /// `<issuer-signed JWT>~<disclosure>~…~`, every disclosure included.
@@ -160,6 +160,9 @@ impl TrustStore {
         }
         if iat > now.saturating_add(policy.clock_skew) {
             return Err(at(Reason::NotYetValid, "credential issued in the future"));
+        }
+        if payload.get("vct").and_then(Value::as_str) != Some(VCT) {
+            return Err(bad("vct is not the level-2 foreign-resident credential type"));
         }
         if payload.get("_sd_alg").and_then(Value::as_str) != Some("sha-256") {
             return Err(bad("_sd_alg must be sha-256"));

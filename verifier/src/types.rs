@@ -230,7 +230,8 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub struct Date(i64);
 
 impl Date {
-    /// Dates outside years 1800..=2200 are refused as implausible for an identity document.
+    /// Dates before 1800-01-01 or after 2200-01-01 are refused as implausible for an identity
+    /// document.
     pub fn from_days(days: i64) -> Option<Self> {
         (-62_091..=84_006).contains(&days).then_some(Self(days))
     }

@@ -249,7 +249,7 @@ fn sd_jwt_cases(w: &World) -> Vec<Value> {
         json!({"name": "forged-disclosure", "sd_jwt": forged, "now": NOW, "expect": "malformed"}),
         json!({"name": "revoked", "sd_jwt": sd_jwt(w, &w.issuer, 77), "now": NOW, "expect": "revoked"}),
         json!({"name": "unknown-key", "sd_jwt": sd_jwt(w, &w.stranger, 4242), "now": NOW, "expect": "unknown_key"}),
-        json!({"name": "expired", "sd_jwt": good, "now": T0 + 3 * 365 * 86_400, "expect": "trust_list_stale"}),
+        json!({"name": "trust-list-stale", "sd_jwt": good, "now": T0 + 3 * 365 * 86_400, "expect": "trust_list_stale"}),
     ]
 }
 
