@@ -1,0 +1,80 @@
+# Messages for applicants for a level-2 electronic identity (English).
+# Reason ids: reason-<code> with "-" for "_". Every id must exist in all four languages (a test checks).
+
+## The form
+
+reason-json-invalid = The data sent is not in the expected format. Please check the form and send it again.
+reason-field-missing = Some required information is missing. Please fill in every required field.
+reason-field-unknown = The form contains a field that is not supported. Please check the field names.
+reason-field-type-invalid = A field in the form holds a value of the wrong type.
+reason-name-invalid = The name is not valid. Please write it exactly as in your passport; the name in Latin letters may contain only the letters A–Z and spaces.
+reason-sex-invalid = Sex is not valid. Please choose M (male), F (female) or X (unspecified).
+reason-date-invalid = The date is not valid. Please use the format year-month-day (for example 1990-04-12) and check the issue and expiry dates.
+reason-nationality-invalid = The nationality is not valid. Please enter the three-letter ISO 3166-1 country code (for example KOR, CHN, USA). This service is for foreign nationals.
+reason-passport-number-invalid = The passport number is not valid. It has 5 to 20 Latin letters and digits, without spaces.
+reason-card-number-invalid = The residence card number is not valid. It has 6 to 20 letters and digits.
+reason-residence-kind-invalid = The card type is not valid. Please choose temporary residence card or permanent residence card.
+reason-address-invalid = The address in Vietnam is not valid. Please enter where you live now, in at most 300 characters.
+reason-phone-invalid = The phone number is not valid. Please enter a Vietnamese mobile number, for example 0912 345 678 or +84 912 345 678.
+reason-email-invalid = The email address is not valid. Please check it, for example name@example.com.
+reason-reception-point-invalid = The reception point is not valid. Please choose one from the list.
+reason-guardian-id-invalid = The guardian's identity document number is not valid. It has 5 to 20 letters and digits.
+reason-relationship-invalid = The relationship to the guardian is not valid. Please choose parent or legal guardian.
+
+## Eligibility
+
+reason-applicant-under-6 = Applicants must be at least 6 years old to receive a level-2 electronic identity.
+reason-guardian-required = Applicants under 14 need a guardian (a parent or legal guardian), who must be named on the form and come with them.
+reason-residence-card-expired = Your residence card has expired. Please renew it before you apply.
+reason-residence-card-not-yet-valid = Your residence card is not valid yet: its issue date is in the future.
+reason-already-holds-credential = You already hold an active level-2 electronic identity, so you cannot apply for another one.
+
+## National database check
+
+reason-person-not-found = We could not find you in the national immigration database. Please contact the immigration authority.
+reason-card-not-found = This residence card number is not in the database. Please check the number.
+reason-card-revoked = This residence card has been revoked.
+reason-card-expired = According to the database, this residence card has expired.
+reason-name-mismatch = The name on the form does not match the database. Please write it exactly as in your passport.
+reason-date-of-birth-mismatch = The date of birth on the form does not match the database.
+reason-nationality-mismatch = The nationality on the form does not match the database.
+reason-passport-mismatch = The passport number on the form does not match the database. If you have a new passport, please have it updated by the immigration authority.
+reason-card-kind-mismatch = The card type (temporary or permanent) on the form does not match the database.
+
+## Biometrics
+
+reason-biometric-type-invalid = This file format is not accepted. Portraits must be JPEG or PNG; fingerprints must be PNG, JPEG, WSQ or ISO/IEC 19794-4.
+reason-biometric-too-large = The file is too large (portrait up to 5 MiB, each fingerprint up to 2 MiB).
+reason-biometric-too-small = The file is too small to be usable. Please capture it again.
+reason-biometric-quality-invalid = The quality score must be between 0 and 100.
+reason-fingerprint-position-invalid = The finger position is not valid. It must be 1 to 10, as in ISO/IEC 19794-4.
+reason-fingerprint-position-duplicate = Two fingerprints were given for the same finger.
+reason-fingerprints-missing = No fingerprints were given. Please capture the fingerprints.
+
+## Processing
+
+reason-application-not-ready = This step cannot be done yet because an earlier step is not finished.
+reason-application-closed = This application is closed (rejected or issued) and can no longer be changed.
+reason-step-already-done = This step has already been done.
+reason-event-time-invalid = The time of this action is earlier than the application's last update.
+reason-actor-invalid = The officer ID is not valid.
+
+## Application status
+
+status-submitted = Application received
+status-biometrics-captured = Portrait and fingerprints captured
+status-data-checked = Details checked
+status-approved = Approved
+status-rejected = Not approved
+status-issued = Electronic identity issued
+
+## Guidance
+
+guide-how-to-apply = Foreign nationals aged 6 or over with a valid temporary or permanent residence card apply in person at a reception point (provincial police, industrial zones, international schools or residential areas) with form TK01. An officer takes your photo and fingerprints and checks your details against the national databases.
+guide-documents = Please bring: your passport or an equivalent travel document; your valid temporary or permanent residence card; a completed TK01 form; a Vietnamese mobile number and an email address you use. Applicants under 14 must come with a parent or legal guardian, who brings their own identity document.
+guide-biometrics-appointment = Your biometrics appointment: { $date } at { $point }. Please bring your passport and residence card, and take off glasses and hats for the photo.
+guide-wallet = When your application is approved, you will get a text message and an email. Open the identity wallet app, sign in with the phone number on your form and choose "Receive electronic identity" to download it. The QR code on your phone works even without a connection.
+deadline-notice = We will decide on your application within { $days ->
+        [one] { $days } working day
+       *[other] { $days } working days
+    }, by { $date } at the latest.

@@ -1,0 +1,77 @@
+# 레벨 2 전자신원 신청자 안내 메시지(한국어).
+# 사유 ID: reason-<코드>, "_"는 "-"로 바꿉니다. 모든 ID는 네 언어에 모두 있어야 합니다(테스트로 확인).
+
+## 신청서
+
+reason-json-invalid = 제출된 데이터의 형식이 올바르지 않습니다. 신청서를 확인한 후 다시 제출해 주세요.
+reason-field-missing = 필수 정보가 빠져 있습니다. 모든 필수 항목을 입력해 주세요.
+reason-field-unknown = 신청서에 지원되지 않는 항목이 있습니다. 항목 이름을 확인해 주세요.
+reason-field-type-invalid = 신청서의 한 항목에 형식이 맞지 않는 값이 입력되었습니다.
+reason-name-invalid = 이름이 올바르지 않습니다. 여권에 적힌 그대로 입력해 주세요. 로마자 이름에는 A–Z 영문자와 공백만 쓸 수 있습니다.
+reason-sex-invalid = 성별이 올바르지 않습니다. M(남성), F(여성), X(미지정) 중에서 선택해 주세요.
+reason-date-invalid = 날짜가 올바르지 않습니다. 연-월-일 형식(예: 1990-04-12)으로 입력하고 발급일과 만료일을 확인해 주세요.
+reason-nationality-invalid = 국적이 올바르지 않습니다. ISO 3166-1 세 글자 국가 코드(예: KOR, CHN, USA)를 입력해 주세요. 이 서비스는 외국인을 위한 것입니다.
+reason-passport-number-invalid = 여권 번호가 올바르지 않습니다. 여권 번호는 공백 없이 5~20자리의 영문자와 숫자로 되어 있습니다.
+reason-card-number-invalid = 거주증 번호가 올바르지 않습니다. 거주증 번호는 6~20자리의 영문자와 숫자로 되어 있습니다.
+reason-residence-kind-invalid = 거주증 종류가 올바르지 않습니다. 임시거주증 또는 영주거주증 중에서 선택해 주세요.
+reason-address-invalid = 베트남 내 주소가 올바르지 않습니다. 현재 사는 곳의 주소를 300자 이내로 입력해 주세요.
+reason-phone-invalid = 전화번호가 올바르지 않습니다. 베트남 휴대전화 번호를 입력해 주세요(예: 0912 345 678 또는 +84 912 345 678).
+reason-email-invalid = 이메일 주소가 올바르지 않습니다. 다시 확인해 주세요(예: name@example.com).
+reason-reception-point-invalid = 접수처가 올바르지 않습니다. 목록에서 접수처를 선택해 주세요.
+reason-guardian-id-invalid = 보호자의 신분증 번호가 올바르지 않습니다. 번호는 5~20자리의 영문자와 숫자로 되어 있습니다.
+reason-relationship-invalid = 보호자와의 관계가 올바르지 않습니다. 부모 또는 법정후견인 중에서 선택해 주세요.
+
+## 신청 자격
+
+reason-applicant-under-6 = 레벨 2 전자신원은 만 6세 이상부터 신청할 수 있습니다.
+reason-guardian-required = 만 14세 미만 신청자는 보호자(부모 또는 법정후견인)가 있어야 합니다. 신청서에 보호자 정보를 기재하고 보호자와 함께 방문해 주세요.
+reason-residence-card-expired = 거주증이 만료되었습니다. 거주증을 갱신한 후 신청해 주세요.
+reason-residence-card-not-yet-valid = 거주증이 아직 유효하지 않습니다. 거주증의 발급일이 오늘 이후로 되어 있습니다.
+reason-already-holds-credential = 이미 유효한 레벨 2 전자신원을 가지고 있어 추가로 신청할 수 없습니다.
+
+## 국가 데이터베이스 확인
+
+reason-person-not-found = 국가 출입국 데이터베이스에서 신청자 정보를 찾을 수 없습니다. 출입국관리 기관에 문의해 주세요.
+reason-card-not-found = 데이터베이스에 이 거주증 번호가 없습니다. 번호를 확인해 주세요.
+reason-card-revoked = 이 거주증은 취소되었습니다.
+reason-card-expired = 데이터베이스 기록에 따르면 이 거주증은 만료되었습니다.
+reason-name-mismatch = 신청서의 이름이 데이터베이스 기록과 다릅니다. 여권에 적힌 그대로 입력해 주세요.
+reason-date-of-birth-mismatch = 신청서의 생년월일이 데이터베이스 기록과 다릅니다.
+reason-nationality-mismatch = 신청서의 국적이 데이터베이스 기록과 다릅니다.
+reason-passport-mismatch = 신청서의 여권 번호가 데이터베이스 기록과 다릅니다. 여권을 새로 발급받았다면 출입국관리 기관에서 정보를 갱신해 주세요.
+reason-card-kind-mismatch = 신청서의 거주증 종류(임시 또는 영주)가 데이터베이스 기록과 다릅니다.
+
+## 생체정보
+
+reason-biometric-type-invalid = 허용되지 않는 파일 형식입니다. 얼굴 사진은 JPEG 또는 PNG, 지문은 PNG, JPEG, WSQ 또는 ISO/IEC 19794-4 형식이어야 합니다.
+reason-biometric-too-large = 파일이 너무 큽니다(얼굴 사진은 최대 5 MiB, 지문은 한 개당 최대 2 MiB).
+reason-biometric-too-small = 파일이 너무 작아 사용할 수 없습니다. 다시 채취해 주세요.
+reason-biometric-quality-invalid = 품질 점수는 0에서 100 사이여야 합니다.
+reason-fingerprint-position-invalid = 손가락 위치가 올바르지 않습니다. ISO/IEC 19794-4에 따라 1에서 10 사이여야 합니다.
+reason-fingerprint-position-duplicate = 같은 손가락의 지문이 두 번 제출되었습니다.
+reason-fingerprints-missing = 제출된 지문이 없습니다. 지문을 채취해 주세요.
+
+## 처리 절차
+
+reason-application-not-ready = 이전 단계가 끝나지 않아 아직 이 단계를 진행할 수 없습니다.
+reason-application-closed = 이 신청은 이미 종료되어(거절 또는 발급 완료) 더 이상 변경할 수 없습니다.
+reason-step-already-done = 이 단계는 이미 처리되었습니다.
+reason-event-time-invalid = 이 작업의 시각이 신청서의 마지막 변경 시각보다 앞섭니다.
+reason-actor-invalid = 담당 공무원 ID가 올바르지 않습니다.
+
+## 신청 상태
+
+status-submitted = 접수 완료
+status-biometrics-captured = 얼굴 사진 및 지문 채취 완료
+status-data-checked = 정보 확인 완료
+status-approved = 승인
+status-rejected = 승인 거부
+status-issued = 전자신원 발급 완료
+
+## 안내
+
+guide-how-to-apply = 유효한 임시거주증 또는 영주거주증을 가진 만 6세 이상 외국인은 접수처(성 공안, 산업단지, 국제학교 또는 주거 지역)를 방문하여 TK01 신청서를 제출하면 됩니다. 담당 공무원이 얼굴 사진을 찍고 지문을 채취한 뒤 국가 데이터베이스에서 신청자 정보를 확인합니다.
+guide-documents = 준비물: 여권 또는 여권을 대신하는 서류, 유효한 임시거주증 또는 영주거주증, 작성을 마친 TK01 신청서, 사용 중인 베트남 휴대전화 번호와 이메일 주소. 만 14세 미만 신청자는 부모 또는 법정후견인과 함께 방문해야 하며, 보호자는 본인의 신분증을 지참해야 합니다.
+guide-biometrics-appointment = 생체정보 채취 예약: { $date }, 장소: { $point }. 여권과 거주증을 지참해 주시고, 사진 촬영 때는 안경과 모자를 벗어 주세요.
+guide-wallet = 신청이 승인되면 문자 메시지와 이메일로 알려 드립니다. 신원 지갑 앱을 열어 신청서에 적은 전화번호로 로그인한 뒤 "전자신원 받기"를 눌러 내려받으세요. 휴대전화의 QR 코드는 인터넷에 연결되어 있지 않아도 쓸 수 있습니다.
+deadline-notice = 신청은 근무일 기준 { $days }일 이내, 늦어도 { $date }까지 처리됩니다.

@@ -1,0 +1,77 @@
+# Thông báo cho người đề nghị cấp định danh điện tử mức độ 2 (tiếng Việt, ngôn ngữ mặc định).
+# Mã lý do: reason-<mã>, dấu "_" thay bằng "-". Mọi mã phải có mặt ở cả bốn ngôn ngữ (có kiểm thử).
+
+## Tờ khai
+
+reason-json-invalid = Nội dung gửi lên không đúng định dạng. Vui lòng kiểm tra lại tờ khai và gửi lại.
+reason-field-missing = Còn thiếu thông tin bắt buộc. Vui lòng điền đầy đủ các mục bắt buộc.
+reason-field-unknown = Tờ khai có mục không được hỗ trợ. Vui lòng kiểm tra lại tên các mục.
+reason-field-type-invalid = Một mục trong tờ khai có giá trị không đúng kiểu dữ liệu.
+reason-name-invalid = Họ và tên không hợp lệ. Vui lòng ghi đúng như trong hộ chiếu; họ tên bằng chữ Latinh chỉ gồm các chữ cái A–Z và dấu cách.
+reason-sex-invalid = Giới tính không hợp lệ. Vui lòng chọn M (nam), F (nữ) hoặc X (không xác định).
+reason-date-invalid = Ngày tháng không hợp lệ. Vui lòng ghi theo dạng năm-tháng-ngày (ví dụ 1990-04-12) và kiểm tra lại ngày cấp, ngày hết hạn.
+reason-nationality-invalid = Quốc tịch không hợp lệ. Vui lòng ghi mã quốc gia gồm 3 chữ cái theo ISO 3166-1 (ví dụ KOR, CHN, USA). Dịch vụ này dành cho người nước ngoài.
+reason-passport-number-invalid = Số hộ chiếu không hợp lệ. Số hộ chiếu gồm 5 đến 20 chữ cái Latinh và chữ số, không có dấu cách.
+reason-card-number-invalid = Số thẻ tạm trú/thường trú không hợp lệ. Số thẻ gồm 6 đến 20 chữ cái và chữ số.
+reason-residence-kind-invalid = Loại thẻ không hợp lệ. Vui lòng chọn thẻ tạm trú hoặc thẻ thường trú.
+reason-address-invalid = Địa chỉ tại Việt Nam không hợp lệ. Vui lòng ghi địa chỉ nơi ở hiện tại, tối đa 300 ký tự.
+reason-phone-invalid = Số điện thoại không hợp lệ. Vui lòng ghi số di động Việt Nam, ví dụ 0912 345 678 hoặc +84 912 345 678.
+reason-email-invalid = Địa chỉ thư điện tử không hợp lệ. Vui lòng kiểm tra lại, ví dụ ten@example.com.
+reason-reception-point-invalid = Điểm tiếp nhận không hợp lệ. Vui lòng chọn một điểm tiếp nhận trong danh sách.
+reason-guardian-id-invalid = Số giấy tờ tùy thân của người giám hộ không hợp lệ. Số giấy tờ gồm 5 đến 20 chữ cái và chữ số.
+reason-relationship-invalid = Quan hệ với người giám hộ không hợp lệ. Vui lòng chọn cha/mẹ hoặc người giám hộ hợp pháp.
+
+## Điều kiện cấp
+
+reason-applicant-under-6 = Người đề nghị chưa đủ 6 tuổi nên chưa thuộc diện được cấp định danh điện tử mức độ 2.
+reason-guardian-required = Người đề nghị dưới 14 tuổi phải có người giám hộ (cha, mẹ hoặc người giám hộ hợp pháp) kê khai trong tờ khai và đi cùng khi làm thủ tục.
+reason-residence-card-expired = Thẻ tạm trú/thường trú đã hết hạn. Vui lòng làm thủ tục gia hạn hoặc cấp mới thẻ trước khi đề nghị.
+reason-residence-card-not-yet-valid = Thẻ tạm trú/thường trú chưa có hiệu lực: ngày cấp ghi trên thẻ là một ngày trong tương lai.
+reason-already-holds-credential = Bạn đang có định danh điện tử mức độ 2 còn hiệu lực nên không thể đề nghị cấp thêm.
+
+## Đối chiếu cơ sở dữ liệu quốc gia
+
+reason-person-not-found = Không tìm thấy thông tin của bạn trong cơ sở dữ liệu quốc gia về xuất nhập cảnh. Vui lòng liên hệ cơ quan quản lý xuất nhập cảnh.
+reason-card-not-found = Không tìm thấy số thẻ tạm trú/thường trú này trong cơ sở dữ liệu. Vui lòng kiểm tra lại số thẻ.
+reason-card-revoked = Thẻ tạm trú/thường trú này đã bị thu hồi.
+reason-card-expired = Theo cơ sở dữ liệu, thẻ tạm trú/thường trú này đã hết hạn.
+reason-name-mismatch = Họ tên kê khai không khớp với thông tin trong cơ sở dữ liệu. Vui lòng ghi đúng như trong hộ chiếu.
+reason-date-of-birth-mismatch = Ngày sinh kê khai không khớp với thông tin trong cơ sở dữ liệu.
+reason-nationality-mismatch = Quốc tịch kê khai không khớp với thông tin trong cơ sở dữ liệu.
+reason-passport-mismatch = Số hộ chiếu kê khai không khớp với thông tin trong cơ sở dữ liệu. Nếu bạn đã đổi hộ chiếu mới, vui lòng cập nhật tại cơ quan quản lý xuất nhập cảnh.
+reason-card-kind-mismatch = Loại thẻ (tạm trú hoặc thường trú) kê khai không khớp với thông tin trong cơ sở dữ liệu.
+
+## Sinh trắc học
+
+reason-biometric-type-invalid = Định dạng tệp không được chấp nhận. Ảnh chân dung phải là JPEG hoặc PNG; vân tay phải là PNG, JPEG, WSQ hoặc ISO/IEC 19794-4.
+reason-biometric-too-large = Tệp quá lớn (ảnh chân dung tối đa 5 MiB, mỗi vân tay tối đa 2 MiB).
+reason-biometric-too-small = Tệp quá nhỏ, không sử dụng được. Vui lòng thu nhận lại.
+reason-biometric-quality-invalid = Điểm chất lượng phải nằm trong khoảng từ 0 đến 100.
+reason-fingerprint-position-invalid = Vị trí ngón tay không hợp lệ. Vị trí phải từ 1 đến 10 theo ISO/IEC 19794-4.
+reason-fingerprint-position-duplicate = Có hai bản vân tay của cùng một ngón tay.
+reason-fingerprints-missing = Chưa có bản vân tay nào. Vui lòng thu nhận vân tay.
+
+## Quy trình xử lý hồ sơ
+
+reason-application-not-ready = Hồ sơ chưa hoàn thành bước trước nên chưa thể thực hiện bước này.
+reason-application-closed = Hồ sơ đã kết thúc (đã từ chối hoặc đã cấp), không thể thay đổi thêm.
+reason-step-already-done = Bước này đã được thực hiện trước đó.
+reason-event-time-invalid = Thời điểm thao tác sớm hơn lần cập nhật gần nhất của hồ sơ.
+reason-actor-invalid = Mã cán bộ thực hiện không hợp lệ.
+
+## Trạng thái hồ sơ
+
+status-submitted = Đã tiếp nhận hồ sơ
+status-biometrics-captured = Đã thu nhận ảnh chân dung và vân tay
+status-data-checked = Đã kiểm tra, đối chiếu thông tin
+status-approved = Đã phê duyệt
+status-rejected = Không được phê duyệt
+status-issued = Đã cấp định danh điện tử
+
+## Hướng dẫn
+
+guide-how-to-apply = Người nước ngoài từ đủ 6 tuổi trở lên, có thẻ tạm trú hoặc thẻ thường trú còn hạn, đến một điểm tiếp nhận (Công an cấp tỉnh, khu công nghiệp, trường quốc tế hoặc khu dân cư) để nộp Tờ khai TK01. Cán bộ sẽ chụp ảnh chân dung, thu nhận vân tay và đối chiếu thông tin của bạn với cơ sở dữ liệu quốc gia.
+guide-documents = Vui lòng mang theo: hộ chiếu hoặc giấy tờ có giá trị thay hộ chiếu; thẻ tạm trú hoặc thẻ thường trú còn hạn; Tờ khai TK01 đã điền đầy đủ; số điện thoại di động Việt Nam và địa chỉ thư điện tử đang sử dụng. Người dưới 14 tuổi phải có cha, mẹ hoặc người giám hộ đi cùng, mang theo giấy tờ tùy thân của người giám hộ.
+guide-biometrics-appointment = Lịch hẹn thu nhận sinh trắc học của bạn: ngày { $date } tại { $point }. Vui lòng mang theo hộ chiếu và thẻ cư trú; khi chụp ảnh không đeo kính, không đội mũ.
+guide-wallet = Khi hồ sơ được phê duyệt, bạn sẽ nhận được tin nhắn và thư điện tử thông báo. Hãy mở ứng dụng ví định danh, đăng nhập bằng số điện thoại đã kê khai và chọn "Nhận định danh điện tử" để tải về. Mã QR trên điện thoại vẫn dùng được khi không có mạng.
+deadline-notice = Hồ sơ của bạn sẽ được giải quyết trong { $days } ngày làm việc, chậm nhất vào ngày { $date }.

@@ -1,0 +1,77 @@
+# 二级电子身份申请人提示信息（简体中文）。
+# 原因编号：reason-<代码>，"_" 换成 "-"。每个编号在四种语言中都必须存在（有测试检查）。
+
+## 申请表
+
+reason-json-invalid = 提交的数据格式不正确。请检查申请表后重新提交。
+reason-field-missing = 缺少必填信息。请填写所有必填项。
+reason-field-unknown = 申请表中含有不支持的栏目。请检查栏目名称。
+reason-field-type-invalid = 申请表中某一栏的数据类型不正确。
+reason-name-invalid = 姓名无效。请按护照上的写法填写；拉丁字母姓名只能包含字母 A–Z 和空格。
+reason-sex-invalid = 性别无效。请选择 M（男）、F（女）或 X（未指明）。
+reason-date-invalid = 日期无效。请按"年-月-日"格式填写（例如 1990-04-12），并核对签发日期和有效期。
+reason-nationality-invalid = 国籍无效。请填写 ISO 3166-1 三位字母国家代码（例如 KOR、CHN、USA）。本服务仅面向外国公民。
+reason-passport-number-invalid = 护照号码无效。护照号码由 5 至 20 位拉丁字母和数字组成，不含空格。
+reason-card-number-invalid = 居留卡号码无效。号码由 6 至 20 位字母和数字组成。
+reason-residence-kind-invalid = 居留卡类型无效。请选择临时居留卡或永久居留卡。
+reason-address-invalid = 在越南的地址无效。请填写目前的居住地址，不超过 300 个字符。
+reason-phone-invalid = 电话号码无效。请填写越南手机号码，例如 0912 345 678 或 +84 912 345 678。
+reason-email-invalid = 电子邮箱地址无效。请核对后重新填写，例如 name@example.com。
+reason-reception-point-invalid = 受理点无效。请从列表中选择一个受理点。
+reason-guardian-id-invalid = 监护人的身份证件号码无效。号码由 5 至 20 位字母和数字组成。
+reason-relationship-invalid = 与监护人的关系无效。请选择父母或法定监护人。
+
+## 申请资格
+
+reason-applicant-under-6 = 申请人须年满 6 周岁方可申领二级电子身份。
+reason-guardian-required = 未满 14 周岁的申请人须有监护人（父母或法定监护人），监护人须在申请表中登记并陪同办理。
+reason-residence-card-expired = 您的居留卡已过期。请先办理续期再申请。
+reason-residence-card-not-yet-valid = 您的居留卡尚未生效：卡上的签发日期晚于今天。
+reason-already-holds-credential = 您已持有有效的二级电子身份，不能重复申请。
+
+## 国家数据库核验
+
+reason-person-not-found = 在国家出入境数据库中未找到您的信息。请联系出入境管理机关。
+reason-card-not-found = 数据库中没有该居留卡号码。请核对号码。
+reason-card-revoked = 该居留卡已被吊销。
+reason-card-expired = 根据数据库记录，该居留卡已过期。
+reason-name-mismatch = 申请表上的姓名与数据库记录不一致。请按护照上的写法填写。
+reason-date-of-birth-mismatch = 申请表上的出生日期与数据库记录不一致。
+reason-nationality-mismatch = 申请表上的国籍与数据库记录不一致。
+reason-passport-mismatch = 申请表上的护照号码与数据库记录不一致。如您已换发新护照，请到出入境管理机关更新信息。
+reason-card-kind-mismatch = 申请表上的居留卡类型（临时或永久）与数据库记录不一致。
+
+## 生物特征
+
+reason-biometric-type-invalid = 不接受该文件格式。人像照片须为 JPEG 或 PNG 格式；指纹须为 PNG、JPEG、WSQ 或 ISO/IEC 19794-4 格式。
+reason-biometric-too-large = 文件过大（人像照片不超过 5 MiB，每枚指纹不超过 2 MiB）。
+reason-biometric-too-small = 文件过小，无法使用。请重新采集。
+reason-biometric-quality-invalid = 质量分数必须在 0 到 100 之间。
+reason-fingerprint-position-invalid = 手指位置无效。按 ISO/IEC 19794-4，位置编号须为 1 至 10。
+reason-fingerprint-position-duplicate = 同一根手指提交了两枚指纹。
+reason-fingerprints-missing = 尚未提交任何指纹。请采集指纹。
+
+## 办理流程
+
+reason-application-not-ready = 前一步骤尚未完成，暂时无法办理此步骤。
+reason-application-closed = 该申请已办结（已拒绝或已签发），不能再作更改。
+reason-step-already-done = 此步骤已经完成。
+reason-event-time-invalid = 此操作的时间早于该申请最近一次更新的时间。
+reason-actor-invalid = 经办人员编号无效。
+
+## 申请状态
+
+status-submitted = 已受理
+status-biometrics-captured = 已采集人像和指纹
+status-data-checked = 信息已核验
+status-approved = 已批准
+status-rejected = 未获批准
+status-issued = 电子身份已签发
+
+## 办理指南
+
+guide-how-to-apply = 年满 6 周岁、持有有效临时居留卡或永久居留卡的外国人，可到受理点（省级公安机关、工业区、国际学校或居民区）提交 TK01 申请表。工作人员将为您拍摄人像照片、采集指纹，并通过国家数据库核验您的信息。
+guide-documents = 请携带：护照或可替代护照的证件；有效的临时居留卡或永久居留卡；填写完整的 TK01 申请表；正在使用的越南手机号码和电子邮箱。未满 14 周岁的申请人须由父母或法定监护人陪同，监护人须携带本人身份证件。
+guide-biometrics-appointment = 您的生物特征采集预约：{ $date }，地点：{ $point }。请携带护照和居留卡；拍照时请摘下眼镜和帽子。
+guide-wallet = 申请获批后，您会收到短信和电子邮件通知。打开身份钱包应用，用申请表上登记的手机号码登录，选择"领取电子身份"即可下载。手机上的二维码在没有网络时也能使用。
+deadline-notice = 您的申请将在 { $days } 个工作日内办结，最迟不晚于 { $date }。
