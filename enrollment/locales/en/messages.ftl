@@ -78,3 +78,24 @@ deadline-notice = We will decide on your application within { $days ->
         [one] { $days } working day
        *[other] { $days } working days
     }, by { $date } at the latest.
+
+## The HTTP API's own codes (officers, wallets and applicants may see them)
+
+api-unauthorized = Please sign in: this request needs a valid access token.
+api-forbidden = You are not allowed to do this. Officers can only work on applications of their own reception point.
+api-not-found = Nothing was found at this address.
+api-internal-error = Something went wrong on our side. Please try again later; if it keeps happening, contact the reception point.
+api-invalid-request = The request is not in the expected format.
+api-invalid-application = The application form has errors. Please correct the fields listed and send it again.
+api-not-eligible = The applicant cannot receive a level-2 electronic identity at this time, for the reasons listed.
+api-application-exists = An application for this person is already being processed.
+api-invalid-biometrics = The portrait or fingerprints could not be accepted. Please capture them again.
+api-national-check-failed = The national data check found differences from the registers. Please check the documents with the applicant.
+api-field-invalid = A value in the request is not valid.
+api-invalid-grant = This credential offer is not valid: it was already used or has expired. Ask the reception point for a new one.
+api-invalid-token = The access token is not valid or has expired. Please start receiving the credential again.
+api-invalid-proof = The wallet could not prove that it holds its device key. Please try again from the wallet.
+api-unsupported-grant-type = This kind of authorization is not supported.
+api-unsupported-credential-type = This kind of credential is not offered here.
+api-key-transition-refused = This key cannot change to that state.
+api-credential-revoked = This credential has been revoked and cannot be reinstated.

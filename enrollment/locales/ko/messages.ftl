@@ -75,3 +75,24 @@ guide-documents = 준비물: 여권 또는 여권을 대신하는 서류, 유효
 guide-biometrics-appointment = 생체정보 채취 예약: { $date }, 장소: { $point }. 여권과 거주증을 지참해 주시고, 사진 촬영 때는 안경과 모자를 벗어 주세요.
 guide-wallet = 신청이 승인되면 문자 메시지와 이메일로 알려 드립니다. 신원 지갑 앱을 열어 신청서에 적은 전화번호로 로그인한 뒤 "전자신원 받기"를 눌러 내려받으세요. 휴대전화의 QR 코드는 인터넷에 연결되어 있지 않아도 쓸 수 있습니다.
 deadline-notice = 신청은 근무일 기준 { $days }일 이내, 늦어도 { $date }까지 처리됩니다.
+
+## API 자체 오류 코드 (담당 공무원, 전자지갑, 신청인이 볼 수 있음)
+
+api-unauthorized = 로그인해 주세요. 이 요청에는 유효한 액세스 토큰이 필요합니다.
+api-forbidden = 이 작업을 수행할 권한이 없습니다. 담당 공무원은 소속 접수처의 신청서만 처리할 수 있습니다.
+api-not-found = 이 주소에서 찾을 수 있는 내용이 없습니다.
+api-internal-error = 시스템에 문제가 발생했습니다. 잠시 후 다시 시도해 주세요. 문제가 계속되면 접수처에 문의해 주세요.
+api-invalid-request = 요청 형식이 올바르지 않습니다.
+api-invalid-application = 신청서에 오류가 있습니다. 표시된 항목을 수정하여 다시 제출해 주세요.
+api-not-eligible = 표시된 사유로 인해 신청인은 현재 2단계 전자신분증을 발급받을 수 없습니다.
+api-application-exists = 이 사람의 신청이 이미 처리 중입니다.
+api-invalid-biometrics = 얼굴 사진 또는 지문을 받을 수 없습니다. 다시 채취해 주세요.
+api-national-check-failed = 국가 데이터 확인 결과 등록 정보와 일치하지 않는 부분이 있습니다. 신청인과 함께 서류를 확인해 주세요.
+api-field-invalid = 요청의 값 중 하나가 올바르지 않습니다.
+api-invalid-grant = 이 발급 안내는 유효하지 않습니다. 이미 사용되었거나 만료되었습니다. 접수처에 새 안내를 요청해 주세요.
+api-invalid-token = 액세스 토큰이 유효하지 않거나 만료되었습니다. 전자신분증 수령을 다시 시작해 주세요.
+api-invalid-proof = 전자지갑이 기기 키를 보유하고 있음을 증명하지 못했습니다. 전자지갑에서 다시 시도해 주세요.
+api-unsupported-grant-type = 이 인증 방식은 지원되지 않습니다.
+api-unsupported-credential-type = 이 종류의 증명서는 여기에서 제공되지 않습니다.
+api-key-transition-refused = 이 키는 해당 상태로 변경할 수 없습니다.
+api-credential-revoked = 이 전자신분증은 취소되었으며 복구할 수 없습니다.

@@ -75,3 +75,24 @@ guide-documents = Vui lòng mang theo: hộ chiếu hoặc giấy tờ có giá 
 guide-biometrics-appointment = Lịch hẹn thu nhận sinh trắc học của bạn: ngày { $date } tại { $point }. Vui lòng mang theo hộ chiếu và thẻ cư trú; khi chụp ảnh không đeo kính, không đội mũ.
 guide-wallet = Khi hồ sơ được phê duyệt, bạn sẽ nhận được tin nhắn và thư điện tử thông báo. Hãy mở ứng dụng ví định danh, đăng nhập bằng số điện thoại đã kê khai và chọn "Nhận định danh điện tử" để tải về. Mã QR trên điện thoại vẫn dùng được khi không có mạng.
 deadline-notice = Hồ sơ của bạn sẽ được giải quyết trong { $days } ngày làm việc, chậm nhất vào ngày { $date }.
+
+## Mã lỗi riêng của API (cán bộ, ví điện tử và người nộp hồ sơ có thể thấy)
+
+api-unauthorized = Vui lòng đăng nhập: yêu cầu này cần mã truy cập hợp lệ.
+api-forbidden = Bạn không có quyền thực hiện thao tác này. Cán bộ chỉ xử lý hồ sơ của điểm tiếp nhận của mình.
+api-not-found = Không tìm thấy nội dung tại địa chỉ này.
+api-internal-error = Hệ thống đang gặp sự cố. Vui lòng thử lại sau; nếu vẫn lỗi, hãy liên hệ điểm tiếp nhận.
+api-invalid-request = Yêu cầu không đúng định dạng.
+api-invalid-application = Tờ khai có lỗi. Vui lòng sửa các trường được liệt kê và gửi lại.
+api-not-eligible = Người nộp hồ sơ hiện chưa đủ điều kiện được cấp tài khoản định danh điện tử mức độ 2, vì các lý do được liệt kê.
+api-application-exists = Hồ sơ của người này đang được xử lý.
+api-invalid-biometrics = Ảnh chân dung hoặc vân tay không đạt yêu cầu. Vui lòng thu nhận lại.
+api-national-check-failed = Kiểm tra dữ liệu quốc gia phát hiện thông tin không khớp với cơ sở dữ liệu. Vui lòng đối chiếu lại giấy tờ với người nộp hồ sơ.
+api-field-invalid = Một giá trị trong yêu cầu không hợp lệ.
+api-invalid-grant = Lời mời nhận tài khoản không hợp lệ: đã được sử dụng hoặc đã hết hạn. Vui lòng đề nghị điểm tiếp nhận cấp lời mời mới.
+api-invalid-token = Mã truy cập không hợp lệ hoặc đã hết hạn. Vui lòng thực hiện lại việc nhận tài khoản.
+api-invalid-proof = Ví điện tử không chứng minh được việc nắm giữ khóa thiết bị. Vui lòng thử lại từ ví.
+api-unsupported-grant-type = Hình thức cấp quyền này không được hỗ trợ.
+api-unsupported-credential-type = Loại chứng thực này không được cung cấp tại đây.
+api-key-transition-refused = Khóa này không thể chuyển sang trạng thái đó.
+api-credential-revoked = Tài khoản định danh này đã bị thu hồi và không thể khôi phục.

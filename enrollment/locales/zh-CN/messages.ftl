@@ -75,3 +75,24 @@ guide-documents = 请携带：护照或可替代护照的证件；有效的临�
 guide-biometrics-appointment = 您的生物特征采集预约：{ $date }，地点：{ $point }。请携带护照和居留卡；拍照时请摘下眼镜和帽子。
 guide-wallet = 申请获批后，您会收到短信和电子邮件通知。打开身份钱包应用，用申请表上登记的手机号码登录，选择"领取电子身份"即可下载。手机上的二维码在没有网络时也能使用。
 deadline-notice = 您的申请将在 { $days } 个工作日内办结，最迟不晚于 { $date }。
+
+## 接口自身的错误代码（办事人员、电子钱包和申请人可能会看到）
+
+api-unauthorized = 请先登录：此请求需要有效的访问令牌。
+api-forbidden = 您无权执行此操作。办事人员只能处理本受理点的申请。
+api-not-found = 此地址下没有找到任何内容。
+api-internal-error = 系统出现故障，请稍后再试；如问题持续，请联系受理点。
+api-invalid-request = 请求格式不正确。
+api-invalid-application = 申请表有错误。请更正所列字段后重新提交。
+api-not-eligible = 由于所列原因，申请人目前不能获得二级电子身份。
+api-application-exists = 此人的申请正在办理中。
+api-invalid-biometrics = 肖像照片或指纹不符合要求，请重新采集。
+api-national-check-failed = 国家数据核查发现与登记信息不一致，请与申请人核对证件。
+api-field-invalid = 请求中的某个值无效。
+api-invalid-grant = 此领取邀请无效：已被使用或已过期。请向受理点申请新的邀请。
+api-invalid-token = 访问令牌无效或已过期，请重新领取电子身份。
+api-invalid-proof = 电子钱包无法证明其持有设备密钥，请在钱包中重试。
+api-unsupported-grant-type = 不支持此授权方式。
+api-unsupported-credential-type = 此处不提供这种凭证。
+api-key-transition-refused = 此密钥不能转换到该状态。
+api-credential-revoked = 此电子身份已被撤销，无法恢复。

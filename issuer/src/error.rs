@@ -1,0 +1,128 @@
+//! The one place where errors become HTTP responses.
+//!
+//! A 4xx carries a stable `error` code and a safe message in the caller's language
+//! (`Accept-Language`; Vietnamese by default), plus per-field reasons where there are several. A
+//! 5xx says only `internal_error`; the detail goes to the log, never to the client.
+//!
+//! Handlers return [`ApiError`]; its `IntoResponse` puts the code and arguments in a response
+//! extension, and the [`localize`] middleware, which knows the request's language, writes the
+//! body.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::i18n;
+
+/// One reason with its arguments (field name, …), localized when the response is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Reason {
+    pub fn new(code: &'static str) -> Self {
+        Self { code, args: Vec::new() }
+    }
+    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.args.push((name, value.into()));
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: Reason,
+    /// Several reasons at once (eligibility), each localized.
+    pub reasons: Vec<Reason>,
+    /// For the log only.
+    pub internal: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
+        Self { status, reason: Reason::new(code), reasons: Vec::new(), internal: None }
+    }
+    pub fn bad_request(code: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code)
+    }
+    pub fn unprocessable(code: &'static str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code)
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found")
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized")
+    }
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden")
+    }
+    pub fn conflict(code: &'static str) -> Self {
+        Self::new(StatusCode::CONFLICT, code)
+    }
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self { internal: Some(detail.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error") }
+    }
+    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.reason = self.reason.arg(name, value);
+        self
+    }
+    pub fn with_reasons(mut self, reasons: Vec<Reason>) -> Self {
+        self.reasons = reasons;
+        self
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// What the middleware localizes.
+#[derive(Debug, Clone)]
+struct Pending {
+    reason: Reason,
+    reasons: Vec<Reason>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(detail) = &self.internal {
+            tracing::error!(code = self.reason.code, %detail, "request failed");
+        }
+        let mut resp = self.status.into_response();
+        resp.extensions_mut().insert(Pending { reason: self.reason, reasons: self.reasons });
+        resp
+    }
+}
+
+/// Middleware: writes the localized JSON body of an [`ApiError`] response.
+pub async fn localize(req: Request, next: Next) -> Response {
+    let lang = i18n::negotiate(req.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let mut resp = next.run(req).await;
+    let Some(p) = resp.extensions_mut().remove::<Pending>() else {
+        return resp;
+    };
+    let status = resp.status();
+    let one = |r: &Reason| json!({"code": r.code, "message": i18n::message(lang, r.code, &r.args)});
+    let mut body = json!({
+        "error": p.reason.code,
+        "message": i18n::message(lang, p.reason.code, &p.reason.args),
+    });
+    if !p.reasons.is_empty() {
+        body["reasons"] = p.reasons.iter().map(one).collect();
+    }
+    let mut out = (status, Json(body)).into_response();
+    out.headers_mut().insert(axum::http::header::CONTENT_LANGUAGE, HeaderValue::from_static(i18n::tag(lang)));
+    if status == StatusCode::UNAUTHORIZED {
+        out.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    out
+}

@@ -1,0 +1,67 @@
+//! `issuer`: parses arguments and runs the service; all the work is in the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "issuer", version, about = "Level-2 e-ID issuer for foreign residents of Vietnam")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the HTTP service (sled storage; development keys are created on first start).
+    Serve {
+        /// Data folder: database, keystore.
+        #[arg(long, default_value = "./issuer-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Base URL wallets and verifiers reach this issuer at (default http://LISTEN).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// National registry stand-in, JSON Lines (docs/registry.md).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// Holiday calendar replacing the built-in Vietnamese 2026-2027 one.
+        #[arg(long)]
+        holidays: Option<PathBuf>,
+        /// Seconds added to the system clock (tests run the binary "in the future").
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        clock_offset: i64,
+    },
+    /// Print the root public key verifiers pin (base64url), creating development keys if needed.
+    RootKey {
+        #[arg(long, default_value = "./issuer-data")]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.cmd {
+        Cmd::Serve { data, listen, public_url, registry, holidays, clock_offset } => {
+            let config = issuer::Config { data, listen, public_url, registry, holidays, node: None };
+            let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(issuer::serve(config, clock)))
+        }
+        Cmd::RootKey { data } => issuer::root_key(&data).map(|k| println!("{k}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("issuer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

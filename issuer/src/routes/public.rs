@@ -1,0 +1,82 @@
+//! Public, read-only endpoints: the trust list, status lists, JWK Set, issuer metadata, the
+//! OpenAPI document and health. Anyone (any mirror) may fetch them; they carry no personal data.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/vneid-trust-list", get(trust_list))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-credential-issuer", get(metadata))
+        .route("/status-lists/{id}", get(status_list))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+}
+
+async fn trust_list(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], s.custody.trust_list().as_str().to_owned())
+}
+
+async fn status_list(State(s): State<AppState>, Path(id): Path<u32>) -> Result<impl IntoResponse, ApiError> {
+    if id != crate::custody::STATUS_LIST_ID {
+        return Err(ApiError::not_found());
+    }
+    let version = s.status_version.load(std::sync::atomic::Ordering::SeqCst);
+    let tok = s.custody.status_token(&s.store, id, version, s.clock.now()).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/statuslist+jwt"), (header::CACHE_CONTROL, "public, max-age=60")], tok.as_str().to_owned()))
+}
+
+/// The issuer's signing keys as an RFC 7517 JWK Set (every state, so old credentials can
+/// still be checked by tools that do not read the trust list).
+async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
+    let keys: Vec<_> = s
+        .custody
+        .key_records()
+        .into_iter()
+        .map(|k| {
+            json!({"kty": "OKP", "crv": "Ed25519", "x": k.x.to_string(), "kid": k.kid.to_string(),
+                   "alg": "EdDSA", "use": "sig", "key_state": k.state.as_str()})
+        })
+        .collect();
+    ([(header::CONTENT_TYPE, "application/jwk-set+json")], Json(json!({ "keys": keys })))
+}
+
+/// OpenID4VCI credential issuer metadata (with the token endpoint folded in: this issuer is its
+/// own authorization server for the pre-authorized code flow).
+async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
+    let base = s.custody.issuer_url();
+    Json(json!({
+        "credential_issuer": base,
+        "token_endpoint": format!("{base}/token"),
+        "credential_endpoint": format!("{base}/credential"),
+        "pre-authorized_grant_anonymous_access_supported": true,
+        "display": [
+            {"name": "Định danh điện tử mức 2", "locale": "vi"},
+            {"name": "Level-2 electronic identity", "locale": "en"},
+            {"name": "二级电子身份", "locale": "zh-CN"},
+            {"name": "2단계 전자신분증", "locale": "ko"}
+        ],
+        "credential_configurations_supported": {
+            verifier::oid4vci::CONFIGURATION_ID: {
+                "format": "dc+sd-jwt",
+                "vct": verifier::sdjwt::VCT,
+                "cryptographic_binding_methods_supported": ["jwk"],
+                "credential_signing_alg_values_supported": ["EdDSA"],
+                "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["EdDSA"]}},
+                "vneid_qr_purposes": verifier::Purpose::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()
+            }
+        }
+    }))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../openapi.json"))
+}
