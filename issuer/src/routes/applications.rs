@@ -287,10 +287,11 @@ async fn biometrics(State(s): State<AppState>, Officer(who): Officer, Path(id): 
     let audit_id = s.store.next_id()?;
     let entry = audit_entry(now, &who.id, "application.biometrics_captured", &id, Some(format!("files={}", captured.len())));
     let t = &s.store.t;
+    // Re-capture replaces the earlier set. (Scanned before the transaction: sled transactions
+    // cannot iterate, and the officer API is serialized per application by its state anyway.)
+    let old: Vec<sled::IVec> = t.biometrics.scan_prefix(format!("{id}/").as_bytes()).keys().collect::<Result<_, _>>().map_err(StoreError::from)?;
     s.store.transact([&t.apps, &t.app_meta, &t.biometrics, &t.audit], |tx| {
-        // Re-capture replaces the earlier set.
-        for kv in t.biometrics.scan_prefix(format!("{id}/").as_bytes()).keys() {
-            let k = kv.map_err(|e| ConflictableTransactionError::Abort(StoreError::from(e)))?;
+        for k in &old {
             tx[2].remove(k)?;
         }
         for (k, v) in &sealed_files {
