@@ -66,12 +66,17 @@ pub fn new_id() -> String {
 }
 
 async fn principal(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthorized)?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
     let token = header.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?;
     if token.len() > 128 {
         return Err(ApiError::unauthorized());
     }
-    let rec: TokenRecord = crate::store::Store::get_json(&state.store.t.tokens, &hash_secret(token))?.ok_or_else(ApiError::unauthorized)?;
+    let rec: TokenRecord = crate::store::Store::get_json(&state.store.t.tokens, &hash_secret(token))?
+        .ok_or_else(ApiError::unauthorized)?;
     if rec.revoked {
         return Err(ApiError::unauthorized());
     }

@@ -112,7 +112,8 @@ impl Custody {
             let mut ks = self.keystore();
             let kid = ks.generate_signing(now, self.node.as_deref(), &keys::KeyPolicy::default())?;
             ks.activate(&kid, now)?;
-            *self.signer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ks.active_signing(self.node.as_deref())?);
+            *self.signer.write().unwrap_or_else(|p| p.into_inner()) =
+                Arc::new(ks.active_signing(self.node.as_deref())?);
             kid
         };
         self.republish(now)?;
@@ -139,10 +140,15 @@ impl Custody {
                 return Ok(tok.clone());
             }
         }
-        let mut list = StatusList::new(2, STATUS_CAPACITY as usize).ok_or(verifier::Error::StatusListInvalid("capacity"))?;
+        let mut list =
+            StatusList::new(2, STATUS_CAPACITY as usize).ok_or(verifier::Error::StatusListInvalid("capacity"))?;
         for kv in store.t.status.scan_prefix(id.to_be_bytes()) {
             let (k, v) = kv.map_err(StoreError::from)?;
-            let idx = k.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes).ok_or(StoreError::Corrupt("status key"))?;
+            let idx = k
+                .get(4..12)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or(StoreError::Corrupt("status key"))?;
             list.set(idx, v.first().copied().unwrap_or(0));
         }
         let signer = self.signer();

@@ -41,10 +41,9 @@ pub fn expiry(claims: &PersonClaims, now: u64) -> u64 {
 fn json_claim(claims: &PersonClaims) -> Vec<(&'static str, Value)> {
     // PersonClaims serializes exactly the claims present, under their JSON names.
     match serde_json::to_value(claims) {
-        Ok(Value::Object(m)) => verifier::qr::Claim::ALL
-            .iter()
-            .filter_map(|c| m.get(c.name()).map(|v| (c.name(), v.clone())))
-            .collect(),
+        Ok(Value::Object(m)) => {
+            verifier::qr::Claim::ALL.iter().filter_map(|c| m.get(c.name()).map(|v| (c.name(), v.clone()))).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -83,17 +83,21 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState,
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
     let now = clock.now();
     let (keystore, _created) = keys::dev_init(&config.data.join("keys"), now).context("opening the keystore")?;
-    let (data_key, index_key) = (keystore.derive_secret("issuer/records/v1")?, keystore.derive_secret("issuer/blind-index/v1")?);
+    let (data_key, index_key) =
+        (keystore.derive_secret("issuer/records/v1")?, keystore.derive_secret("issuer/blind-index/v1")?);
     let sealer = Sealer::new(&data_key, index_key);
     let store = Store::open(&config.data.join("db")).context("opening the database")?;
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
     let custody = Custody::new(keystore, url.trim_end_matches('/').to_owned(), config.node.clone(), now)?;
     let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
-        Some(p) => Arc::new(enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?),
+        Some(p) => Arc::new(
+            enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,
+        ),
         None => Arc::new(enrollment::registry::FileRegistry::from_jsonl("")?),
     };
     let holidays = match &config.holidays {
-        Some(p) => enrollment::deadline::HolidayCalendar::load(p).with_context(|| format!("loading holidays {}", p.display()))?,
+        Some(p) => enrollment::deadline::HolidayCalendar::load(p)
+            .with_context(|| format!("loading holidays {}", p.display()))?,
         None => enrollment::deadline::HolidayCalendar::vietnam_2026_2027()?,
     };
     let admin = routes::admin::bootstrap_admin(&store, now)?;
@@ -112,7 +116,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState,
 
 /// Runs the service until Ctrl-C or SIGTERM.
 pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     // With `--listen 127.0.0.1:0` the real port is known only now.
     config.listen = addr;

@@ -53,7 +53,11 @@ fn main() -> ExitCode {
         Cmd::Serve { data, listen, public_url, registry, holidays, clock_offset } => {
             let config = issuer::Config { data, listen, public_url, registry, holidays, node: None };
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(issuer::serve(config, clock)))
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(issuer::serve(config, clock)))
         }
         Cmd::RootKey { data } => issuer::root_key(&data).map(|k| println!("{k}")),
     };

@@ -48,14 +48,18 @@ impl Sealer {
             return Err(SealError);
         }
         let (nonce, ct) = sealed.split_at(24);
-        self.aead.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map(Zeroizing::new).map_err(|_| SealError)
+        self.aead
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map(Zeroizing::new)
+            .map_err(|_| SealError)
     }
 
     /// A keyed digest for equality look-ups: the same input gives the same index; without the
     /// key it reveals nothing.
     pub fn blind_index(&self, domain: &str, value: &str) -> [u8; 32] {
         // HMAC accepts keys of any length.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.index_key.as_ref()).unwrap_or_else(|_| unreachable_hmac());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(self.index_key.as_ref()).unwrap_or_else(|_| unreachable_hmac());
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

@@ -1,6 +1,8 @@
 //! The HTTP API driven in-process with `app().oneshot(request)`: a real sled folder, the real
 //! keystore, the sample registry, and a manual clock so deadlines and expiry can be tested.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,13 +43,28 @@ impl Api {
         let (state, admin) = issuer::open(&config, clock.clone()).unwrap();
         let app = issuer::app(state);
         let mut api = Api { app, clock, admin: admin.unwrap(), officer: String::new(), _dir: dir };
-        let (st, v) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin.clone()), None, json!({"role": "officer", "name": "officer-1", "reception_point": "hn-ba-dinh-police"})).await;
+        let (st, v) = api
+            .call(
+                Method::POST,
+                "/v1/admin/tokens",
+                Some(&api.admin.clone()),
+                None,
+                json!({"role": "officer", "name": "officer-1", "reception_point": "hn-ba-dinh-police"}),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         api.officer = v["token"].as_str().unwrap().to_owned();
         api
     }
 
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, lang: Option<&str>, body: Value) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        lang: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -95,7 +112,10 @@ fn with(mut base: Value, pointer: &str, value: Value) -> Value {
 }
 
 fn codes(v: &Value) -> Vec<String> {
-    v["reasons"].as_array().map(|a| a.iter().map(|r| r["code"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
+    v["reasons"]
+        .as_array()
+        .map(|a| a.iter().map(|r| r["code"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default()
 }
 
 const LANGS: [&str; 4] = ["vi", "en", "zh-CN", "ko"];
@@ -107,12 +127,32 @@ async fn every_eligibility_rule_and_reason_code_in_four_languages() {
     let api = Api::new().await;
     let cases: Vec<(&str, Value, &str, &str)> = vec![
         ("under 6", with(kim(), "/date_of_birth", json!("2021-01-01")), "not_eligible", "applicant_under_6"),
-        ("card expired", with(kim(), "/residence_card/expires_on", json!("2026-11-26")), "not_eligible", "residence_card_expired"),
-        ("card not yet valid", with(kim(), "/residence_card/issued_on", json!("2026-12-01")), "not_eligible", "residence_card_not_yet_valid"),
-        ("kind neither temporary nor permanent", with(kim(), "/residence_card/kind", json!("visa")), "invalid_application", "residence_kind_invalid"),
+        (
+            "card expired",
+            with(kim(), "/residence_card/expires_on", json!("2026-11-26")),
+            "not_eligible",
+            "residence_card_expired",
+        ),
+        (
+            "card not yet valid",
+            with(kim(), "/residence_card/issued_on", json!("2026-12-01")),
+            "not_eligible",
+            "residence_card_not_yet_valid",
+        ),
+        (
+            "kind neither temporary nor permanent",
+            with(kim(), "/residence_card/kind", json!("visa")),
+            "invalid_application",
+            "residence_kind_invalid",
+        ),
         ("phone", with(kim(), "/phone", json!("12345")), "invalid_application", "phone_invalid"),
         ("email", with(kim(), "/email", json!("minjun.kim@")), "invalid_application", "email_invalid"),
-        ("minor without guardian", with(kim(), "/date_of_birth", json!("2016-05-01")), "not_eligible", "guardian_required"),
+        (
+            "minor without guardian",
+            with(kim(), "/date_of_birth", json!("2016-05-01")),
+            "not_eligible",
+            "guardian_required",
+        ),
         ("missing field", with(kim(), "/passport_number", Value::Null), "invalid_application", "field_missing"),
         ("nationality", with(kim(), "/nationality", json!("VNM")), "invalid_application", "nationality_invalid"),
         ("date", with(kim(), "/date_of_birth", json!("1990-02-30")), "invalid_application", "date_invalid"),
@@ -124,7 +164,10 @@ async fn every_eligibility_rule_and_reason_code_in_four_languages() {
             assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {v}");
             assert_eq!(v["error"], error, "{what}");
             assert!(codes(&v).contains(&reason.to_owned()), "{what}: {v}");
-            let msg = v["reasons"].as_array().unwrap().iter().find(|r| r["code"] == reason).unwrap()["message"].as_str().unwrap().to_owned();
+            let msg = v["reasons"].as_array().unwrap().iter().find(|r| r["code"] == reason).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             assert!(!msg.starts_with("reason-") && !msg.is_empty(), "{what} in {lang}: {msg}");
             messages.insert(msg);
         }
@@ -180,7 +223,15 @@ async fn deny_by_default() {
     let (st, _) = api.call(Method::GET, "/v1/reports/deadlines", None, None, Value::Null).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     // An officer of another reception point cannot submit for this one.
-    let (st, v) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin), None, json!({"role": "officer", "name": "o2", "reception_point": "hcm-q1-police"})).await;
+    let (st, v) = api
+        .call(
+            Method::POST,
+            "/v1/admin/tokens",
+            Some(&api.admin),
+            None,
+            json!({"role": "officer", "name": "o2", "reception_point": "hcm-q1-police"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED);
     let other = v["token"].as_str().unwrap();
     let (st, _) = api.call(Method::POST, "/v1/applications", Some(other), None, kim()).await;
@@ -197,7 +248,9 @@ async fn workflow_refuses_steps_out_of_order_and_deadlines_are_in_working_days()
     assert_eq!(v["due_on"], "2026-12-02");
     assert_eq!(v["state"], "submitted");
     for step in ["approve", "national-check"] {
-        let (st, v) = api.call(Method::POST, &format!("/v1/applications/{id}/{step}"), Some(&api.officer), Some("en"), json!({})).await;
+        let (st, v) = api
+            .call(Method::POST, &format!("/v1/applications/{id}/{step}"), Some(&api.officer), Some("en"), json!({}))
+            .await;
         assert_eq!(st, StatusCode::CONFLICT, "{step}: {v}");
         assert_eq!(v["error"], "application_not_ready");
     }
@@ -212,9 +265,25 @@ async fn workflow_refuses_steps_out_of_order_and_deadlines_are_in_working_days()
     assert_eq!(v["counts"][0]["count"], 1, "{v}");
     assert_eq!(v["counts"][0]["date"], "2026-11-27");
     // Rejection closes it; nothing after that.
-    let (st, _) = api.call(Method::POST, &format!("/v1/applications/{id}/reject"), Some(&api.officer), None, json!({"reason": "documents do not match"})).await;
+    let (st, _) = api
+        .call(
+            Method::POST,
+            &format!("/v1/applications/{id}/reject"),
+            Some(&api.officer),
+            None,
+            json!({"reason": "documents do not match"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, v) = api.call(Method::POST, &format!("/v1/applications/{id}/reject"), Some(&api.officer), None, json!({"reason": "again"})).await;
+    let (st, v) = api
+        .call(
+            Method::POST,
+            &format!("/v1/applications/{id}/reject"),
+            Some(&api.officer),
+            None,
+            json!({"reason": "again"}),
+        )
+        .await;
     assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("application_closed")));
 }
 

@@ -252,7 +252,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 fn seal(kek: &[u8; 32], aad: &[u8], plain: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; 24];
     OsRng.fill_bytes(&mut nonce);
-    let ct = XChaCha20Poly1305::new(kek.into()).encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad }).unwrap_or_default();
+    let ct = XChaCha20Poly1305::new(kek.into())
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .unwrap_or_default();
     [nonce.as_slice(), &ct].concat()
 }
 
@@ -261,7 +263,10 @@ fn open(kek: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>>
         return None;
     }
     let (nonce, ct) = sealed.split_at(24);
-    XChaCha20Poly1305::new(kek.into()).decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).ok().map(Zeroizing::new)
+    XChaCha20Poly1305::new(kek.into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
+        .map(Zeroizing::new)
 }
 
 /// An unlocked keystore directory.
@@ -282,7 +287,8 @@ fn derive_kek(unlock: &Unlock, source: &KekSource) -> Result<Zeroizing<[u8; 32]>
     match (unlock, source) {
         (Unlock::Passphrase(p), KekSource::Argon2id { salt, params }) => {
             let salt = B64.decode(salt).map_err(|_| KeyError::Corrupt("salt".into()))?;
-            let params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+            let params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
+                .map_err(|e| KeyError::Corrupt(e.to_string()))?;
             argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
                 .hash_password_into(p.as_bytes(), &salt, kek.as_mut())
                 .map_err(|e| KeyError::Corrupt(e.to_string()))?;
@@ -366,7 +372,14 @@ impl Keystore {
         format!("{kid}/{role:?}").into_bytes()
     }
 
-    fn generate(&mut self, role: KeyRole, now: u64, node: Option<&str>, periods: (u64, u64, u64), state: KeyState) -> Result<KeyId, KeyError> {
+    fn generate(
+        &mut self,
+        role: KeyRole,
+        now: u64,
+        node: Option<&str>,
+        periods: (u64, u64, u64),
+        state: KeyState,
+    ) -> Result<KeyId, KeyError> {
         let (seed, kid) = loop {
             let mut seed = Zeroizing::new([0u8; 32]);
             OsRng.fill_bytes(seed.as_mut());
@@ -403,11 +416,20 @@ impl Keystore {
     /// Generates a signing key in state `next`, published before it signs.
     pub fn generate_signing(&mut self, now: u64, node: Option<&str>, policy: &KeyPolicy) -> Result<KeyId, KeyError> {
         let until = now.saturating_add(policy.signing_period);
-        self.generate(KeyRole::Signing, now, node, (now, until, until.saturating_add(policy.credential_lifetime)), KeyState::Next)
+        self.generate(
+            KeyRole::Signing,
+            now,
+            node,
+            (now, until, until.saturating_add(policy.credential_lifetime)),
+            KeyState::Next,
+        )
     }
 
     fn index(&self, kid: &KeyId, role: KeyRole) -> Result<usize, KeyError> {
-        self.records.iter().position(|r| &r.kid == kid && r.role == role).ok_or_else(|| KeyError::NotFound(kid.to_string()))
+        self.records
+            .iter()
+            .position(|r| &r.kid == kid && r.role == role)
+            .ok_or_else(|| KeyError::NotFound(kid.to_string()))
     }
 
     /// `next → active`; the node's previously active key retires now.
@@ -417,7 +439,11 @@ impl Keystore {
             return Err(KeyError::InvalidTransition(format!("{} → active", self.records[i].state.as_str())));
         }
         let node = self.records[i].node.clone();
-        for r in self.records.iter_mut().filter(|r| r.role == KeyRole::Signing && r.node == node && r.state == KeyState::Active) {
+        for r in self
+            .records
+            .iter_mut()
+            .filter(|r| r.role == KeyRole::Signing && r.node == node && r.state == KeyState::Active)
+        {
             r.state = KeyState::Retired;
             r.sign_until = r.sign_until.min(now);
         }
@@ -453,8 +479,10 @@ impl Keystore {
     fn load(&self, kid: &KeyId, role: KeyRole) -> Result<SigningHandle, KeyError> {
         let path = self.key_path(kid);
         let sealed = fs::read(&path).map_err(io(&path))?;
-        let seed = open(&self.kek, &Self::aad(kid, role), &sealed).ok_or_else(|| KeyError::Corrupt(format!("{kid}.key does not open")))?;
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.as_slice().try_into().map_err(|_| KeyError::Corrupt(format!("{kid}.key length")))?);
+        let seed = open(&self.kek, &Self::aad(kid, role), &sealed)
+            .ok_or_else(|| KeyError::Corrupt(format!("{kid}.key does not open")))?;
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(seed.as_slice().try_into().map_err(|_| KeyError::Corrupt(format!("{kid}.key length")))?);
         let h = SigningHandle::from_seed(&seed);
         if &h.kid != kid {
             return Err(KeyError::Corrupt(format!("{kid}.key holds another key")));

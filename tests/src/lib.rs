@@ -39,7 +39,8 @@ pub fn bin(name: &str) -> Result<PathBuf> {
 
 /// Runs a binary to completion.
 pub fn run(name: &str, args: &[&str]) -> Result<Output> {
-    let out = Command::new(bin(name)?).args(args).stdin(Stdio::null()).output().with_context(|| format!("running {name}"))?;
+    let out =
+        Command::new(bin(name)?).args(args).stdin(Stdio::null()).output().with_context(|| format!("running {name}"))?;
     Ok(out)
 }
 
@@ -47,7 +48,12 @@ pub fn run(name: &str, args: &[&str]) -> Result<Output> {
 pub fn run_ok(name: &str, args: &[&str]) -> Result<String> {
     let out = run(name, args)?;
     if !out.status.success() {
-        bail!("{name} {args:?} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{name} {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8(out.stdout)?)
 }
@@ -67,7 +73,12 @@ impl Issuer {
         let registry = workspace().join("enrollment/data/registry-sample.jsonl");
         let mut cmd = Command::new(bin("issuer")?);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).arg("--registry").arg(&registry).args(extra);
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().context("starting issuer")?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting issuer")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -94,7 +105,12 @@ impl Issuer {
                 url = rest.split(" as ").nth(1).map(|u| u.trim().to_owned());
             }
         }
-        Ok(Self { child, url: url.unwrap_or_default(), root_key: root_key.ok_or_else(|| anyhow!("no root key line"))?, admin_token })
+        Ok(Self {
+            child,
+            url: url.unwrap_or_default(),
+            root_key: root_key.ok_or_else(|| anyhow!("no root key line"))?,
+            admin_token,
+        })
     }
 
     /// Kills the process the hard way (SIGKILL), as a crash would.
@@ -162,7 +178,13 @@ impl Http {
     }
 
     /// A `multipart/form-data` POST of (name, filename, bytes) parts and (name, value) fields.
-    pub fn post_multipart(&self, path: &str, token: Option<&str>, files: &[(&str, &[u8])], fields: &[(&str, &str)]) -> Result<(u16, Value)> {
+    pub fn post_multipart(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        files: &[(&str, &[u8])],
+        fields: &[(&str, &str)],
+    ) -> Result<(u16, Value)> {
         let boundary = "----vneid-e2e-boundary-7c1f";
         let mut body = Vec::new();
         for (name, value) in fields {
@@ -174,7 +196,9 @@ impl Http {
             body.extend_from_slice(b"\r\n");
         }
         write!(body, "--{boundary}--\r\n")?;
-        let r = self.req("POST", path, token, None).set("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+        let r = self
+            .req("POST", path, token, None)
+            .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
         Self::finish(r.send_bytes(&body))
     }
 }
@@ -220,7 +244,11 @@ fn expect(what: &str, got: (u16, Value), status: u16) -> Result<Value> {
 pub fn officer_token(http: &Http, admin: &str) -> Result<String> {
     let v = expect(
         "create officer token",
-        http.post("/v1/admin/tokens", Some(admin), &json!({"role": "officer", "name": "officer-0042", "reception_point": "hn-ba-dinh-police"}))?,
+        http.post(
+            "/v1/admin/tokens",
+            Some(admin),
+            &json!({"role": "officer", "name": "officer-0042", "reception_point": "hn-ba-dinh-police"}),
+        )?,
         201,
     )?;
     v["token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no token in {v}"))
@@ -241,7 +269,11 @@ pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<String> {
         )?,
         200,
     )?;
-    expect("national-data check", http.post(&format!("/v1/applications/{id}/national-check"), Some(officer), &json!({}))?, 200)?;
+    expect(
+        "national-data check",
+        http.post(&format!("/v1/applications/{id}/national-check"), Some(officer), &json!({}))?,
+        200,
+    )?;
     let v = expect("approve", http.post(&format!("/v1/applications/{id}/approve"), Some(officer), &json!({}))?, 200)?;
     v["offer_uri"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no offer_uri in {v}"))
 }
@@ -274,10 +306,26 @@ pub fn journey(out: &Path) -> Result<Journey> {
     run_ok("wallet-sim", &["--home", &w, "receive", &offer])?;
 
     let bundle = out.join("bundle");
-    run_ok("verifier", &["sync", "--issuer", &issuer.url, "--root-key", &issuer.root_key, "--out", &bundle.to_string_lossy()])?;
+    run_ok(
+        "verifier",
+        &["sync", "--issuer", &issuer.url, "--root-key", &issuer.root_key, "--out", &bundle.to_string_lossy()],
+    )?;
 
     let (png, text) = (out.join("landlord.png"), out.join("landlord.txt"));
-    run_ok("wallet-sim", &["--home", &w, "present", "--purpose", "landlord", "--png", &png.to_string_lossy(), "--text", &text.to_string_lossy()])?;
+    run_ok(
+        "wallet-sim",
+        &[
+            "--home",
+            &w,
+            "present",
+            "--purpose",
+            "landlord",
+            "--png",
+            &png.to_string_lossy(),
+            "--text",
+            &text.to_string_lossy(),
+        ],
+    )?;
 
     let shown: Value = serde_json::from_str(&run_ok("wallet-sim", &["--home", &w, "show", "--json"])?)?;
     let sd_jwt = find_sd_jwt(&shown).ok_or_else(|| anyhow!("wallet-sim show --json has no SD-JWT: {shown}"))?;

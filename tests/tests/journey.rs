@@ -3,6 +3,8 @@
 //! the altered cases, each with its reason code, and the independent checks (zxing-cpp decodes
 //! the PNG as a phone would; the IETF reference `sd-jwt` verifies the SD-JWT VC).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -80,7 +82,10 @@ fn landlord_verifies_offline_and_every_alteration_is_rejected() -> Result<()> {
     let old = dir.path().join("old.txt");
     let five_min_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
     let at = five_min_ago.format(&time::format_description::well_known::Rfc3339)?;
-    run_ok("wallet-sim", &["--home", &w, "present", "--purpose", "landlord", "--at", &at, "--text", &old.to_string_lossy()])?;
+    run_ok(
+        "wallet-sim",
+        &["--home", &w, "present", "--purpose", "landlord", "--at", &at, "--text", &old.to_string_lossy()],
+    )?;
     let (code, v) = verify_offline(&j.bundle, ("--text", &old), &["--purpose", "landlord"])?;
     assert_eq!((code, v["reason"].as_str()), (1, Some("presentation_expired")), "{v}");
 
@@ -110,7 +115,8 @@ fn landlord_verifies_offline_and_every_alteration_is_rejected() -> Result<()> {
     std::fs::write(&junk, "VN1:NOT A PROOF")?;
     let (code, v) = verify_offline(&j.bundle, ("--text", &junk), &[])?;
     assert_eq!((code, v["reason"].as_str()), (1, Some("malformed")));
-    let missing = run("verifier", &["verify", "--bundle", &j.bundle.to_string_lossy(), "--text", "/nonexistent/qr.txt"])?;
+    let missing =
+        run("verifier", &["verify", "--bundle", &j.bundle.to_string_lossy(), "--text", "/nonexistent/qr.txt"])?;
     assert_eq!(missing.status.code(), Some(2));
     Ok(())
 }
@@ -144,7 +150,10 @@ fn independent_implementations_agree() -> Result<()> {
     }
 
     // The IETF reference SD-JWT implementation verifies the issued SD-JWT VC with every disclosure.
-    let claims: Value = serde_json::from_str(&python("check_sdjwt.py", &[&dir.path().join("credential.sd-jwt"), &dir.path().join("issuer-jwks.json")])?)?;
+    let claims: Value = serde_json::from_str(&python(
+        "check_sdjwt.py",
+        &[&dir.path().join("credential.sd-jwt"), &dir.path().join("issuer-jwks.json")],
+    )?)?;
     assert_eq!(claims["name_latin"], "KIM MIN JUN", "{claims}");
     assert_eq!(claims["name"], "김민준");
     assert_eq!(claims["passport_number"], "M12345678");

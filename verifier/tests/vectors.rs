@@ -6,6 +6,8 @@
 //! the diff). `qr_cases` and `sd_jwt_cases` then check every case's expected verdict from the
 //! files alone, as a third-party implementation would.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use ed25519_dalek::{Signer as _, SigningKey};

@@ -41,18 +41,39 @@ pub fn bootstrap_admin(store: &Store, now: u64) -> Result<Option<String>, StoreE
         return Ok(None);
     }
     let token = new_secret("vnid_adm_");
-    let rec = TokenRecord { id: new_id(), role: Role::Admin, name: "bootstrap-admin".into(), reception_point: None, created_at: now, revoked: false };
+    let rec = TokenRecord {
+        id: new_id(),
+        role: Role::Admin,
+        name: "bootstrap-admin".into(),
+        reception_point: None,
+        created_at: now,
+        revoked: false,
+    };
     let audit_id = store.next_id()?;
     let t = &store.t;
     store.transact([&t.meta, &t.tokens, &t.audit], |tx| {
         tx[0].insert(b"admin_bootstrapped", &now.to_be_bytes())?;
         tx[1].insert(&hash_secret(&token), to_json(&rec))?;
-        Store::audit_tx(&tx[2], audit_id, &AuditEntry { at: now, actor: "system".into(), action: "token.created".into(), subject: rec.id.clone(), detail: Some("role=admin".into()) })
+        Store::audit_tx(
+            &tx[2],
+            audit_id,
+            &AuditEntry {
+                at: now,
+                actor: "system".into(),
+                action: "token.created".into(),
+                subject: rec.id.clone(),
+                detail: Some("role=admin".into()),
+            },
+        )
     })?;
     Ok(Some(token.to_string()))
 }
 
-async fn create_token(State(s): State<AppState>, Admin(who): Admin, Json(req): Json<NewToken>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_token(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Json(req): Json<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     if req.name.trim().is_empty() || req.name.len() > 100 {
         return Err(ApiError::unprocessable("field_invalid").arg("field", "name"));
     }
@@ -65,18 +86,39 @@ async fn create_token(State(s): State<AppState>, Admin(who): Admin, Json(req): J
         Role::Officer => "vnid_off_",
     };
     let token = new_secret(prefix);
-    let rec = TokenRecord { id: new_id(), role: req.role, name: req.name, reception_point: req.reception_point, created_at: now, revoked: false };
+    let rec = TokenRecord {
+        id: new_id(),
+        role: req.role,
+        name: req.name,
+        reception_point: req.reception_point,
+        created_at: now,
+        revoked: false,
+    };
     let audit_id = s.store.next_id()?;
     let t = &s.store.t;
     s.store.transact([&t.tokens, &t.audit], |tx| {
         tx[0].insert(&hash_secret(&token), to_json(&rec))?;
-        Store::audit_tx(&tx[1], audit_id, &AuditEntry { at: now, actor: who.id.clone(), action: "token.created".into(), subject: rec.id.clone(), detail: Some(format!("role={:?}", rec.role).to_lowercase()) })
+        Store::audit_tx(
+            &tx[1],
+            audit_id,
+            &AuditEntry {
+                at: now,
+                actor: who.id.clone(),
+                action: "token.created".into(),
+                subject: rec.id.clone(),
+                detail: Some(format!("role={:?}", rec.role).to_lowercase()),
+            },
+        )
     })?;
     s.store.durable().await?;
     Ok((StatusCode::CREATED, Json(json!({"id": rec.id, "role": rec.role, "token": token.as_str()}))))
 }
 
-async fn revoke_token(State(s): State<AppState>, Admin(who): Admin, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let now = s.clock.now();
     let mut found = None;
     for kv in s.store.t.tokens.iter() {
@@ -93,7 +135,17 @@ async fn revoke_token(State(s): State<AppState>, Admin(who): Admin, Path(id): Pa
     let t = &s.store.t;
     s.store.transact([&t.tokens, &t.audit], |tx| {
         tx[0].insert(&key, to_json(&rec))?;
-        Store::audit_tx(&tx[1], audit_id, &AuditEntry { at: now, actor: who.id.clone(), action: "token.revoked".into(), subject: rec.id.clone(), detail: None })
+        Store::audit_tx(
+            &tx[1],
+            audit_id,
+            &AuditEntry {
+                at: now,
+                actor: who.id.clone(),
+                action: "token.revoked".into(),
+                subject: rec.id.clone(),
+                detail: None,
+            },
+        )
     })?;
     s.store.durable().await?;
     Ok(Json(json!({"id": id, "revoked": true})))
@@ -110,12 +162,18 @@ async fn rotate_key(State(s): State<AppState>, Admin(who): Admin) -> Result<Json
     Ok(Json(json!({"active": kid.to_string(), "keys": s.custody.key_records()})))
 }
 
-async fn revoke_key(State(s): State<AppState>, Admin(who): Admin, Path(kid): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn revoke_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let kid: verifier::KeyId = kid.parse().map_err(|_| ApiError::not_found())?;
     if !s.custody.key_records().iter().any(|k| k.kid == kid) {
         return Err(ApiError::not_found());
     }
-    s.custody.revoke(&kid, s.clock.now()).map_err(|e| ApiError::conflict("key_transition_refused").arg("detail", e.to_string()))?;
+    s.custody
+        .revoke(&kid, s.clock.now())
+        .map_err(|e| ApiError::conflict("key_transition_refused").arg("detail", e.to_string()))?;
     audit_now(&s, &who.id, "key.revoked", &kid.to_string(), None).await?;
     Ok(Json(json!({"keys": s.custody.key_records()})))
 }
@@ -127,29 +185,47 @@ struct NewStatus {
 }
 
 /// Sets a credential's status: `valid`, `revoked` (final) or `suspended`.
-async fn set_status(State(s): State<AppState>, Admin(who): Admin, Path(id): Path<String>, Json(req): Json<NewStatus>) -> Result<Json<Value>, ApiError> {
+async fn set_status(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(id): Path<String>,
+    Json(req): Json<NewStatus>,
+) -> Result<Json<Value>, ApiError> {
     let value = match req.status.as_str() {
         "valid" => verifier::statuslist::VALID,
         "revoked" => verifier::statuslist::INVALID,
         "suspended" => verifier::statuslist::SUSPENDED,
         _ => return Err(ApiError::unprocessable("field_invalid").arg("field", "status")),
     };
-    let cred: crate::routes::applications::CredentialRecord = Store::get_json(&s.store.t.credentials, id.as_bytes())?.ok_or_else(ApiError::not_found)?;
+    let cred: crate::routes::applications::CredentialRecord =
+        Store::get_json(&s.store.t.credentials, id.as_bytes())?.ok_or_else(ApiError::not_found)?;
     let now = s.clock.now();
     let key = crate::routes::applications::status_key(cred.status_list, cred.status_idx);
     let audit_id = s.store.next_id()?;
     let t = &s.store.t;
-    s.store.transact([&t.status, &t.audit], |tx| {
-        let current = tx[0].get(&key)?.and_then(|v| v.first().copied());
-        if current == Some(verifier::statuslist::INVALID) && value != verifier::statuslist::INVALID {
-            return abort(StoreError::Conflict("credential_revoked"));
-        }
-        tx[0].insert(&key, &[value])?;
-        Store::audit_tx(&tx[1], audit_id, &AuditEntry { at: now, actor: who.id.clone(), action: "credential.status".into(), subject: id.clone(), detail: Some(req.status.clone()) })
-    }).map_err(|e| match e {
-        StoreError::Conflict(c) => ApiError::conflict(c),
-        e => ApiError::from(e),
-    })?;
+    s.store
+        .transact([&t.status, &t.audit], |tx| {
+            let current = tx[0].get(key)?.and_then(|v| v.first().copied());
+            if current == Some(verifier::statuslist::INVALID) && value != verifier::statuslist::INVALID {
+                return abort(StoreError::Conflict("credential_revoked"));
+            }
+            tx[0].insert(&key, &[value])?;
+            Store::audit_tx(
+                &tx[1],
+                audit_id,
+                &AuditEntry {
+                    at: now,
+                    actor: who.id.clone(),
+                    action: "credential.status".into(),
+                    subject: id.clone(),
+                    detail: Some(req.status.clone()),
+                },
+            )
+        })
+        .map_err(|e| match e {
+            StoreError::Conflict(c) => ApiError::conflict(c),
+            e => ApiError::from(e),
+        })?;
     s.store.durable().await?;
     s.status_version.fetch_add(1, Ordering::SeqCst);
     Ok(Json(json!({"id": id, "status": req.status})))
@@ -161,7 +237,11 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-async fn audit(State(s): State<AppState>, Admin(_): Admin, Query(q): Query<AuditQuery>) -> Result<Json<Value>, ApiError> {
+async fn audit(
+    State(s): State<AppState>,
+    Admin(_): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
     let page = s.store.audit_page(q.after, q.limit.unwrap_or(100).min(1000))?;
     let next = page.last().map(|(id, _)| *id);
     let entries: Vec<Value> = page.into_iter().map(|(id, e)| json!({"seq": id, "entry": e})).collect();
@@ -169,9 +249,16 @@ async fn audit(State(s): State<AppState>, Admin(_): Admin, Query(q): Query<Audit
 }
 
 /// Appends one audit entry on its own, durably.
-pub async fn audit_now(s: &AppState, actor: &str, action: &str, subject: &str, detail: Option<String>) -> Result<(), ApiError> {
+pub async fn audit_now(
+    s: &AppState,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
     let id = s.store.next_id()?;
-    let e = AuditEntry { at: s.clock.now(), actor: actor.into(), action: action.into(), subject: subject.into(), detail };
+    let e =
+        AuditEntry { at: s.clock.now(), actor: actor.into(), action: action.into(), subject: subject.into(), detail };
     s.store.t.audit.insert(id.to_be_bytes(), to_json(&e)).map_err(StoreError::from)?;
     s.store.durable().await?;
     Ok(())

@@ -142,7 +142,13 @@ async fn save(s: &AppState, rec: &ApplicationRecord, entry: AuditEntry) -> Resul
     Ok(())
 }
 
-fn transition(rec: &mut ApplicationRecord, to: rules::Step, who: &Principal, now: u64, note: Option<String>) -> Result<(), ApiError> {
+fn transition(
+    rec: &mut ApplicationRecord,
+    to: rules::Step,
+    who: &Principal,
+    now: u64,
+    note: Option<String>,
+) -> Result<(), ApiError> {
     let (state, entry) = rules::transition(rec.state, to, &who.id, now, note).map_err(ApiError::conflict)?;
     rec.state = state;
     rec.history.push(entry);
@@ -173,8 +179,14 @@ fn lang_of(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
 }
 
-async fn submit(State(s): State<AppState>, Officer(who): Officer, headers: axum::http::HeaderMap, Json(body): Json<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let form = rules::parse_form(&body).map_err(|reasons| ApiError::unprocessable("invalid_application").with_reasons(reasons))?;
+async fn submit(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let form = rules::parse_form(&body)
+        .map_err(|reasons| ApiError::unprocessable("invalid_application").with_reasons(reasons))?;
     if who.reception_point.as_deref() != Some(rules::reception_point(&form)) {
         return Err(ApiError::forbidden().arg("field", "reception_point"));
     }
@@ -195,7 +207,8 @@ async fn submit(State(s): State<AppState>, Officer(who): Officer, headers: axum:
             }
         }
     }
-    rules::eligibility(&form, today, holds_active).map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
+    rules::eligibility(&form, today, holds_active)
+        .map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
 
     let on_file = rules::biometrics_on_file(s.registry.as_ref(), &form, today);
     let due_on = rules::due_date(today, on_file, &s.holidays);
@@ -218,33 +231,40 @@ async fn submit(State(s): State<AppState>, Officer(who): Officer, headers: axum:
     let audit_id = s.store.next_id()?;
     let entry = audit_entry(now, &who.id, "application.submitted", &id, None);
     let t = &s.store.t;
-    s.store.transact([&t.apps, &t.app_meta, &t.app_index, &t.audit], |tx| {
-        for k in &keys {
-            // A concurrent submission for the same person loses here.
-            if let Some(other) = tx[2].get(k)? {
-                if other.as_ref() != id.as_bytes() {
-                    if let Some(m) = tx[1].get(&other)? {
-                        let m: AppMeta = from_json(&m).map_err(ConflictableTransactionError::Abort)?;
-                        if !rules::is_closed(m.state) {
-                            return abort(StoreError::Conflict("application_exists"));
+    s.store
+        .transact([&t.apps, &t.app_meta, &t.app_index, &t.audit], |tx| {
+            for k in &keys {
+                // A concurrent submission for the same person loses here.
+                if let Some(other) = tx[2].get(k)? {
+                    if other.as_ref() != id.as_bytes() {
+                        if let Some(m) = tx[1].get(&other)? {
+                            let m: AppMeta = from_json(&m).map_err(ConflictableTransactionError::Abort)?;
+                            if !rules::is_closed(m.state) {
+                                return abort(StoreError::Conflict("application_exists"));
+                            }
                         }
                     }
                 }
+                tx[2].insert(&k[..], id.as_bytes())?;
             }
-            tx[2].insert(&k[..], id.as_bytes())?;
-        }
-        tx[0].insert(id.as_bytes(), sealed.clone())?;
-        tx[1].insert(id.as_bytes(), meta.clone())?;
-        Store::audit_tx(&tx[3], audit_id, &entry)
-    }).map_err(|e| match e {
-        StoreError::Conflict(c) => ApiError::conflict(c),
-        e => ApiError::from(e),
-    })?;
+            tx[0].insert(id.as_bytes(), sealed.clone())?;
+            tx[1].insert(id.as_bytes(), meta.clone())?;
+            Store::audit_tx(&tx[3], audit_id, &entry)
+        })
+        .map_err(|e| match e {
+            StoreError::Conflict(c) => ApiError::conflict(c),
+            e => ApiError::from(e),
+        })?;
     s.store.durable().await?;
     Ok((StatusCode::CREATED, Json(view_json(&s, &rec, lang_of(&headers)))))
 }
 
-async fn view(State(s): State<AppState>, Staff(who): Staff, headers: axum::http::HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn view(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let rec = load(&s, &id)?;
     if who.role == crate::auth::Role::Officer {
         check_point(&who, &rec)?;
@@ -252,7 +272,12 @@ async fn view(State(s): State<AppState>, Staff(who): Staff, headers: axum::http:
     Ok(Json(view_json(&s, &rec, lang_of(&headers))))
 }
 
-async fn biometrics(State(s): State<AppState>, Officer(who): Officer, Path(id): Path<String>, mut multipart: Multipart) -> Result<Json<Value>, ApiError> {
+async fn biometrics(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Json<Value>, ApiError> {
     let mut rec = load(&s, &id)?;
     check_point(&who, &rec)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -269,7 +294,8 @@ async fn biometrics(State(s): State<AppState>, Officer(who): Officer, Path(id): 
             files.push((name, bytes.to_vec()));
         }
     }
-    let captured = rules::check_biometrics(&files, &fields).map_err(|reasons| ApiError::unprocessable("invalid_biometrics").with_reasons(reasons))?;
+    let captured = rules::check_biometrics(&files, &fields)
+        .map_err(|reasons| ApiError::unprocessable("invalid_biometrics").with_reasons(reasons))?;
     let now = s.clock.now();
     transition(&mut rec, rules::Step::CaptureBiometrics, &who, now, None)?;
     rec.biometrics = captured.iter().map(|c| c.summary.clone()).collect();
@@ -285,11 +311,17 @@ async fn biometrics(State(s): State<AppState>, Officer(who): Officer, Path(id): 
     let sealed = seal_record(&s, &rec);
     let meta = to_json(&meta_of(&rec));
     let audit_id = s.store.next_id()?;
-    let entry = audit_entry(now, &who.id, "application.biometrics_captured", &id, Some(format!("files={}", captured.len())));
+    let entry =
+        audit_entry(now, &who.id, "application.biometrics_captured", &id, Some(format!("files={}", captured.len())));
     let t = &s.store.t;
     // Re-capture replaces the earlier set. (Scanned before the transaction: sled transactions
     // cannot iterate, and the officer API is serialized per application by its state anyway.)
-    let old: Vec<sled::IVec> = t.biometrics.scan_prefix(format!("{id}/").as_bytes()).keys().collect::<Result<_, _>>().map_err(StoreError::from)?;
+    let old: Vec<sled::IVec> = t
+        .biometrics
+        .scan_prefix(format!("{id}/").as_bytes())
+        .keys()
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)?;
     s.store.transact([&t.apps, &t.app_meta, &t.biometrics, &t.audit], |tx| {
         for k in &old {
             tx[2].remove(k)?;
@@ -305,7 +337,11 @@ async fn biometrics(State(s): State<AppState>, Officer(who): Officer, Path(id): 
     Ok(Json(json!({"id": id, "state": rec.state, "biometrics": rec.biometrics})))
 }
 
-async fn national_check(State(s): State<AppState>, Officer(who): Officer, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn national_check(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let mut rec = load(&s, &id)?;
     check_point(&who, &rec)?;
     if rec.state != rules::BIOMETRICS_CAPTURED {
@@ -334,12 +370,17 @@ fn new_eid_number() -> String {
     format!("{:012}", u64::from_be_bytes(b) % 1_000_000_000_000)
 }
 
-async fn approve(State(s): State<AppState>, Officer(who): Officer, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn approve(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let mut rec = load(&s, &id)?;
     check_point(&who, &rec)?;
     let now = s.clock.now();
     // The card may have expired since submission.
-    rules::eligibility(&rec.form, verifier::Date::from_unix_vn(now), false).map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
+    rules::eligibility(&rec.form, verifier::Date::from_unix_vn(now), false)
+        .map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
     transition(&mut rec, rules::Step::Approve, &who, now, None)?;
     rec.eid_number = Some(new_eid_number());
     let code = new_secret("pac_");
@@ -371,7 +412,12 @@ struct RejectBody {
     reason: String,
 }
 
-async fn reject(State(s): State<AppState>, Officer(who): Officer, Path(id): Path<String>, Json(body): Json<RejectBody>) -> Result<Json<Value>, ApiError> {
+async fn reject(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    Path(id): Path<String>,
+    Json(body): Json<RejectBody>,
+) -> Result<Json<Value>, ApiError> {
     let mut rec = load(&s, &id)?;
     check_point(&who, &rec)?;
     if body.reason.trim().is_empty() || body.reason.len() > 500 {
@@ -385,7 +431,13 @@ async fn reject(State(s): State<AppState>, Officer(who): Officer, Path(id): Path
 
 /// Called by the credential endpoint: issues the batch for an approved application, consuming
 /// the access token, in one transaction.
-pub async fn issue_for(s: &AppState, id: &str, holder: &verifier::PublicKey, access_hash: &[u8; 32], now: u64) -> Result<Batch, ApiError> {
+pub async fn issue_for(
+    s: &AppState,
+    id: &str,
+    holder: &verifier::PublicKey,
+    access_hash: &[u8; 32],
+    now: u64,
+) -> Result<Batch, ApiError> {
     let mut rec = load(s, id)?;
     if rec.state != rules::APPROVED {
         return Err(ApiError::bad_request("invalid_grant"));
@@ -394,13 +446,19 @@ pub async fn issue_for(s: &AppState, id: &str, holder: &verifier::PublicKey, acc
     let list = crate::custody::STATUS_LIST_ID;
     let uri = s.custody.status_uri(list);
     let signer = s.custody.signer();
-    let wallet = Principal { id: "wallet".into(), role: crate::auth::Role::Officer, name: "wallet".into(), reception_point: None };
+    let wallet = Principal {
+        id: "wallet".into(),
+        role: crate::auth::Role::Officer,
+        name: "wallet".into(),
+        reception_point: None,
+    };
     transition(&mut rec, rules::Step::Issue, &wallet, now, None)?;
     let cred_id = new_id();
     rec.credential_id = Some(cred_id.clone());
     for _attempt in 0..8 {
         let idx = OsRng.next_u64() % crate::custody::STATUS_CAPACITY;
-        let batch = issue::issue(signer.as_ref(), s.custody.issuer_url(), &claims, holder, (&uri, list, idx), now).map_err(ApiError::internal)?;
+        let batch = issue::issue(signer.as_ref(), s.custody.issuer_url(), &claims, holder, (&uri, list, idx), now)
+            .map_err(ApiError::internal)?;
         let cred = CredentialRecord {
             id: cred_id.clone(),
             application: id.to_owned(),
@@ -413,7 +471,13 @@ pub async fn issue_for(s: &AppState, id: &str, holder: &verifier::PublicKey, acc
         let sealed = seal_record(s, &rec);
         let meta = to_json(&meta_of(&rec));
         let audit_id = s.store.next_id()?;
-        let entry = audit_entry(now, "wallet", "credential.issued", &cred_id, Some(format!("application={id} kid={}", cred.kid)));
+        let entry = audit_entry(
+            now,
+            "wallet",
+            "credential.issued",
+            &cred_id,
+            Some(format!("application={id} kid={}", cred.kid)),
+        );
         let t = &s.store.t;
         let r = s.store.transact([&t.apps, &t.app_meta, &t.access, &t.credentials, &t.status, &t.audit], |tx| {
             if tx[2].remove(&access_hash[..])?.is_none() {
@@ -459,10 +523,15 @@ fn metas(s: &AppState) -> Result<Vec<(String, AppMeta)>, ApiError> {
 }
 
 /// Overdue and due-soon applications per reception point.
-async fn deadlines(State(s): State<AppState>, Staff(_): Staff, Query(q): Query<DeadlineQuery>) -> Result<Json<Value>, ApiError> {
+async fn deadlines(
+    State(s): State<AppState>,
+    Staff(_): Staff,
+    Query(q): Query<DeadlineQuery>,
+) -> Result<Json<Value>, ApiError> {
     let today = verifier::Date::from_unix_vn(s.clock.now());
     let all = metas(&s)?;
-    let rows: Vec<_> = all.into_iter().filter(|(_, m)| q.reception_point.as_deref().is_none_or(|p| p == m.reception_point)).collect();
+    let rows: Vec<_> =
+        all.into_iter().filter(|(_, m)| q.reception_point.as_deref().is_none_or(|p| p == m.reception_point)).collect();
     Ok(Json(rules::deadline_report(&rows, today, q.soon_days.unwrap_or(1).min(30))))
 }
 
@@ -473,7 +542,11 @@ struct CountQuery {
 }
 
 /// Submissions per reception point per day.
-async fn daily_counts(State(s): State<AppState>, Staff(_): Staff, Query(q): Query<CountQuery>) -> Result<Json<Value>, ApiError> {
+async fn daily_counts(
+    State(s): State<AppState>,
+    Staff(_): Staff,
+    Query(q): Query<CountQuery>,
+) -> Result<Json<Value>, ApiError> {
     let rows: Vec<_> = metas(&s)?
         .into_iter()
         .filter(|(_, m)| q.from.is_none_or(|f| m.submitted_on >= f) && q.to.is_none_or(|t| m.submitted_on <= t))

@@ -49,7 +49,8 @@ pub fn to_time(d: verifier::Date) -> time::Date {
 }
 
 pub fn from_time(d: time::Date) -> verifier::Date {
-    verifier::Date::from_days(i64::from(d.to_julian_day()) - JULIAN_EPOCH).unwrap_or_else(|| verifier::Date::from_unix_vn(0))
+    verifier::Date::from_days(i64::from(d.to_julian_day()) - JULIAN_EPOCH)
+        .unwrap_or_else(|| verifier::Date::from_unix_vn(0))
 }
 
 fn reason(r: enrollment::Reason) -> Reason {
@@ -58,7 +59,9 @@ fn reason(r: enrollment::Reason) -> Reason {
 
 fn refusal(e: enrollment::Error) -> Vec<Reason> {
     match e {
-        enrollment::Error::Invalid { problems } => problems.into_iter().map(|p| reason(p.reason).arg("field", p.field)).collect(),
+        enrollment::Error::Invalid { problems } => {
+            problems.into_iter().map(|p| reason(p.reason).arg("field", p.field)).collect()
+        }
         other => other.reasons().into_iter().map(reason).collect(),
     }
 }
@@ -88,7 +91,8 @@ pub fn identity_keys(form: &Form) -> Vec<(&'static str, String)> {
 }
 
 pub fn eligibility(form: &Form, today: verifier::Date, holds_active: bool) -> Result<(), Vec<Reason>> {
-    enrollment::eligibility::check(form, to_time(today), holds_active).map_err(|rs| rs.into_iter().map(reason).collect())
+    enrollment::eligibility::check(form, to_time(today), holds_active)
+        .map_err(|rs| rs.into_iter().map(reason).collect())
 }
 
 pub fn biometrics_on_file(registry: &dyn NationalRegistry, form: &Form, today: verifier::Date) -> bool {
@@ -104,7 +108,13 @@ pub fn submitted_entry(actor: &str, at: u64) -> History {
 }
 
 /// Applies a step if the workflow allows it from `state`.
-pub fn transition(state: State, step: Step, actor: &str, at: u64, note: Option<String>) -> Result<(State, History), &'static str> {
+pub fn transition(
+    state: State,
+    step: Step,
+    actor: &str,
+    at: u64,
+    note: Option<String>,
+) -> Result<(State, History), &'static str> {
     let action = match step {
         Step::CaptureBiometrics => Action::CaptureBiometrics,
         Step::CheckData => Action::CheckData,
@@ -147,7 +157,10 @@ impl std::fmt::Debug for Captured {
 
 /// Checks the multipart upload: `portrait` and `fingerprint_<1..10>` files with `<name>_quality`
 /// fields (0..=100, from the capture station).
-pub fn check_biometrics(files: &[(String, Vec<u8>)], fields: &[(String, String)]) -> Result<Vec<Captured>, Vec<Reason>> {
+pub fn check_biometrics(
+    files: &[(String, Vec<u8>)],
+    fields: &[(String, String)],
+) -> Result<Vec<Captured>, Vec<Reason>> {
     let quality = |name: &str| -> i64 {
         let key = format!("{name}_quality");
         fields.iter().find(|(k, _)| *k == key).and_then(|(_, v)| v.trim().parse().ok()).unwrap_or(-1)
@@ -187,14 +200,26 @@ pub fn check_biometrics(files: &[(String, Vec<u8>)], fields: &[(String, String)]
     if let Some(p) = portrait {
         out.push(Captured {
             slot: "portrait".into(),
-            summary: BiometricSummary { slot: "portrait".into(), format: format!("{:?}", p.format()).to_lowercase(), size: p.bytes().len(), sha256: p.digest().to_string(), quality: p.quality().value() },
+            summary: BiometricSummary {
+                slot: "portrait".into(),
+                format: format!("{:?}", p.format()).to_lowercase(),
+                size: p.bytes().len(),
+                sha256: p.digest().to_string(),
+                quality: p.quality().value(),
+            },
             bytes: p.bytes().to_vec(),
         });
     }
     for f in set.iter().flat_map(|s| s.as_slice()) {
         let slot = format!("fingerprint_{}", f.position().code());
         out.push(Captured {
-            summary: BiometricSummary { slot: slot.clone(), format: format!("{:?}", f.format()).to_lowercase(), size: f.bytes().len(), sha256: f.digest().to_string(), quality: f.quality().value() },
+            summary: BiometricSummary {
+                slot: slot.clone(),
+                format: format!("{:?}", f.format()).to_lowercase(),
+                size: f.bytes().len(),
+                sha256: f.digest().to_string(),
+                quality: f.quality().value(),
+            },
             slot,
             bytes: f.bytes().to_vec(),
         });
@@ -217,7 +242,11 @@ pub fn national_check(registry: &dyn NationalRegistry, form: &Form, today: verif
         let r = if !a.person_found { enrollment::Reason::PersonNotFound } else { enrollment::Reason::CardNotFound };
         reasons.push(reason(r));
     }
-    Outcome { summary: serde_json::to_value(&a).unwrap_or(Value::Null), biometrics_on_file: a.biometrics_on_file, reasons }
+    Outcome {
+        summary: serde_json::to_value(&a).unwrap_or(Value::Null),
+        biometrics_on_file: a.biometrics_on_file,
+        reasons,
+    }
 }
 
 /// Every claim the credential can carry, from the approved form.

@@ -60,23 +60,40 @@ async fn token(State(s): State<AppState>, Form(req): Form<TokenRequest>) -> Resu
     let code_hash = hash_secret(&code);
     let audit_id = s.store.next_id()?;
     let t = &s.store.t;
-    s.store.transact([&t.codes, &t.access, &t.audit], |tx| {
-        // Single use: the code is removed as it is redeemed.
-        let Some(raw) = tx[0].remove(&code_hash)? else {
-            return abort(StoreError::Conflict("invalid_grant"));
-        };
-        let rec: CodeRecord = serde_json::from_slice(&raw).map_err(|_| sled::transaction::ConflictableTransactionError::Abort(StoreError::Corrupt("code")))?;
-        if rec.expires_at < now {
-            return abort(StoreError::Conflict("invalid_grant"));
-        }
-        let a = AccessRecord { application: rec.application.clone(), c_nonce: nonce.to_string(), expires_at: now + ACCESS_TTL };
-        tx[1].insert(&hash_secret(&access), to_json(&a))?;
-        Store::audit_tx(&tx[2], audit_id, &AuditEntry { at: now, actor: "wallet".into(), action: "offer.redeemed".into(), subject: rec.application, detail: None })?;
-        Ok(())
-    }).map_err(|e| match e {
-        StoreError::Conflict(c) if c == "invalid_grant" => oauth("invalid_grant"),
-        e => ApiError::from(e),
-    })?;
+    s.store
+        .transact([&t.codes, &t.access, &t.audit], |tx| {
+            // Single use: the code is removed as it is redeemed.
+            let Some(raw) = tx[0].remove(&code_hash)? else {
+                return abort(StoreError::Conflict("invalid_grant"));
+            };
+            let rec: CodeRecord = serde_json::from_slice(&raw)
+                .map_err(|_| sled::transaction::ConflictableTransactionError::Abort(StoreError::Corrupt("code")))?;
+            if rec.expires_at < now {
+                return abort(StoreError::Conflict("invalid_grant"));
+            }
+            let a = AccessRecord {
+                application: rec.application.clone(),
+                c_nonce: nonce.to_string(),
+                expires_at: now + ACCESS_TTL,
+            };
+            tx[1].insert(&hash_secret(&access), to_json(&a))?;
+            Store::audit_tx(
+                &tx[2],
+                audit_id,
+                &AuditEntry {
+                    at: now,
+                    actor: "wallet".into(),
+                    action: "offer.redeemed".into(),
+                    subject: rec.application,
+                    detail: None,
+                },
+            )?;
+            Ok(())
+        })
+        .map_err(|e| match e {
+            StoreError::Conflict("invalid_grant") => oauth("invalid_grant"),
+            e => ApiError::from(e),
+        })?;
     s.store.durable().await?;
     Ok(Json(json!({
         "access_token": access.as_str(),
@@ -100,7 +117,11 @@ struct Proof {
     jwt: String,
 }
 
-async fn credential(State(s): State<AppState>, headers: HeaderMap, Json(req): Json<CredentialRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn credential(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<CredentialRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -113,7 +134,8 @@ async fn credential(State(s): State<AppState>, headers: HeaderMap, Json(req): Js
     let proof = req.proof.filter(|p| p.proof_type == "jwt").ok_or_else(|| oauth("invalid_proof"))?;
     let now = s.clock.now();
     let access_hash = hash_secret(bearer);
-    let rec: AccessRecord = Store::get_json(&s.store.t.access, &access_hash)?.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token"))?;
+    let rec: AccessRecord = Store::get_json(&s.store.t.access, &access_hash)?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token"))?;
     if rec.expires_at < now {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token"));
     }
@@ -125,9 +147,12 @@ async fn credential(State(s): State<AppState>, headers: HeaderMap, Json(req): Js
     for (p, bytes) in &batch.qr {
         qr.insert(p.as_str().into(), json!(B64.encode(bytes)));
     }
-    Ok((StatusCode::OK, Json(json!({
-        "credentials": [{"credential": batch.sd_jwt}],
-        "qr_credentials": qr,
-        "expires_at": batch.expires_at,
-    }))))
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "credentials": [{"credential": batch.sd_jwt}],
+            "qr_credentials": qr,
+            "expires_at": batch.expires_at,
+        })),
+    ))
 }

@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn trust_list(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], s.custody.trust_list().as_str().to_owned())
+    (
+        [(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")],
+        s.custody.trust_list().as_str().to_owned(),
+    )
 }
 
 async fn status_list(State(s): State<AppState>, Path(id): Path<u32>) -> Result<impl IntoResponse, ApiError> {
@@ -31,7 +34,10 @@ async fn status_list(State(s): State<AppState>, Path(id): Path<u32>) -> Result<i
     }
     let version = s.status_version.load(std::sync::atomic::Ordering::SeqCst);
     let tok = s.custody.status_token(&s.store, id, version, s.clock.now()).map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/statuslist+jwt"), (header::CACHE_CONTROL, "public, max-age=60")], tok.as_str().to_owned()))
+    Ok((
+        [(header::CONTENT_TYPE, "application/statuslist+jwt"), (header::CACHE_CONTROL, "public, max-age=60")],
+        tok.as_str().to_owned(),
+    ))
 }
 
 /// The issuer's signing keys as an RFC 7517 JWK Set (every state, so old credentials can

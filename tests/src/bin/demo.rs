@@ -32,7 +32,15 @@ fn demo(out: &std::path::Path) -> anyhow::Result<()> {
     let j = e2e::journey(out)?;
     let verdict = e2e::run_ok(
         "verifier",
-        &["verify", "--bundle", &j.bundle.to_string_lossy(), "--png", &j.png.to_string_lossy(), "--purpose", "landlord"],
+        &[
+            "verify",
+            "--bundle",
+            &j.bundle.to_string_lossy(),
+            "--png",
+            &j.png.to_string_lossy(),
+            "--purpose",
+            "landlord",
+        ],
     )?;
     println!("{verdict}");
     println!("artefacts in {}: landlord.png landlord.txt bundle credential.sd-jwt issuer-jwks.json", out.display());
