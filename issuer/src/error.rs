@@ -111,11 +111,18 @@ pub async fn localize(req: Request, next: Next) -> Response {
         return resp;
     };
     let status = resp.status();
-    let one = |r: &Reason| json!({"code": r.code, "message": i18n::message(lang, r.code, &r.args)});
-    let mut body = json!({
-        "error": p.reason.code,
-        "message": i18n::message(lang, p.reason.code, &p.reason.args),
-    });
+    let one = |r: &Reason| {
+        let mut v = json!({"code": r.code, "message": i18n::message(lang, r.code, &r.args)});
+        for (k, a) in &r.args {
+            v[*k] = json!(a);
+        }
+        v
+    };
+    let mut body = one(&p.reason);
+    body["error"] = body["code"].take();
+    if let Some(m) = body.as_object_mut() {
+        m.remove("code");
+    }
     if !p.reasons.is_empty() {
         body["reasons"] = p.reasons.iter().map(one).collect();
     }
@@ -125,4 +132,19 @@ pub async fn localize(req: Request, next: Next) -> Response {
         out.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     out
+}
+
+/// A JSON body whose rejections are ours (a stable code, localized) rather than axum's plain
+/// text: `invalid_request` for a body that is not the expected JSON.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes =
+            axum::body::Bytes::from_request(req, state).await.map_err(|_| ApiError::bad_request("invalid_request"))?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|_| ApiError::bad_request("invalid_request"))
+    }
 }

@@ -3,122 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use issuer::clock::ManualClock;
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
 
-/// 2026-11-27 (a Friday) 09:00 in Vietnam.
-const FRIDAY_9AM: u64 = 1_795_744_800;
+mod common;
 
-struct Api {
-    app: axum::Router,
-    clock: Arc<ManualClock>,
-    admin: String,
-    officer: String,
-    _dir: tempfile::TempDir,
-}
-
-fn registry() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../enrollment/data/registry-sample.jsonl")
-}
-
-impl Api {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(FRIDAY_9AM));
-        let config = issuer::Config {
-            data: dir.path().to_path_buf(),
-            listen: "127.0.0.1:8080".parse().unwrap(),
-            public_url: Some("https://issuer.test".into()),
-            registry: Some(registry()),
-            holidays: None,
-            node: None,
-        };
-        let (state, admin) = issuer::open(&config, clock.clone()).unwrap();
-        let app = issuer::app(state);
-        let mut api = Api { app, clock, admin: admin.unwrap(), officer: String::new(), _dir: dir };
-        let (st, v) = api
-            .call(
-                Method::POST,
-                "/v1/admin/tokens",
-                Some(&api.admin.clone()),
-                None,
-                json!({"role": "officer", "name": "officer-1", "reception_point": "hn-ba-dinh-police"}),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{v}");
-        api.officer = v["token"].as_str().unwrap().to_owned();
-        api
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        lang: Option<&str>,
-        body: Value,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(l) = lang {
-            req = req.header("accept-language", l);
-        }
-        let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
-        let resp = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn submit(&self, form: Value, lang: Option<&str>) -> (StatusCode, Value) {
-        self.call(Method::POST, "/v1/applications", Some(&self.officer), lang, form).await
-    }
-}
-
-fn kim() -> Value {
-    json!({
-        "full_name": "김민준",
-        "full_name_latin": "KIM MIN JUN",
-        "sex": "M",
-        "date_of_birth": "1990-04-12",
-        "nationality": "KOR",
-        "passport_number": "M12345678",
-        "residence_card": {"number": "TRC0012345", "kind": "temporary", "issued_on": "2025-07-01", "expires_on": "2028-06-30"},
-        "address": "Số 12 Phố Liễu Giai, Ba Đình, Hà Nội",
-        "phone": "0912345678",
-        "email": "minjun.kim@example.com",
-        "reception_point": "hn-ba-dinh-police"
-    })
-}
-
-fn with(mut base: Value, pointer: &str, value: Value) -> Value {
-    let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let target = if parent.is_empty() { &mut base } else { base.pointer_mut(parent).unwrap() };
-    if value.is_null() {
-        target.as_object_mut().unwrap().remove(key);
-    } else {
-        target[key] = value;
-    }
-    base
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .map(|a| a.iter().map(|r| r["code"].as_str().unwrap_or("").to_owned()).collect())
-        .unwrap_or_default()
-}
-
-const LANGS: [&str; 4] = ["vi", "en", "zh-CN", "ko"];
+use common::{codes, kim, with, Api, LANGS};
 
 /// Every eligibility rule and form check, through the HTTP API, in all four languages: the code
 /// is stable, the message differs per language and is never the bare id.

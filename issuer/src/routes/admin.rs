@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{hash_secret, new_id, new_secret, Admin, Role, TokenRecord};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::store::{abort, to_json, AuditEntry, Store, StoreError};
 use crate::AppState;
 
@@ -72,7 +72,7 @@ pub fn bootstrap_admin(store: &Store, now: u64) -> Result<Option<String>, StoreE
 async fn create_token(
     State(s): State<AppState>,
     Admin(who): Admin,
-    Json(req): Json<NewToken>,
+    ApiJson(req): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if req.name.trim().is_empty() || req.name.len() > 100 {
         return Err(ApiError::unprocessable("field_invalid").arg("field", "name"));
@@ -189,7 +189,7 @@ async fn set_status(
     State(s): State<AppState>,
     Admin(who): Admin,
     Path(id): Path<String>,
-    Json(req): Json<NewStatus>,
+    ApiJson(req): ApiJson<NewStatus>,
 ) -> Result<Json<Value>, ApiError> {
     let value = match req.status.as_str() {
         "valid" => verifier::statuslist::VALID,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use sled::transaction::ConflictableTransactionError;
 
 use crate::auth::{hash_secret, new_id, new_secret, Officer, Principal, Staff};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::issue::{self, Batch};
 use crate::routes::enroll as rules;
 use crate::store::{abort, from_json, to_json, AuditEntry, Store, StoreError};
@@ -31,7 +31,7 @@ pub const OFFER_TTL: u64 = 7 * 86_400;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/applications", post(submit))
+        .route("/v1/applications", post(submit).get(list))
         .route("/v1/applications/{id}", get(view))
         .route("/v1/applications/{id}/biometrics", post(biometrics))
         .route("/v1/applications/{id}/national-check", post(national_check))
@@ -183,7 +183,7 @@ async fn submit(
     State(s): State<AppState>,
     Officer(who): Officer,
     headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let form = rules::parse_form(&body)
         .map_err(|reasons| ApiError::unprocessable("invalid_application").with_reasons(reasons))?;
@@ -416,7 +416,7 @@ async fn reject(
     State(s): State<AppState>,
     Officer(who): Officer,
     Path(id): Path<String>,
-    Json(body): Json<RejectBody>,
+    ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Value>, ApiError> {
     let mut rec = load(&s, &id)?;
     check_point(&who, &rec)?;
@@ -505,6 +505,35 @@ pub async fn issue_for(
         }
     }
     Err(ApiError::internal("no free status index after 8 draws"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    reception_point: Option<String>,
+}
+
+/// The applications of a reception point (an officer sees only their own), from the clear
+/// summaries: id, state, dates.
+async fn list(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let point = match (&who.reception_point, &q.reception_point) {
+        (Some(own), Some(asked)) if own != asked => return Err(ApiError::forbidden()),
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked.clone(),
+    };
+    let today = verifier::Date::from_unix_vn(s.clock.now());
+    let apps: Vec<Value> = metas(&s)?
+        .into_iter()
+        .filter(|(_, m)| point.as_deref().is_none_or(|p| p == m.reception_point))
+        .map(|(id, m)| {
+            json!({"id": id, "state": m.state, "reception_point": m.reception_point, "submitted_on": m.submitted_on,
+                   "due_on": m.due_on, "overdue": m.due_on < today && !rules::is_closed(m.state)})
+        })
+        .collect();
+    Ok(Json(json!({ "applications": apps })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -78,8 +78,11 @@ pub fn state_message_id(s: State) -> String {
     s.message_id()
 }
 
-pub fn parse_form(body: &Value) -> Result<Form, Vec<Reason>> {
-    Form::try_from(body.clone()).map_err(refusal)
+/// Parses a TK01 request body; every problem comes back with its field and code (a body that is
+/// not JSON at all is `json_invalid`).
+pub fn parse_form(body: &[u8]) -> Result<Form, Vec<Reason>> {
+    let text = std::str::from_utf8(body).map_err(|_| vec![reason(enrollment::Reason::JsonInvalid)])?;
+    Form::from_json(text).map_err(refusal)
 }
 
 /// Blind-index inputs identifying a person: passport with nationality, and residence card.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{hash_secret, new_secret};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::store::{abort, to_json, AuditEntry, Store, StoreError};
 use crate::AppState;
 
@@ -49,7 +49,13 @@ fn oauth(code: &'static str) -> ApiError {
     ApiError::bad_request(code)
 }
 
-async fn token(State(s): State<AppState>, Form(req): Form<TokenRequest>) -> Result<Json<Value>, ApiError> {
+async fn token(
+    State(s): State<AppState>,
+    req: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Ok(Form(req)) = req else {
+        return Err(oauth("invalid_request"));
+    };
     if req.grant_type != verifier::oid4vci::PRE_AUTH_GRANT {
         return Err(oauth("unsupported_grant_type"));
     }
@@ -120,7 +126,7 @@ struct Proof {
 async fn credential(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<CredentialRequest>,
+    ApiJson(req): ApiJson<CredentialRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
