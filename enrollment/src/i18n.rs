@@ -262,7 +262,9 @@ mod tests {
                 assert!(loc.has_message(lang, id), "{lang} lacks {id}");
             }
         }
-        // And nothing is defined that no code uses.
+        // And nothing is defined that no code uses. The `api-*` messages belong to the issuer's
+        // HTTP API, whose own test checks each one it returns.
+        let union: BTreeSet<String> = union.into_iter().filter(|id| !id.starts_with("api-")).collect();
         let expected: BTreeSet<String> = Reason::ALL
             .iter()
             .map(|r| r.message_id())
