@@ -61,8 +61,20 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::admin::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(error::localize))
+        .layer(axum::middleware::from_fn(access_log))
         .layer(axum::extract::DefaultBodyLimit::max(routes::applications::MAX_UPLOAD))
         .with_state(state)
+}
+
+/// One log line per request: method, route template (ids and query strings left out, so no
+/// personal data or secret reaches the log), status, latency.
+async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = req.method().clone();
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("-", |p| p.as_str()).to_owned();
+    let t0 = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, route, status = resp.status().as_u16(), micros = t0.elapsed().as_micros() as u64, "request");
+    resp
 }
 
 /// Settings of `issuer serve`.

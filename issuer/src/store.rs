@@ -66,6 +66,12 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+impl AuditEntry {
+    pub fn new(at: u64, actor: &str, action: &str, subject: &str, detail: Option<String>) -> Self {
+        Self { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Trees {
     pub meta: sled::Tree,

@@ -57,13 +57,7 @@ pub fn bootstrap_admin(store: &Store, now: u64) -> Result<Option<String>, StoreE
         Store::audit_tx(
             &tx[2],
             audit_id,
-            &AuditEntry {
-                at: now,
-                actor: "system".into(),
-                action: "token.created".into(),
-                subject: rec.id.clone(),
-                detail: Some("role=admin".into()),
-            },
+            &AuditEntry::new(now, "system", "token.created", &rec.id, Some("role=admin".into())),
         )
     })?;
     Ok(Some(token.to_string()))
@@ -101,13 +95,13 @@ async fn create_token(
         Store::audit_tx(
             &tx[1],
             audit_id,
-            &AuditEntry {
-                at: now,
-                actor: who.id.clone(),
-                action: "token.created".into(),
-                subject: rec.id.clone(),
-                detail: Some(format!("role={:?}", rec.role).to_lowercase()),
-            },
+            &AuditEntry::new(
+                now,
+                &who.id,
+                "token.created",
+                &rec.id,
+                Some(format!("role={:?}", rec.role).to_lowercase()),
+            ),
         )
     })?;
     s.store.durable().await?;
@@ -135,17 +129,7 @@ async fn revoke_token(
     let t = &s.store.t;
     s.store.transact([&t.tokens, &t.audit], |tx| {
         tx[0].insert(&key, to_json(&rec))?;
-        Store::audit_tx(
-            &tx[1],
-            audit_id,
-            &AuditEntry {
-                at: now,
-                actor: who.id.clone(),
-                action: "token.revoked".into(),
-                subject: rec.id.clone(),
-                detail: None,
-            },
-        )
+        Store::audit_tx(&tx[1], audit_id, &AuditEntry::new(now, &who.id, "token.revoked", &rec.id, None))
     })?;
     s.store.durable().await?;
     Ok(Json(json!({"id": id, "revoked": true})))
@@ -213,13 +197,7 @@ async fn set_status(
             Store::audit_tx(
                 &tx[1],
                 audit_id,
-                &AuditEntry {
-                    at: now,
-                    actor: who.id.clone(),
-                    action: "credential.status".into(),
-                    subject: id.clone(),
-                    detail: Some(req.status.clone()),
-                },
+                &AuditEntry::new(now, &who.id, "credential.status", &id, Some(req.status.clone())),
             )
         })
         .map_err(|e| match e {
@@ -257,8 +235,7 @@ pub async fn audit_now(
     detail: Option<String>,
 ) -> Result<(), ApiError> {
     let id = s.store.next_id()?;
-    let e =
-        AuditEntry { at: s.clock.now(), actor: actor.into(), action: action.into(), subject: subject.into(), detail };
+    let e = AuditEntry::new(s.clock.now(), actor, action, subject, detail);
     s.store.t.audit.insert(id.to_be_bytes(), to_json(&e)).map_err(StoreError::from)?;
     s.store.durable().await?;
     Ok(())

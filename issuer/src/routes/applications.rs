@@ -123,10 +123,6 @@ fn check_point(officer: &Principal, rec: &ApplicationRecord) -> Result<(), ApiEr
     Ok(())
 }
 
-fn audit_entry(at: u64, actor: &str, action: &str, subject: &str, detail: Option<String>) -> AuditEntry {
-    AuditEntry { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail }
-}
-
 /// Writes a changed record, its summary and an audit entry in one transaction, then flushes.
 async fn save(s: &AppState, rec: &ApplicationRecord, entry: AuditEntry) -> Result<(), ApiError> {
     let sealed = seal_record(s, rec);
@@ -229,7 +225,7 @@ async fn submit(
     let sealed = seal_record(&s, &rec);
     let meta = to_json(&meta_of(&rec));
     let audit_id = s.store.next_id()?;
-    let entry = audit_entry(now, &who.id, "application.submitted", &id, None);
+    let entry = AuditEntry::new(now, &who.id, "application.submitted", &id, None);
     let t = &s.store.t;
     s.store
         .transact([&t.apps, &t.app_meta, &t.app_index, &t.audit], |tx| {
@@ -311,8 +307,13 @@ async fn biometrics(
     let sealed = seal_record(&s, &rec);
     let meta = to_json(&meta_of(&rec));
     let audit_id = s.store.next_id()?;
-    let entry =
-        audit_entry(now, &who.id, "application.biometrics_captured", &id, Some(format!("files={}", captured.len())));
+    let entry = AuditEntry::new(
+        now,
+        &who.id,
+        "application.biometrics_captured",
+        &id,
+        Some(format!("files={}", captured.len())),
+    );
     let t = &s.store.t;
     // Re-capture replaces the earlier set. (Scanned before the transaction: sled transactions
     // cannot iterate, and the officer API is serialized per application by its state anyway.)
@@ -353,11 +354,11 @@ async fn national_check(
     rec.biometrics_on_file = outcome.biometrics_on_file;
     if outcome.reasons.is_empty() {
         transition(&mut rec, rules::Step::CheckData, &who, now, None)?;
-        save(&s, &rec, audit_entry(now, &who.id, "application.data_checked", &id, None)).await?;
+        save(&s, &rec, AuditEntry::new(now, &who.id, "application.data_checked", &id, None)).await?;
         Ok(Json(json!({"id": id, "state": rec.state, "national_check": rec.national_check})))
     } else {
         let codes = outcome.reasons.iter().map(|r| r.code).collect::<Vec<_>>().join(",");
-        save(&s, &rec, audit_entry(now, &who.id, "application.data_check_failed", &id, Some(codes))).await?;
+        save(&s, &rec, AuditEntry::new(now, &who.id, "application.data_check_failed", &id, Some(codes))).await?;
         Err(ApiError::unprocessable("national_check_failed").with_reasons(outcome.reasons))
     }
 }
@@ -388,7 +389,7 @@ async fn approve(
     let sealed = seal_record(&s, &rec);
     let meta = to_json(&meta_of(&rec));
     let audit_id = s.store.next_id()?;
-    let entry = audit_entry(now, &who.id, "application.approved", &id, None);
+    let entry = AuditEntry::new(now, &who.id, "application.approved", &id, None);
     let t = &s.store.t;
     s.store.transact([&t.apps, &t.app_meta, &t.codes, &t.audit], |tx| {
         tx[0].insert(id.as_bytes(), sealed.clone())?;
@@ -425,7 +426,7 @@ async fn reject(
     }
     let now = s.clock.now();
     transition(&mut rec, rules::Step::Reject, &who, now, Some(body.reason))?;
-    save(&s, &rec, audit_entry(now, &who.id, "application.rejected", &id, None)).await?;
+    save(&s, &rec, AuditEntry::new(now, &who.id, "application.rejected", &id, None)).await?;
     Ok(Json(json!({"id": id, "state": rec.state})))
 }
 
@@ -471,7 +472,7 @@ pub async fn issue_for(
         let sealed = seal_record(s, &rec);
         let meta = to_json(&meta_of(&rec));
         let audit_id = s.store.next_id()?;
-        let entry = audit_entry(
+        let entry = AuditEntry::new(
             now,
             "wallet",
             "credential.issued",

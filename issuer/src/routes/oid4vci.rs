@@ -86,13 +86,7 @@ async fn token(
             Store::audit_tx(
                 &tx[2],
                 audit_id,
-                &AuditEntry {
-                    at: now,
-                    actor: "wallet".into(),
-                    action: "offer.redeemed".into(),
-                    subject: rec.application,
-                    detail: None,
-                },
+                &AuditEntry::new(now, "wallet", "offer.redeemed", &rec.application, None),
             )?;
             Ok(())
         })
