@@ -12,6 +12,9 @@ use axum::http::{Method, StatusCode};
 use common::{fingerprint, kim, portrait, with, Api, LANGS};
 use serde_json::{json, Value};
 
+/// (what, files, fields, expected reason)
+type BioCase = (&'static str, Vec<(&'static str, Vec<u8>)>, Vec<(&'static str, &'static str)>, &'static str);
+
 /// Codes no request can provoke: the clock only moves forward and actors come from tokens.
 const INTERNAL_ONLY: [&str; 2] = ["event_time_invalid", "actor_invalid"];
 
@@ -172,7 +175,7 @@ async fn every_reason_code_through_http_in_four_languages() {
     let mut bad_type = portrait();
     bad_type[0] = b'G';
     let q = |n: &'static str| (n, "80");
-    let bio_cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Vec<(&str, &str)>, &str)> = vec![
+    let bio_cases: Vec<BioCase> = vec![
         (
             "type",
             vec![("portrait", bad_type), ("fingerprint_2", fingerprint())],
