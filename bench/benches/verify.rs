@@ -22,52 +22,12 @@ use std::time::Duration;
 use criterion::Criterion;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use verifier::crypto::Ed25519Key;
-use verifier::qr::{self, CardKind, PersonClaims, Presentation, QrCheck, QrCredential, Sex, StatusRef};
-use verifier::sdjwt::SdJwtBuilder;
-use verifier::statuslist::StatusList;
-use verifier::trustlist::{StatusListRef, TrustList, TrustedKey};
-use verifier::{jws, Bundle, KeyId, KeyState, Policy, PublicKey, Purpose, TrustStore};
+use verifier::qr::{self, Presentation, QrCheck, QrCredential, StatusRef};
+use verifier::testkit::{kid, kim, pk, sd_jwt, sign, world, World, NOW, T0};
+use verifier::{Bundle, Policy, Purpose, TrustStore};
 
-const T0: u64 = 1_780_000_000;
-const NOW: u64 = T0 + 86_400;
-const STATUS_URI: &str = "https://issuer.example.vn/status-lists/1";
 const QR_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../verifier/testdata/qr-cases.json");
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn pk(k: &SigningKey) -> PublicKey {
-    PublicKey::from_bytes(k.verifying_key().to_bytes())
-}
-
-fn kid(k: &SigningKey) -> KeyId {
-    let h = Sha256::digest(k.verifying_key().as_bytes());
-    KeyId::try_from(&h[..4]).unwrap()
-}
-
-fn sign(k: &SigningKey, msg: &[u8]) -> [u8; 64] {
-    k.sign(msg).to_bytes()
-}
-
-fn kim() -> PersonClaims {
-    PersonClaims {
-        name: Some("김민준".into()),
-        name_latin: Some("KIM MIN JUN".into()),
-        birth_date: Some("1990-04-12".parse().unwrap()),
-        sex: Some(Sex::M),
-        nationality: Some("KOR".into()),
-        passport_number: Some("M12345678".into()),
-        residence_card_number: Some("TRC0012345".into()),
-        residence_card_kind: Some(CardKind::Temporary),
-        residence_card_expiry: Some("2028-06-30".parse().unwrap()),
-        address: Some("Số 12 Phố Liễu Giai, Phường Ngọc Hà, Hà Nội".into()),
-        eid_number: Some("079190001234".into()),
-        age_over_18: Some(true),
-    }
-}
 
 /// Everything one run measures, built once.
 struct Fixture {
@@ -87,34 +47,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let (root, issuer, revoked, holder) = (key(1), key(2), key(5), key(3));
-    let entry = |k: &SigningKey, state| TrustedKey {
-        kid: kid(k),
-        x: pk(k),
-        state,
-        sign_from: T0 - 86_400 * 30,
-        sign_until: T0 + 86_400 * 365,
-        valid_until: T0 + 86_400 * 365 * 6,
-        node: None,
-    };
-    let list = TrustList {
-        v: 1,
-        issuer: "https://issuer.example.vn".into(),
-        seq: 7,
-        issued_at: T0,
-        next_update: T0 + 7 * 86_400,
-        keys: vec![entry(&issuer, KeyState::Active), entry(&revoked, KeyState::Revoked)],
-        status_lists: vec![StatusListRef { id: 1, uri: STATUS_URI.into() }],
-    };
-    let input = list.signing_input(&kid(&root));
-    let tl = jws::assemble(&input, &sign(&root, input.as_bytes()));
-    let mut sl = StatusList::new(2, 1 << 14).unwrap();
-    sl.set(77, verifier::statuslist::INVALID);
-    sl.set(78, verifier::statuslist::SUSPENDED);
-    let input = sl.token_signing_input(&kid(&issuer), STATUS_URI, T0, T0 + 30 * 86_400, 3600);
-    let st = jws::assemble(&input, &sign(&issuer, input.as_bytes()));
-    let mut bundle = Bundle::new(pk(&root), tl, T0);
-    bundle.status_lists.insert(1, st);
+    let World { bundle, issuer, holder, .. } = world();
     let bundle_json = bundle.to_json();
     let store = Bundle::from_json(&bundle_json).unwrap().open().unwrap();
 
@@ -139,16 +72,7 @@ fn fixture() -> Fixture {
     let landlord_text = qr::encode_presentation(&credential, t, 60, &holder_sig);
 
     // The SD-JWT VC of the same person, holder and issuer key (the `all-disclosed` vector).
-    let mut b = SdJwtBuilder::new(&kid(&issuer), "https://issuer.example.vn", T0, T0 + 2 * 365 * 86_400, &pk(&holder))
-        .status(STATUS_URI, 4242)
-        .claim("assurance_level", json!(2));
-    let claims = serde_json::to_value(kim()).unwrap();
-    for (i, c) in qr::Claim::ALL.iter().enumerate() {
-        b = b.disclosable(&[i as u8; 16], c.name(), claims[c.name()].clone());
-    }
-    let input = b.signing_input();
-    let sig = sign(&issuer, input.as_bytes());
-    let sd_jwt = b.finish(&input, &sig);
+    let sd_jwt = sd_jwt(&world(), &issuer, 4242);
     let jwt = verifier::sdjwt::split(&sd_jwt).0.to_owned();
 
     Fixture {

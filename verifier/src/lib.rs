@@ -33,6 +33,9 @@ pub mod oid4vci;
 pub mod qr;
 pub mod sdjwt;
 pub mod statuslist;
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod testkit;
 pub mod trustlist;
 mod types;
 
