@@ -59,4 +59,15 @@ pub mod fuzzing {
         let _ = qr::Presentation::parse(data);
         let _ = QrCredential::decode_payload(data);
     }
+
+    pub fn jws_and_bundle(data: &[u8]) {
+        if let Ok(text) = core::str::from_utf8(data) {
+            let _ = jws::Jws::parse(text);
+            let _ = oid4vci::CredentialOffer::from_uri(text);
+            let _ = statuslist::StatusList::decode_lst(2, text);
+        }
+        if let Ok(b) = Bundle::from_json(data) {
+            let _ = b.open();
+        }
+    }
 }

@@ -270,3 +270,18 @@ fn every_single_byte_change_is_rejected() {
     }
     let _ = Date::from_days(0);
 }
+
+#[test]
+fn fuzz_entry_points_survive_every_prefix_of_the_vectors() {
+    // What the fuzz targets (fuzz/) start from: prefixes of real inputs must not panic.
+    for c in load("qr-cases.json").as_array().unwrap() {
+        let t = c["text"].as_str().unwrap().as_bytes();
+        for len in (0..t.len()).step_by(7) {
+            verifier::fuzzing::qr_text(&t[..len]);
+        }
+    }
+    let bundle = std::fs::read(testdata().join("bundle.json")).unwrap();
+    for len in (0..bundle.len()).step_by(53) {
+        verifier::fuzzing::jws_and_bundle(&bundle[..len]);
+    }
+}
