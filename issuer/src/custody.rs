@@ -103,6 +103,9 @@ impl Custody {
         let root = ks.root()?;
         let signed = keys::sign_trust_list(&root, &list)?;
         *published = (seq, Arc::new(signed));
+        // A key changed: the cached status list token may be signed by a key that is now retired
+        // or revoked, so it is signed again on the next request.
+        *self.status_cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
