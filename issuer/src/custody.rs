@@ -109,6 +109,25 @@ impl Custody {
         Ok(())
     }
 
+    /// Generates a signing key in state `next` and publishes it, so verifiers have it before it
+    /// signs anything; [`Self::activate`] it after their sync interval.
+    pub fn prepare(&self, now: u64) -> Result<verifier::KeyId, CustodyError> {
+        let kid = self.keystore().generate_signing(now, self.node.as_deref(), &keys::KeyPolicy::default())?;
+        self.republish(now)?;
+        Ok(kid)
+    }
+
+    /// Makes a `next` key the node's signing key (the previous one retires) and republishes.
+    pub fn activate(&self, kid: &verifier::KeyId, now: u64) -> Result<(), CustodyError> {
+        {
+            let mut ks = self.keystore();
+            ks.activate(kid, now)?;
+            *self.signer.write().unwrap_or_else(|p| p.into_inner()) =
+                Arc::new(ks.active_signing(self.node.as_deref())?);
+        }
+        self.republish(now)
+    }
+
     /// Generates a new signing key, activates it (the previous one retires) and republishes.
     pub fn rotate(&self, now: u64) -> Result<verifier::KeyId, CustodyError> {
         let kid = {

@@ -64,18 +64,45 @@ fn status_changes_and_key_rotation_reach_offline_verifiers_after_sync() -> Resul
     present()?;
     assert_eq!(verify(&j.bundle, &text)?.1["reason"], "revoked");
 
-    // Key rotation: the old key retires (what it signed stays valid), the new one is listed.
+    let kim_kid = verify(&j.bundle, &text)?.1["kid"].as_str().unwrap().to_owned();
+
+    // A person whose credential was revoked may apply again.
+    let officer = e2e::officer_token(&http, &admin)?;
+    let (st, v) = http.post("/v1/applications", Some(&officer), &e2e::kim_tk01())?;
+    assert_eq!(st, 201, "{v}");
+
+    // Planned rotation: the next key is published first; a verifier that synced then accepts
+    // what the key signs after its activation, without syncing again.
+    let (st, v) = http.post("/v1/admin/keys", Some(&admin), &json!({}))?;
+    assert_eq!(st, 201, "{v}");
+    let next = v["next"].as_str().unwrap().to_owned();
+    let planned = dir.path().join("planned-bundle");
+    sync(&j.issuer.url, &j.issuer.root_key, &planned)?;
+    let (st, v) = http.post(&format!("/v1/admin/keys/{next}/activate"), Some(&admin), &json!({}))?;
+    assert_eq!(st, 200, "{v}");
+    let offer = e2e::enroll(&http, &officer, &wang_tk01())?;
+    let w2 = dir.path().join("wallet-wang").to_string_lossy().into_owned();
+    run_ok("wallet-sim", &["--home", &w2, "init"])?;
+    run_ok("wallet-sim", &["--home", &w2, "receive", &offer])?;
+    let wang = dir.path().join("wang.txt");
+    run_ok("wallet-sim", &["--home", &w2, "present", "--purpose", "landlord", "--text", &wang.to_string_lossy()])?;
+    let (code, v) = verify(&planned, &wang)?;
+    assert_eq!((code, v["kid"].as_str()), (0, Some(next.as_str())), "{v}");
+
+    // Emergency rotation, and revoking the key that signed Kim's credential: everything it
+    // signed is refused after the next sync.
     let (st, v) = http.post("/v1/admin/keys/rotate", Some(&admin), &json!({}))?;
     assert_eq!(st, 200, "{v}");
     let keys = v["keys"].as_array().unwrap();
     assert_eq!(keys.iter().filter(|k| k["state"] == "active").count(), 1);
-    assert_eq!(keys.iter().filter(|k| k["state"] == "retired").count(), 1);
-    let old_kid = keys.iter().find(|k| k["state"] == "retired").unwrap()["kid"].as_str().unwrap().to_owned();
-    // Revoking the retired key: everything it signed is refused after the next sync.
-    let (st, v) = http.post(&format!("/v1/admin/keys/{old_kid}/revoke"), Some(&admin), &json!({}))?;
+    assert_eq!(keys.iter().filter(|k| k["state"] == "retired").count(), 2);
+    let (st, v) = http.post(&format!("/v1/admin/keys/{kim_kid}/revoke"), Some(&admin), &json!({}))?;
     assert_eq!(st, 200, "{v}");
     sync(&j.issuer.url, &j.issuer.root_key, &j.bundle)?;
     assert_eq!(verify(&j.bundle, &text)?.1["reason"], "key_revoked");
+    // Wang's credential, signed by the retired (not revoked) key, stays valid.
+    run_ok("wallet-sim", &["--home", &w2, "present", "--purpose", "landlord", "--text", &wang.to_string_lossy()])?;
+    assert_eq!(verify(&j.bundle, &wang)?.0, 0);
 
     // Every change is in the audit log, with ids and codes only.
     let (st, audit) = http.get("/v1/admin/audit?limit=1000", Some(&admin))?;
@@ -94,4 +121,20 @@ fn status_changes_and_key_rotation_reach_offline_verifiers_after_sync() -> Resul
     }
     assert!(!audit.to_string().contains("M12345678"), "the audit log must not carry personal data");
     Ok(())
+}
+
+fn wang_tk01() -> Value {
+    json!({
+        "full_name": "王芳",
+        "full_name_latin": "WANG FANG",
+        "sex": "F",
+        "date_of_birth": "1985-11-03",
+        "nationality": "CHN",
+        "passport_number": "EA1234567",
+        "residence_card": {"number": "TRC0023456", "kind": "temporary", "issued_on": "2025-04-01", "expires_on": "2027-03-31"},
+        "address": "Tòa nhà Keangnam, Phạm Hùng, Nam Từ Liêm, Hà Nội",
+        "phone": "+84 987 654 321",
+        "email": "wang.fang@example.cn",
+        "reception_point": "hn-ba-dinh-police"
+    })
 }

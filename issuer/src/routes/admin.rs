@@ -19,7 +19,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/tokens", post(create_token))
         .route("/v1/admin/tokens/{id}/revoke", post(revoke_token))
-        .route("/v1/admin/keys", get(list_keys))
+        .route("/v1/admin/keys", get(list_keys).post(prepare_key))
+        .route("/v1/admin/keys/{kid}/activate", post(activate_key))
         .route("/v1/admin/keys/rotate", post(rotate_key))
         .route("/v1/admin/keys/{kid}/revoke", post(revoke_key))
         .route("/v1/admin/credentials/{id}/status", post(set_status))
@@ -139,6 +140,32 @@ async fn list_keys(State(s): State<AppState>, Admin(_): Admin) -> Json<Value> {
     Json(json!({ "keys": s.custody.key_records() }))
 }
 
+/// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
+async fn prepare_key(State(s): State<AppState>, Admin(who): Admin) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let kid = s.custody.prepare(s.clock.now()).map_err(ApiError::internal)?;
+    audit_now(&s, &who.id, "key.prepared", &kid.to_string(), None).await?;
+    Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": s.custody.key_records()}))))
+}
+
+/// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
+async fn activate_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let kid: verifier::KeyId = kid.parse().map_err(|_| ApiError::not_found())?;
+    if !s.custody.key_records().iter().any(|k| k.kid == kid) {
+        return Err(ApiError::not_found());
+    }
+    s.custody
+        .activate(&kid, s.clock.now())
+        .map_err(|e| ApiError::conflict("key_transition_refused").arg("detail", e.to_string()))?;
+    audit_now(&s, &who.id, "key.activated", &kid.to_string(), None).await?;
+    Ok(Json(json!({"active": kid.to_string(), "keys": s.custody.key_records()})))
+}
+
+/// Immediate rotation (for emergencies): verifiers that have not synced since will not know the
+/// new key until they do.
 async fn rotate_key(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
     let now = s.clock.now();
     let kid = s.custody.rotate(now).map_err(ApiError::internal)?;

@@ -115,6 +115,19 @@ fn load(s: &AppState, id: &str) -> Result<ApplicationRecord, ApiError> {
     Ok(from_json(&plain)?)
 }
 
+/// Whether the credential issued for an application still counts: not expired, not revoked
+/// (a suspended credential still counts: the person holds it).
+fn credential_active(s: &AppState, app_id: &str, now: u64) -> Result<bool, ApiError> {
+    let rec = load(s, app_id)?;
+    let Some(cred_id) = rec.credential_id else { return Ok(false) };
+    let Some(cred) = Store::get_json::<CredentialRecord>(&s.store.t.credentials, cred_id.as_bytes())? else {
+        return Ok(false);
+    };
+    let status = s.store.t.status.get(status_key(cred.status_list, cred.status_idx)).map_err(StoreError::from)?;
+    let revoked = status.and_then(|v| v.first().copied()) == Some(verifier::statuslist::INVALID);
+    Ok(!revoked && cred.expires_at >= now)
+}
+
 /// Officers work the applications of their own reception point.
 fn check_point(officer: &Principal, rec: &ApplicationRecord) -> Result<(), ApiError> {
     if officer.reception_point.as_deref() != Some(rules::reception_point(&rec.form)) {
@@ -196,7 +209,7 @@ async fn submit(
         if let Some(other) = s.store.t.app_index.get(k).map_err(StoreError::from)? {
             if let Some(meta) = Store::get_json::<AppMeta>(&s.store.t.app_meta, &other)? {
                 if meta.state == rules::ISSUED {
-                    holds_active = true;
+                    holds_active |= credential_active(&s, &String::from_utf8_lossy(&other), now)?;
                 } else if !rules::is_closed(meta.state) {
                     return Err(ApiError::conflict("application_exists"));
                 }
