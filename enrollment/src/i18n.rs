@@ -17,7 +17,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
+pub use fluent_bundle::FluentArgs;
+use fluent_bundle::FluentResource;
 use time::Date;
 use unic_langid::LanguageIdentifier;
 

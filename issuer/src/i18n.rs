@@ -39,6 +39,17 @@ pub fn message_id(lang: Lang, id: &str) -> String {
     localizer().map_or_else(|| id.to_owned(), |l| l.message(lang, id, None))
 }
 
+/// The applicant's deadline notice: "we will decide within N working days, by DATE".
+pub fn deadline_notice(lang: Lang, days: u32, due: verifier::Date) -> String {
+    let mut args = enrollment::i18n::FluentArgs::new();
+    args.set("days", days);
+    args.set("date", enrollment::i18n::format_date(lang, crate::routes::enroll::to_time(due)));
+    localizer().map_or_else(|| "deadline-notice".to_owned(), |l| l.message(lang, "deadline-notice", Some(&args)))
+}
+
+/// Guidance for applicants that takes no arguments: how to apply, what to bring, the wallet.
+pub const GUIDANCE: [&str; 3] = ["guide-how-to-apply", "guide-documents", "guide-wallet"];
+
 /// Every code the HTTP API returns besides the enrollment reasons. A test checks each has a
 /// message in every language.
 pub const API_CODES: &[&str] = &[

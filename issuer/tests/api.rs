@@ -196,3 +196,21 @@ async fn every_route_is_in_the_openapi_document() {
     }
     assert!(n >= 20, "found only {n} routes");
 }
+
+#[tokio::test]
+async fn guidance_and_deadline_notice_in_four_languages() {
+    let api = Api::new().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for lang in LANGS {
+        let (st, v) = api.call(Method::GET, "/v1/guidance", None, Some(lang), Value::Null).await;
+        assert_eq!(st, StatusCode::OK);
+        let text = v["messages"]["guide-documents"].as_str().unwrap().to_owned();
+        assert!(!text.starts_with("guide-") && text.len() > 40, "{lang}: {text}");
+        seen.insert(text);
+    }
+    assert_eq!(seen.len(), 4);
+    let (st, v) = api.submit(kim(), Some("en")).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let notice = v["applicant_notice"].as_str().unwrap();
+    assert!(notice.contains("3 working days") && notice.contains("2026"), "{notice}");
+}

@@ -170,6 +170,7 @@ fn view_json(s: &AppState, rec: &ApplicationRecord, lang_header: Option<&str>) -
         "id": rec.id,
         "state": rec.state,
         "state_message": crate::i18n::message_id(lang, &rules::state_message_id(rec.state)),
+        "applicant_notice": crate::i18n::deadline_notice(lang, if rec.biometrics_on_file { 3 } else { 7 }, rec.due_on),
         "submitted_at": rec.submitted_at,
         "due_on": rec.due_on,
         "biometrics_on_file": rec.biometrics_on_file,

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-credential-issuer", get(metadata))
         .route("/status-lists/{id}", get(status_list))
+        .route("/v1/guidance", get(guidance))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
 }
@@ -81,6 +82,17 @@ async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
             }
         }
     }))
+}
+
+/// Guidance for applicants in their language (`Accept-Language`; Vietnamese by default).
+async fn guidance(headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let lang = crate::i18n::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let messages: serde_json::Map<String, serde_json::Value> =
+        crate::i18n::GUIDANCE.iter().map(|id| ((*id).to_owned(), json!(crate::i18n::message_id(lang, id)))).collect();
+    (
+        [(header::CONTENT_LANGUAGE, crate::i18n::tag(lang))],
+        Json(json!({"lang": crate::i18n::tag(lang), "messages": messages})),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {
