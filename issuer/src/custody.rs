@@ -30,6 +30,10 @@ pub enum CustodyError {
     Store(#[from] StoreError),
     #[error("trust list: {0}")]
     TrustList(#[from] verifier::Error),
+    #[error("the active signing key is past its signing period: rotate it (POST /v1/admin/keys/rotate)")]
+    KeyExpired,
+    #[error("refusing to revoke the key this node signs with: rotate first, then revoke the retired key")]
+    RevokeActive,
 }
 
 #[derive(Debug)]
@@ -40,18 +44,35 @@ pub struct Custody {
     signer: RwLock<Arc<dyn Signer>>,
     trust_list: RwLock<(u64, Arc<String>)>,
     status_cache: Mutex<Option<(u64, u64, Arc<String>)>>,
+    /// When the current trust list was signed.
+    issued_at: Mutex<u64>,
+    /// Where the last trust list sequence number is kept, so it never goes back after a restart.
+    meta: sled::Tree,
 }
 
 impl Custody {
-    pub fn new(keystore: Keystore, issuer_url: String, node: Option<String>, now: u64) -> Result<Self, CustodyError> {
+    pub fn new(
+        keystore: Keystore,
+        issuer_url: String,
+        node: Option<String>,
+        meta: sled::Tree,
+        now: u64,
+    ) -> Result<Self, CustodyError> {
+        let last_seq = meta
+            .get(b"trust_list_seq")
+            .map_err(StoreError::from)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
         let signer: Arc<dyn Signer> = Arc::new(keystore.active_signing(node.as_deref())?);
         let c = Self {
             issuer_url,
             node,
             keystore: Mutex::new(keystore),
             signer: RwLock::new(signer),
-            trust_list: RwLock::new((0, Arc::new(String::new()))),
+            trust_list: RwLock::new((last_seq, Arc::new(String::new()))),
             status_cache: Mutex::new(None),
+            issued_at: Mutex::new(now),
+            meta,
         };
         c.republish(now)?;
         Ok(c)
@@ -75,9 +96,27 @@ impl Custody {
         self.signer.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// The signed trust list (compact JWS) last published.
-    pub fn trust_list(&self) -> Arc<String> {
+    /// The signed trust list (compact JWS), re-signed when half its period has passed so that a
+    /// long-running node never serves a list verifiers consider stale.
+    pub fn trust_list(&self, now: u64) -> Arc<String> {
+        let issued = *self.issued_at.lock().unwrap_or_else(|p| p.into_inner());
+        if now > issued + TRUST_LIST_PERIOD / 2 {
+            if let Err(e) = self.republish(now) {
+                tracing::error!(error = %e, "re-signing the trust list failed; serving the previous one");
+            }
+        }
         self.trust_list.read().map(|s| s.1.clone()).unwrap_or_else(|p| p.into_inner().1.clone())
+    }
+
+    /// The handle that signs credentials now, refusing once its signing period is over (verifiers
+    /// would reject what it signs: rotate first).
+    pub fn signer_for(&self, now: u64) -> Result<Arc<dyn Signer>, CustodyError> {
+        let signer = self.signer();
+        let until = self.keystore().records().iter().find(|r| &r.kid == signer.kid()).map_or(0, |r| r.sign_until);
+        if now > until {
+            return Err(CustodyError::KeyExpired);
+        }
+        Ok(signer)
     }
 
     fn keystore(&self) -> std::sync::MutexGuard<'_, Keystore> {
@@ -91,6 +130,8 @@ impl Custody {
         // Strictly increasing, and roughly the publication time, so a restarted node does not
         // go below what it published before.
         let seq = now.max(published.0 + 1);
+        self.meta.insert(b"trust_list_seq", &seq.to_be_bytes()).map_err(StoreError::from)?;
+        self.meta.flush().map_err(StoreError::from)?;
         let list = TrustList {
             v: 1,
             issuer: self.issuer_url.clone(),
@@ -103,6 +144,7 @@ impl Custody {
         let root = ks.root()?;
         let signed = keys::sign_trust_list(&root, &list)?;
         *published = (seq, Arc::new(signed));
+        *self.issued_at.lock().unwrap_or_else(|p| p.into_inner()) = now;
         // A key changed: the cached status list token may be signed by a key that is now retired
         // or revoked, so it is signed again on the next request.
         *self.status_cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -142,9 +184,12 @@ impl Custody {
         Ok(kid)
     }
 
-    /// Revokes a key and republishes. Revoking the active key leaves the node unable to sign
-    /// until a rotation.
+    /// Revokes a key and republishes. The key this node signs with cannot be revoked (nothing
+    /// could sign afterwards, status lists included): rotate first.
     pub fn revoke(&self, kid: &verifier::KeyId, now: u64) -> Result<(), CustodyError> {
+        if self.signer().kid() == kid {
+            return Err(CustodyError::RevokeActive);
+        }
         self.keystore().revoke(kid, now)?;
         self.republish(now)
     }

@@ -71,6 +71,7 @@ pub const API_CODES: &[&str] = &[
     "unsupported_credential_type",
     "key_transition_refused",
     "credential_revoked",
+    "application_changed",
 ];
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// Largest request body outside the biometric upload (which has its own limit).
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -62,7 +65,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(access_log))
-        .layer(axum::extract::DefaultBodyLimit::max(routes::applications::MAX_UPLOAD))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
@@ -100,7 +103,8 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState,
     let sealer = Sealer::new(&data_key, index_key);
     let store = Store::open(&config.data.join("db")).context("opening the database")?;
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let custody = Custody::new(keystore, url.trim_end_matches('/').to_owned(), config.node.clone(), now)?;
+    let custody =
+        Custody::new(keystore, url.trim_end_matches('/').to_owned(), config.node.clone(), store.t.meta.clone(), now)?;
     let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
         Some(p) => Arc::new(
             enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,

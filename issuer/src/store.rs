@@ -83,6 +83,8 @@ pub struct Trees {
     pub codes: sled::Tree,
     pub access: sled::Tree,
     pub credentials: sled::Tree,
+    /// e-ID numbers in use → application id.
+    pub eids: sled::Tree,
     pub status: sled::Tree,
     pub audit: sled::Tree,
 }
@@ -106,6 +108,7 @@ impl Store {
             codes: db.open_tree("codes")?,
             access: db.open_tree("access")?,
             credentials: db.open_tree("credentials")?,
+            eids: db.open_tree("eids")?,
             status: db.open_tree("status")?,
             audit: db.open_tree("audit")?,
         };

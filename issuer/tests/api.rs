@@ -177,24 +177,61 @@ async fn workflow_refuses_steps_out_of_order_and_deadlines_are_in_working_days()
     assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("application_closed")));
 }
 
+/// Every `.route(path, methods)` in the router sources, as (path, methods text).
+fn routes() -> Vec<(String, String)> {
+    let src = [
+        include_str!("../src/routes/applications.rs"),
+        include_str!("../src/routes/admin.rs"),
+        include_str!("../src/routes/oid4vci.rs"),
+        include_str!("../src/routes/public.rs"),
+    ]
+    .concat();
+    let mut out = Vec::new();
+    for chunk in src.split(".route(").skip(1) {
+        let chunk = chunk.trim_start();
+        let Some(rest) = chunk.strip_prefix('"') else { continue };
+        let path = rest.split('"').next().unwrap().to_owned();
+        let methods = rest.split(")\n").next().unwrap_or("").to_owned();
+        out.push((path, methods));
+    }
+    out
+}
+
 #[tokio::test]
 async fn every_route_is_in_the_openapi_document() {
     let api = Api::new().await;
     let (st, doc) = api.call(Method::GET, "/openapi.json", None, None, Value::Null).await;
     assert_eq!(st, StatusCode::OK);
-    let src = include_str!("../src/routes/applications.rs").to_owned()
-        + include_str!("../src/routes/admin.rs")
-        + include_str!("../src/routes/oid4vci.rs")
-        + include_str!("../src/routes/public.rs");
-    let mut n = 0;
-    for line in src.lines() {
-        if let Some(rest) = line.trim().strip_prefix(".route(\"") {
-            let path = rest.split('"').next().unwrap();
-            assert!(doc["paths"].get(path).is_some(), "{path} is not in openapi.json");
-            n += 1;
-        }
+    let all = routes();
+    assert!(all.len() >= 25, "found only {} routes", all.len());
+    for (path, _) in &all {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not in openapi.json");
     }
-    assert!(n >= 20, "found only {n} routes");
+}
+
+/// Deny by default, over every mutating route the router has (not a hand-kept list): without a
+/// token, or with a made-up one, each answers 401; the only exceptions are the two OpenID4VCI
+/// endpoints, which take their own single-use secrets.
+#[tokio::test]
+async fn every_mutating_route_requires_authentication() {
+    let api = Api::new().await;
+    let mut checked = 0;
+    for (path, methods) in routes() {
+        if !methods.contains("post(") || path == "/token" || path == "/credential" {
+            continue;
+        }
+        let path = path.replace("{id}", "00000000000000000000000000000000").replace("{kid}", "AAAAAA");
+        for token in [None, Some("vnid_adm_made-up")] {
+            let (st, v) = api.call(Method::POST, &path, token, Some("en"), json!({})).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{path} with {token:?}: {v}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 13, "only {checked} mutating routes found");
+    let (st, v) = api.call(Method::POST, "/token", None, None, json!({})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, _) = api.call(Method::POST, "/credential", None, None, json!({})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -213,4 +250,94 @@ async fn guidance_and_deadline_notice_in_four_languages() {
     assert_eq!(st, StatusCode::CREATED);
     let notice = v["applicant_notice"].as_str().unwrap();
     assert!(notice.contains("3 working days") && notice.contains("2026"), "{notice}");
+}
+
+/// Two officers (or a double click) approving at once: exactly one wins, the other gets a 409,
+/// and there is one offer; a renewed offer retires the first code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_approvals_yield_one_offer() {
+    let api = std::sync::Arc::new(Api::new().await);
+    // The demo applicant passes the national check.
+    let id = api.submit_with_biometrics(kim()).await;
+    let (st, v) = api
+        .call(Method::POST, &format!("/v1/applications/{id}/national-check"), Some(&api.officer), None, json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let path = format!("/v1/applications/{id}/approve");
+    let (a, b) = {
+        let (api1, api2, p1, p2) = (api.clone(), api.clone(), path.clone(), path.clone());
+        let t1 = tokio::spawn(async move { api1.call(Method::POST, &p1, Some(&api1.officer), None, json!({})).await });
+        let t2 = tokio::spawn(async move { api2.call(Method::POST, &p2, Some(&api2.officer), None, json!({})).await });
+        (t1.await.unwrap(), t2.await.unwrap())
+    };
+    let oks = [&a, &b].iter().filter(|(st, _)| *st == StatusCode::OK).count();
+    assert_eq!(oks, 1, "{a:?} {b:?}");
+    let loser = if a.0 == StatusCode::OK { &b } else { &a };
+    assert_eq!(loser.0, StatusCode::CONFLICT, "{loser:?}");
+    assert!(["step_already_done", "application_changed"].contains(&loser.1["error"].as_str().unwrap()), "{loser:?}");
+
+    // A renewed offer retires the first code.
+    let first = if a.0 == StatusCode::OK {
+        a.1["offer_uri"].as_str().unwrap().to_owned()
+    } else {
+        b.1["offer_uri"].as_str().unwrap().to_owned()
+    };
+    let (st, v) =
+        api.call(Method::POST, &format!("/v1/applications/{id}/offer"), Some(&api.officer), None, json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let second = v["offer_uri"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let code = |uri: &str| {
+        verifier::oid4vci::CredentialOffer::from_uri(uri).unwrap().pre_authorized_code().unwrap().to_owned()
+    };
+    let form = |c: String| {
+        format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={c}")
+    };
+    let (st, v) = api.form("/token", &form(code(&first))).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{v}");
+    let issued = api.redeem(&second).await;
+    assert!(issued["credentials"][0]["credential"].is_string());
+    // Issued: no more offers.
+    let (st, v) =
+        api.call(Method::POST, &format!("/v1/applications/{id}/offer"), Some(&api.officer), None, json!({})).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("application_closed")));
+}
+
+#[tokio::test]
+async fn the_signing_key_cannot_be_revoked_and_reports_stay_within_the_point() {
+    let api = Api::new().await;
+    let (_, keys) = api.call(Method::GET, "/v1/admin/keys", Some(&api.admin), None, Value::Null).await;
+    let active = keys["keys"].as_array().unwrap().iter().find(|k| k["state"] == "active").unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, v) =
+        api.call(Method::POST, &format!("/v1/admin/keys/{active}/revoke"), Some(&api.admin), None, json!({})).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("key_transition_refused")), "{v}");
+    // Officers see their own point only; admins may ask for any.
+    for path in [
+        "/v1/reports/deadlines?reception_point=hcm-q1-police",
+        "/v1/reports/daily-counts?reception_point=hcm-q1-police",
+        "/v1/applications?reception_point=hcm-q1-police",
+    ] {
+        let (st, _) = api.call(Method::GET, path, Some(&api.officer), None, Value::Null).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}");
+        let (st, _) = api.call(Method::GET, path, Some(&api.admin), None, Value::Null).await;
+        assert_eq!(st, StatusCode::OK, "{path}");
+    }
+    // An officer token needs a real reception point id.
+    let (st, v) = api
+        .call(
+            Method::POST,
+            "/v1/admin/tokens",
+            Some(&api.admin),
+            None,
+            json!({"role": "officer", "name": "o3", "reception_point": "Hà Nội!"}),
+        )
+        .await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reception_point_invalid")), "{v}");
+    // Request bodies outside the biometric upload are capped.
+    let big = json!({"reason": "x".repeat(100_000)});
+    let (st, _) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin), None, big).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 }

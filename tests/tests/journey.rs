@@ -53,8 +53,24 @@ fn landlord_verifies_offline_and_every_alteration_is_rejected() -> Result<()> {
     let w = j.wallet.to_string_lossy().into_owned();
 
     // The demo's PNG verifies with no network, with the landlord's claims and nothing more.
-    let (code, v) = verify_offline(&j.bundle, ("--png", &j.png), &["--purpose", "landlord"])?;
+    let (code, v) =
+        verify_offline(&j.bundle, ("--png", &j.png), &["--purpose", "landlord", "--root-key", &j.issuer.root_key])?;
     assert_eq!(code, 0, "{v}");
+    // A bundle pinned to another root than the app's is refused (exit 2: the verifier's own setup).
+    let other_root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let out = run(
+        "verifier",
+        &[
+            "verify",
+            "--bundle",
+            &j.bundle.to_string_lossy(),
+            "--png",
+            &j.png.to_string_lossy(),
+            "--root-key",
+            other_root,
+        ],
+    )?;
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(v["valid"], true);
     assert_eq!(v["purpose"], "landlord");
     assert_eq!(v["claims"]["name_latin"], "KIM MIN JUN");

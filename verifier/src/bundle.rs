@@ -1,7 +1,8 @@
 //! The verifier's offline bundle: the pinned root key, the signed trust list and the signed
 //! status lists, as one JSON file that `verifier sync` writes and `verifier verify` reads.
-//! Everything in it is re-verified when it is opened, so a bundle file that was tampered with on
-//! the phone's storage is refused rather than trusted.
+//! Everything in it is re-verified when it is opened, so a bundle file that was corrupted or
+//! edited is refused; against a file rewritten whole (another root and trust list), apps keep the
+//! root key pinned outside the bundle and open it with [`Bundle::open_pinned`].
 
 use std::collections::BTreeMap;
 
@@ -51,7 +52,19 @@ impl Bundle {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
-    /// Verifies the trust list under the root key and every status list under the trust list.
+    /// Like [`Self::open`], but first requires the bundle's root key to be the one the app pinned
+    /// (compiled in, or kept in protected storage): a bundle file rewritten whole with another
+    /// root and trust list is refused.
+    pub fn open_pinned(&self, pinned_root: &PublicKey) -> Result<TrustStore, Error> {
+        if &self.root_key != pinned_root {
+            return Err(Error::BundleMalformed("bundle is pinned to another root key"));
+        }
+        self.open()
+    }
+
+    /// Verifies the trust list under the bundle's root key and every status list under the trust
+    /// list. The root key is the one pinned when the bundle was synced; apps that keep their own
+    /// pin use [`Self::open_pinned`].
     pub fn open(&self) -> Result<TrustStore, Error> {
         let mut store = TrustStore::from_signed(&self.trust_list, &self.root_key)?;
         for (id, token) in &self.status_lists {

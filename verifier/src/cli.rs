@@ -105,6 +105,10 @@ struct VerifyArgs {
     /// Print exactly one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also require the bundle to be pinned to this root key (base64url, or @FILE): refuses a
+    /// bundle file replaced whole with another root and trust list.
+    #[arg(long, value_name = "KEY")]
+    root_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -148,7 +152,8 @@ pub fn run(cli: Cli) -> Result<Verdict> {
 // verify
 
 fn verify(a: &VerifyArgs) -> Result<Verdict> {
-    let store = load_bundle(&a.bundle)?;
+    let pinned = a.root_key.as_deref().map(root_key).transpose()?;
+    let store = load_bundle(&a.bundle, pinned.as_ref())?;
     let now = match a.at {
         Some(t) => t,
         None => system_now()?,
@@ -253,10 +258,14 @@ fn hint(store: &TrustStore, now: u64, outcome: &Result<VerifiedQr, Rejection>) {
     }
 }
 
-fn load_bundle(path: &Path) -> Result<TrustStore> {
+fn load_bundle(path: &Path, pinned: Option<&PublicKey>) -> Result<TrustStore> {
     let bytes = read_bounded(path, MAX_BUNDLE).with_context(|| format!("cannot read bundle {}", path.display()))?;
     let bundle = Bundle::from_json(&bytes).with_context(|| format!("unusable bundle {}", path.display()))?;
-    bundle.open().with_context(|| format!("unusable bundle {} (run `verifier sync` again)", path.display()))
+    let opened = match pinned {
+        Some(root) => bundle.open_pinned(root),
+        None => bundle.open(),
+    };
+    opened.with_context(|| format!("unusable bundle {} (run `verifier sync` again)", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------

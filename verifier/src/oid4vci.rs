@@ -62,6 +62,9 @@ impl CredentialOffer {
             match b {
                 b'%' => {
                     let hex = [it.next().ok_or("bad percent-encoding")?, it.next().ok_or("bad percent-encoding")?];
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err("bad percent-encoding");
+                    }
                     let hex = core::str::from_utf8(&hex).map_err(|_| "bad percent-encoding")?;
                     bytes.push(u8::from_str_radix(hex, 16).map_err(|_| "bad percent-encoding")?);
                 }

@@ -55,7 +55,7 @@ impl StatusList {
         if !matches!(bits, 1 | 2 | 4 | 8) {
             return None;
         }
-        let bytes = (len * usize::from(bits)).div_ceil(8);
+        let bytes = len.checked_mul(usize::from(bits))?.div_ceil(8);
         (bytes <= MAX_BYTES).then(|| Self { bits, bytes: vec![0; bytes], exp: None })
     }
 
@@ -71,8 +71,9 @@ impl StatusList {
         self.bytes.is_empty()
     }
 
+    /// A list without an expiry is never fresh: verifiers must not rely on it forever.
     pub fn is_stale(&self, now: u64) -> bool {
-        self.exp.is_some_and(|exp| now > exp)
+        self.exp.is_none_or(|exp| now > exp)
     }
 
     /// The status at `idx`, or `None` past the end.
@@ -162,6 +163,15 @@ impl StatusList {
         let claims: Claims = serde_json::from_slice(&jws.payload).map_err(|_| bad("claims do not match the schema"))?;
         if claims.sub != uri {
             return Err(bad("sub is not the listed uri"));
+        }
+        // The same rules as for a credential: the key may sign at the token's issue time, and
+        // a token must say when it stops being used.
+        if claims.iat < listed.sign_from || claims.iat > listed.sign_until {
+            return Err(bad("signed outside the key's signing period"));
+        }
+        match claims.exp {
+            Some(exp) if exp > claims.iat && exp <= listed.valid_until => {}
+            _ => return Err(bad("exp missing, before iat, or past the key's validity")),
         }
         let mut list = Self::decode_lst(claims.status_list.bits, &claims.status_list.lst)?;
         list.exp = claims.exp;

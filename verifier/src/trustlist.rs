@@ -118,9 +118,13 @@ impl TrustList {
             }
         }
         let mut ids = std::collections::BTreeSet::new();
+        let mut uris = std::collections::BTreeSet::new();
         for s in &self.status_lists {
             if !ids.insert(s.id) {
                 return Err(bad("duplicate status list id"));
+            }
+            if !uris.insert(s.uri.as_str()) {
+                return Err(bad("duplicate status list uri"));
             }
             if s.uri.is_empty() || s.uri.len() > MAX_URI {
                 return Err(bad("status list uri must be 1 to 512 bytes"));

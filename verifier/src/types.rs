@@ -251,7 +251,7 @@ impl Date {
     }
     /// The date on which a UNIX time falls, in Vietnam's time zone (UTC+7, no DST).
     pub fn from_unix_vn(t: u64) -> Self {
-        Self(((t + 7 * 3600) / 86_400) as i64)
+        Self((t.saturating_add(7 * 3600) / 86_400) as i64)
     }
 }
 

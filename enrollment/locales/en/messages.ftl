@@ -99,3 +99,4 @@ api-unsupported-grant-type = This kind of authorization is not supported.
 api-unsupported-credential-type = This kind of credential is not offered here.
 api-key-transition-refused = This key cannot change to that state.
 api-credential-revoked = This credential has been revoked and cannot be reinstated.
+api-application-changed = Someone else changed this application at the same moment. Please reload it and try again.

@@ -96,3 +96,4 @@ api-unsupported-grant-type = 이 인증 방식은 지원되지 않습니다.
 api-unsupported-credential-type = 이 종류의 증명서는 여기에서 제공되지 않습니다.
 api-key-transition-refused = 이 키는 해당 상태로 변경할 수 없습니다.
 api-credential-revoked = 이 전자신분증은 취소되었으며 복구할 수 없습니다.
+api-application-changed = 다른 사람이 같은 시각에 이 신청서를 변경했습니다. 다시 불러온 후 다시 시도해 주세요.

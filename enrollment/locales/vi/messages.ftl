@@ -96,3 +96,4 @@ api-unsupported-grant-type = Hình thức cấp quyền này không được h�
 api-unsupported-credential-type = Loại chứng thực này không được cung cấp tại đây.
 api-key-transition-refused = Khóa này không thể chuyển sang trạng thái đó.
 api-credential-revoked = Tài khoản định danh này đã bị thu hồi và không thể khôi phục.
+api-application-changed = Hồ sơ này vừa được người khác cập nhật cùng lúc. Vui lòng tải lại và thử lại.

@@ -96,3 +96,4 @@ api-unsupported-grant-type = 不支持此授权方式。
 api-unsupported-credential-type = 此处不提供这种凭证。
 api-key-transition-refused = 此密钥不能转换到该状态。
 api-credential-revoked = 此电子身份已被撤销，无法恢复。
+api-application-changed = 此申请刚刚被他人同时修改。请重新加载后再试。

@@ -72,8 +72,12 @@ async fn create_token(
     if req.name.trim().is_empty() || req.name.len() > 100 {
         return Err(ApiError::unprocessable("field_invalid").arg("field", "name"));
     }
-    if req.role == Role::Officer && req.reception_point.as_deref().is_none_or(|p| p.is_empty() || p.len() > 100) {
-        return Err(ApiError::unprocessable("field_missing").arg("field", "reception_point"));
+    match (req.role, req.reception_point.as_deref()) {
+        (Role::Officer, None) => return Err(ApiError::unprocessable("field_missing").arg("field", "reception_point")),
+        (_, Some(p)) if p.parse::<enrollment::tk01::ReceptionPointId>().is_err() => {
+            return Err(ApiError::unprocessable("reception_point_invalid").arg("field", "reception_point"))
+        }
+        _ => {}
     }
     let now = s.clock.now();
     let prefix = match req.role {

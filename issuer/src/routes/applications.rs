@@ -33,9 +33,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/applications", post(submit).get(list))
         .route("/v1/applications/{id}", get(view))
-        .route("/v1/applications/{id}/biometrics", post(biometrics))
+        .route(
+            "/v1/applications/{id}/biometrics",
+            post(biometrics).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
         .route("/v1/applications/{id}/national-check", post(national_check))
         .route("/v1/applications/{id}/approve", post(approve))
+        .route("/v1/applications/{id}/offer", post(reoffer))
         .route("/v1/applications/{id}/reject", post(reject))
         .route("/v1/reports/deadlines", get(deadlines))
         .route("/v1/reports/daily-counts", get(daily_counts))
@@ -59,6 +63,9 @@ pub struct ApplicationRecord {
     pub eid_number: Option<String>,
     #[serde(default)]
     pub credential_id: Option<String>,
+    /// Hex SHA-256 of the current pre-authorized code, so a renewed offer can retire it.
+    #[serde(default)]
+    pub offer_code_hash: Option<String>,
 }
 
 /// The clear summary: no personal data.
@@ -107,12 +114,35 @@ fn meta_of(rec: &ApplicationRecord) -> AppMeta {
 }
 
 fn load(s: &AppState, id: &str) -> Result<ApplicationRecord, ApiError> {
+    load_versioned(s, id).map(|(rec, _)| rec)
+}
+
+/// The record and its sealed bytes as read. Every seal has a fresh nonce, so the sealed bytes
+/// change with every write: a transaction that finds other bytes than these knows the record
+/// changed since it was read (optimistic concurrency; see [`unchanged`]).
+fn load_versioned(s: &AppState, id: &str) -> Result<(ApplicationRecord, Vec<u8>), ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::not_found());
     }
     let sealed = s.store.t.apps.get(id.as_bytes()).map_err(StoreError::from)?.ok_or_else(ApiError::not_found)?;
     let plain = s.sealer.open(&aad(id), &sealed).map_err(ApiError::internal)?;
-    Ok(from_json(&plain)?)
+    Ok((from_json(&plain)?, sealed.to_vec()))
+}
+
+/// Inside a transaction: aborts with `application_changed` when another request changed the
+/// record since it was read, so two officers (or a double click) cannot both move it.
+fn unchanged(apps: &sled::transaction::TransactionalTree, id: &str, read: &[u8]) -> crate::store::TxResult<()> {
+    match apps.get(id.as_bytes())? {
+        Some(now) if now.as_ref() == read => Ok(()),
+        _ => abort(StoreError::Conflict("application_changed")),
+    }
+}
+
+fn conflict_or(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(c) => ApiError::conflict(c),
+        e => ApiError::from(e),
+    }
 }
 
 /// Whether the credential issued for an application still counts: not expired, not revoked
@@ -137,16 +167,19 @@ fn check_point(officer: &Principal, rec: &ApplicationRecord) -> Result<(), ApiEr
 }
 
 /// Writes a changed record, its summary and an audit entry in one transaction, then flushes.
-async fn save(s: &AppState, rec: &ApplicationRecord, entry: AuditEntry) -> Result<(), ApiError> {
+async fn save(s: &AppState, rec: &ApplicationRecord, read: &[u8], entry: AuditEntry) -> Result<(), ApiError> {
     let sealed = seal_record(s, rec);
     let meta = to_json(&meta_of(rec));
     let audit_id = s.store.next_id()?;
     let t = &s.store.t;
-    s.store.transact([&t.apps, &t.app_meta, &t.audit], |tx| {
-        tx[0].insert(rec.id.as_bytes(), sealed.clone())?;
-        tx[1].insert(rec.id.as_bytes(), meta.clone())?;
-        Store::audit_tx(&tx[2], audit_id, &entry)
-    })?;
+    s.store
+        .transact([&t.apps, &t.app_meta, &t.audit], |tx| {
+            unchanged(&tx[0], &rec.id, read)?;
+            tx[0].insert(rec.id.as_bytes(), sealed.clone())?;
+            tx[1].insert(rec.id.as_bytes(), meta.clone())?;
+            Store::audit_tx(&tx[2], audit_id, &entry)
+        })
+        .map_err(conflict_or)?;
     s.store.durable().await?;
     Ok(())
 }
@@ -235,6 +268,7 @@ async fn submit(
         national_check: None,
         eid_number: None,
         credential_id: None,
+        offer_code_hash: None,
     };
     let sealed = seal_record(&s, &rec);
     let meta = to_json(&meta_of(&rec));
@@ -288,7 +322,7 @@ async fn biometrics(
     Path(id): Path<String>,
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
-    let mut rec = load(&s, &id)?;
+    let (mut rec, read) = load_versioned(&s, &id)?;
     check_point(&who, &rec)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
@@ -329,25 +363,28 @@ async fn biometrics(
         Some(format!("files={}", captured.len())),
     );
     let t = &s.store.t;
-    // Re-capture replaces the earlier set. (Scanned before the transaction: sled transactions
-    // cannot iterate, and the officer API is serialized per application by its state anyway.)
+    // Re-capture replaces the earlier set. (Scanned before the transaction, which cannot
+    // iterate; the record's version check inside it makes a concurrent upload lose.)
     let old: Vec<sled::IVec> = t
         .biometrics
         .scan_prefix(format!("{id}/").as_bytes())
         .keys()
         .collect::<Result<_, _>>()
         .map_err(StoreError::from)?;
-    s.store.transact([&t.apps, &t.app_meta, &t.biometrics, &t.audit], |tx| {
-        for k in &old {
-            tx[2].remove(k)?;
-        }
-        for (k, v) in &sealed_files {
-            tx[2].insert(k.as_slice(), v.as_slice())?;
-        }
-        tx[0].insert(id.as_bytes(), sealed.clone())?;
-        tx[1].insert(id.as_bytes(), meta.clone())?;
-        Store::audit_tx(&tx[3], audit_id, &entry)
-    })?;
+    s.store
+        .transact([&t.apps, &t.app_meta, &t.biometrics, &t.audit], |tx| {
+            unchanged(&tx[0], &id, &read)?;
+            for k in &old {
+                tx[2].remove(k)?;
+            }
+            for (k, v) in &sealed_files {
+                tx[2].insert(k.as_slice(), v.as_slice())?;
+            }
+            tx[0].insert(id.as_bytes(), sealed.clone())?;
+            tx[1].insert(id.as_bytes(), meta.clone())?;
+            Store::audit_tx(&tx[3], audit_id, &entry)
+        })
+        .map_err(conflict_or)?;
     s.store.durable().await?;
     Ok(Json(json!({"id": id, "state": rec.state, "biometrics": rec.biometrics})))
 }
@@ -357,7 +394,7 @@ async fn national_check(
     Officer(who): Officer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut rec = load(&s, &id)?;
+    let (mut rec, read) = load_versioned(&s, &id)?;
     check_point(&who, &rec)?;
     if rec.state != rules::BIOMETRICS_CAPTURED {
         return Err(ApiError::conflict("application_not_ready"));
@@ -365,14 +402,19 @@ async fn national_check(
     let now = s.clock.now();
     let outcome = rules::national_check(s.registry.as_ref(), &rec.form, verifier::Date::from_unix_vn(now));
     rec.national_check = Some(outcome.summary.clone());
-    rec.biometrics_on_file = outcome.biometrics_on_file;
+    if rec.biometrics_on_file != outcome.biometrics_on_file {
+        // The registry knows better than the first look at submission: 3 or 7 working days.
+        rec.biometrics_on_file = outcome.biometrics_on_file;
+        rec.due_on =
+            rules::due_date(verifier::Date::from_unix_vn(rec.submitted_at), rec.biometrics_on_file, &s.holidays);
+    }
     if outcome.reasons.is_empty() {
         transition(&mut rec, rules::Step::CheckData, &who, now, None)?;
-        save(&s, &rec, AuditEntry::new(now, &who.id, "application.data_checked", &id, None)).await?;
+        save(&s, &rec, &read, AuditEntry::new(now, &who.id, "application.data_checked", &id, None)).await?;
         Ok(Json(json!({"id": id, "state": rec.state, "national_check": rec.national_check})))
     } else {
         let codes = outcome.reasons.iter().map(|r| r.code).collect::<Vec<_>>().join(",");
-        save(&s, &rec, AuditEntry::new(now, &who.id, "application.data_check_failed", &id, Some(codes))).await?;
+        save(&s, &rec, &read, AuditEntry::new(now, &who.id, "application.data_check_failed", &id, Some(codes))).await?;
         Err(ApiError::unprocessable("national_check_failed").with_reasons(outcome.reasons))
     }
 }
@@ -390,27 +432,79 @@ async fn approve(
     Officer(who): Officer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut rec = load(&s, &id)?;
+    let (mut rec, read) = load_versioned(&s, &id)?;
     check_point(&who, &rec)?;
     let now = s.clock.now();
     // The card may have expired since submission.
     rules::eligibility(&rec.form, verifier::Date::from_unix_vn(now), false)
         .map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
     transition(&mut rec, rules::Step::Approve, &who, now, None)?;
-    rec.eid_number = Some(new_eid_number());
+    for _draw in 0..8 {
+        rec.eid_number = Some(new_eid_number());
+        match publish_offer(&s, &mut rec, &read, &who, now, "application.approved", true).await {
+            Err(e) if e.reason.code == "eid_collision" => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::internal("no free e-ID number after 8 draws"))
+}
+
+/// A new credential offer for an approved application whose offer expired or was lost (the
+/// earlier code stops working).
+async fn reoffer(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (mut rec, read) = load_versioned(&s, &id)?;
+    check_point(&who, &rec)?;
+    if rec.state != rules::APPROVED {
+        let code = if rules::is_closed(rec.state) { "application_closed" } else { "application_not_ready" };
+        return Err(ApiError::conflict(code));
+    }
+    publish_offer(&s, &mut rec, &read, &who, s.clock.now(), "application.offer_renewed", false).await
+}
+
+/// Writes a new single-use pre-authorized code (removing the record's previous one) with the
+/// record, and on approval claims the e-ID number, all in one transaction.
+async fn publish_offer(
+    s: &AppState,
+    rec: &mut ApplicationRecord,
+    read: &[u8],
+    who: &Principal,
+    now: u64,
+    action: &str,
+    claim_eid: bool,
+) -> Result<Json<Value>, ApiError> {
+    let id = rec.id.clone();
     let code = new_secret("pac_");
+    let code_hash = hash_secret(&code);
+    let previous = rec.offer_code_hash.replace(hex::encode(code_hash)).and_then(|h| hex::decode(h).ok());
     let code_rec = crate::routes::oid4vci::CodeRecord { application: id.clone(), expires_at: now + OFFER_TTL };
-    let sealed = seal_record(&s, &rec);
-    let meta = to_json(&meta_of(&rec));
+    let eid = rec.eid_number.clone().unwrap_or_default();
+    let sealed = seal_record(s, rec);
+    let meta = to_json(&meta_of(rec));
     let audit_id = s.store.next_id()?;
-    let entry = AuditEntry::new(now, &who.id, "application.approved", &id, None);
+    let entry = AuditEntry::new(now, &who.id, action, &id, None);
     let t = &s.store.t;
-    s.store.transact([&t.apps, &t.app_meta, &t.codes, &t.audit], |tx| {
-        tx[0].insert(id.as_bytes(), sealed.clone())?;
-        tx[1].insert(id.as_bytes(), meta.clone())?;
-        tx[2].insert(&hash_secret(&code), to_json(&code_rec))?;
-        Store::audit_tx(&tx[3], audit_id, &entry)
-    })?;
+    s.store
+        .transact([&t.apps, &t.app_meta, &t.codes, &t.eids, &t.audit], |tx| {
+            unchanged(&tx[0], &id, read)?;
+            if let Some(prev) = &previous {
+                tx[2].remove(prev.as_slice())?;
+            }
+            if claim_eid {
+                if tx[3].get(eid.as_bytes())?.is_some() {
+                    return abort(StoreError::Conflict("eid_collision"));
+                }
+                tx[3].insert(eid.as_bytes(), id.as_bytes())?;
+            }
+            tx[0].insert(id.as_bytes(), sealed.clone())?;
+            tx[1].insert(id.as_bytes(), meta.clone())?;
+            tx[2].insert(&code_hash, to_json(&code_rec))?;
+            Store::audit_tx(&tx[4], audit_id, &entry)
+        })
+        .map_err(conflict_or)?;
     s.store.durable().await?;
     let offer = verifier::oid4vci::CredentialOffer::pre_authorized(s.custody.issuer_url(), &code);
     Ok(Json(json!({
@@ -433,14 +527,14 @@ async fn reject(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut rec = load(&s, &id)?;
+    let (mut rec, read) = load_versioned(&s, &id)?;
     check_point(&who, &rec)?;
     if body.reason.trim().is_empty() || body.reason.len() > 500 {
         return Err(ApiError::unprocessable("field_invalid").arg("field", "reason"));
     }
     let now = s.clock.now();
     transition(&mut rec, rules::Step::Reject, &who, now, Some(body.reason))?;
-    save(&s, &rec, AuditEntry::new(now, &who.id, "application.rejected", &id, None)).await?;
+    save(&s, &rec, &read, AuditEntry::new(now, &who.id, "application.rejected", &id, None)).await?;
     Ok(Json(json!({"id": id, "state": rec.state})))
 }
 
@@ -453,14 +547,18 @@ pub async fn issue_for(
     access_hash: &[u8; 32],
     now: u64,
 ) -> Result<Batch, ApiError> {
-    let mut rec = load(s, id)?;
+    let (mut rec, read) = load_versioned(s, id)?;
     if rec.state != rules::APPROVED {
         return Err(ApiError::bad_request("invalid_grant"));
     }
-    let claims = rules::person_claims(&rec.form, rec.eid_number.as_deref(), verifier::Date::from_unix_vn(now));
+    let today = verifier::Date::from_unix_vn(now);
+    // The card may have expired since approval (the offer lives for days).
+    rules::eligibility(&rec.form, today, false)
+        .map_err(|reasons| ApiError::unprocessable("not_eligible").with_reasons(reasons))?;
+    let claims = rules::person_claims(&rec.form, rec.eid_number.as_deref(), today);
     let list = crate::custody::STATUS_LIST_ID;
     let uri = s.custody.status_uri(list);
-    let signer = s.custody.signer();
+    let signer = s.custody.signer_for(now).map_err(ApiError::internal)?;
     let wallet = Principal {
         id: "wallet".into(),
         role: crate::auth::Role::Officer,
@@ -495,6 +593,8 @@ pub async fn issue_for(
         );
         let t = &s.store.t;
         let r = s.store.transact([&t.apps, &t.app_meta, &t.access, &t.credentials, &t.status, &t.audit], |tx| {
+            // One credential per approval, even if two wallets race with two access tokens.
+            unchanged(&tx[0], id, &read)?;
             if tx[2].remove(&access_hash[..])?.is_none() {
                 return abort(StoreError::Conflict("invalid_token"));
             }
@@ -515,11 +615,21 @@ pub async fn issue_for(
                 return Ok(batch);
             }
             Err(StoreError::Conflict("status_collision")) => continue,
+            Err(StoreError::Conflict("application_changed")) => return Err(ApiError::bad_request("invalid_grant")),
             Err(StoreError::Conflict(_)) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token")),
             Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::internal("no free status index after 8 draws"))
+}
+
+/// The reception point a staff query may cover: an officer only their own; an admin any (or all).
+fn own_point(who: &Principal, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    match (&who.reception_point, asked) {
+        (Some(own), Some(asked)) if *own != asked => Err(ApiError::forbidden()),
+        (Some(own), _) => Ok(Some(own.clone())),
+        (None, asked) => Ok(asked),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -534,11 +644,7 @@ async fn list(
     Staff(who): Staff,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let point = match (&who.reception_point, &q.reception_point) {
-        (Some(own), Some(asked)) if own != asked => return Err(ApiError::forbidden()),
-        (Some(own), _) => Some(own.clone()),
-        (None, asked) => asked.clone(),
-    };
+    let point = own_point(&who, q.reception_point)?;
     let today = verifier::Date::from_unix_vn(s.clock.now());
     let apps: Vec<Value> = metas(&s)?
         .into_iter()
@@ -569,18 +675,20 @@ fn metas(s: &AppState) -> Result<Vec<(String, AppMeta)>, ApiError> {
 /// Overdue and due-soon applications per reception point.
 async fn deadlines(
     State(s): State<AppState>,
-    Staff(_): Staff,
+    Staff(who): Staff,
     Query(q): Query<DeadlineQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let today = verifier::Date::from_unix_vn(s.clock.now());
+    let point = own_point(&who, q.reception_point)?;
     let all = metas(&s)?;
     let rows: Vec<_> =
-        all.into_iter().filter(|(_, m)| q.reception_point.as_deref().is_none_or(|p| p == m.reception_point)).collect();
+        all.into_iter().filter(|(_, m)| point.as_deref().is_none_or(|p| p == m.reception_point)).collect();
     Ok(Json(rules::deadline_report(&rows, today, q.soon_days.unwrap_or(1).min(30))))
 }
 
 #[derive(Debug, Deserialize)]
 struct CountQuery {
+    reception_point: Option<String>,
     from: Option<verifier::Date>,
     to: Option<verifier::Date>,
 }
@@ -588,11 +696,13 @@ struct CountQuery {
 /// Submissions per reception point per day.
 async fn daily_counts(
     State(s): State<AppState>,
-    Staff(_): Staff,
+    Staff(who): Staff,
     Query(q): Query<CountQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let point = own_point(&who, q.reception_point)?;
     let rows: Vec<_> = metas(&s)?
         .into_iter()
+        .filter(|(_, m)| point.as_deref().is_none_or(|p| p == m.reception_point))
         .filter(|(_, m)| q.from.is_none_or(|f| m.submitted_on >= f) && q.to.is_none_or(|t| m.submitted_on <= t))
         .collect();
     Ok(Json(rules::daily_counts(&rows)))

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 async fn trust_list(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")],
-        s.custody.trust_list().as_str().to_owned(),
+        s.custody.trust_list(s.clock.now()).as_str().to_owned(),
     )
 }
 
