@@ -92,7 +92,7 @@ fn read_body(url: &str, resp: ureq::Response) -> Result<Vec<u8>> {
 }
 
 /// Issuer text, made safe to print: no control characters, bounded length.
-fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE).collect()
 }
 
@@ -294,8 +294,9 @@ pub fn check_received(url: &str, v: &Value, issuer: String, device: &DeviceKey, 
     }
     let mut qr = BTreeMap::new();
     for (name, value) in map {
-        let name = printable(name);
-        let purpose: Purpose = name.parse().map_err(|e: &str| Error::Rejected(format!("QR credential {name}: {e}")))?;
+        // Parsed exactly as sent (control characters included), printed cleaned.
+        let purpose: Purpose =
+            name.parse().map_err(|e: &str| Error::Rejected(format!("QR credential {}: {e}", printable(name))))?;
         let reject = |d: &str| Error::Rejected(format!("{purpose} QR credential: {d}"));
         let b64 = value.as_str().ok_or_else(|| reject("not a string"))?;
         let bytes = B64.decode(b64).map_err(|_| reject("not base64url"))?;
@@ -310,6 +311,9 @@ pub fn check_received(url: &str, v: &Value, issuer: String, device: &DeviceKey, 
             return Err(reject("already expired"));
         }
         qr.insert(purpose, StoredQr::new(bytes, cred.expires_at));
+    }
+    if let Some(missing) = Purpose::ALL.iter().find(|p| !qr.contains_key(*p)) {
+        return Err(Error::Rejected(format!("the issuer sent no {missing} QR credential")));
     }
     Ok(CredentialSet::new(issuer, now, sd_jwt.to_owned(), qr))
 }
@@ -614,6 +618,14 @@ pub(crate) mod tests {
         let mut v = good.clone();
         v["credentials"] = json!([]);
         assert!(matches!(check(&v), Err(Error::Protocol { .. })));
+        // A purpose missing, or a purpose name with a control character in it.
+        let mut v = good.clone();
+        v["qr_credentials"].as_object_mut().unwrap().remove("residence-office");
+        assert!(matches!(check(&v), Err(Error::Rejected(d)) if d.contains("no residence-office")));
+        let mut v = good.clone();
+        let bank = v["qr_credentials"].as_object_mut().unwrap().remove("bank").unwrap();
+        v["qr_credentials"]["bank\u{7}"] = bank;
+        assert!(matches!(check(&v), Err(Error::Rejected(_))));
         // Already expired when received.
         assert!(matches!(
             check_received("t", &good, "http://i".into(), &device, NOW + 2 * YEAR),

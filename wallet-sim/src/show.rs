@@ -40,7 +40,8 @@ impl Wallet {
 }
 
 fn names(claims: &Map<String, Value>) -> String {
-    claims.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+    // Claim names come from the issuer: no control characters reach the terminal.
+    claims.keys().map(|k| crate::issuance::printable(k)).collect::<Vec<_>>().join(", ")
 }
 
 fn describe(set: &CredentialSet, device: &str) -> Result<Shown> {
