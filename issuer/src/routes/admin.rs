@@ -151,19 +151,28 @@ async fn prepare_key(State(s): State<AppState>, Admin(who): Admin) -> Result<(St
     Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": s.custody.key_records()}))))
 }
 
+/// A key id from the path that the keystore knows, else 404.
+fn listed_kid(s: &AppState, raw: &str) -> Result<verifier::KeyId, ApiError> {
+    let kid: verifier::KeyId = raw.parse().map_err(|_| ApiError::not_found())?;
+    if s.custody.key_records().iter().any(|k| k.kid == kid) {
+        Ok(kid)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+fn refused(e: crate::custody::CustodyError) -> ApiError {
+    ApiError::conflict("key_transition_refused").arg("detail", e.to_string())
+}
+
 /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
 async fn activate_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let kid: verifier::KeyId = kid.parse().map_err(|_| ApiError::not_found())?;
-    if !s.custody.key_records().iter().any(|k| k.kid == kid) {
-        return Err(ApiError::not_found());
-    }
-    s.custody
-        .activate(&kid, s.clock.now())
-        .map_err(|e| ApiError::conflict("key_transition_refused").arg("detail", e.to_string()))?;
+    let kid = listed_kid(&s, &kid)?;
+    s.custody.activate(&kid, s.clock.now()).map_err(refused)?;
     audit_now(&s, &who.id, "key.activated", &kid.to_string(), None).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": s.custody.key_records()})))
 }
@@ -182,13 +191,8 @@ async fn revoke_key(
     Admin(who): Admin,
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let kid: verifier::KeyId = kid.parse().map_err(|_| ApiError::not_found())?;
-    if !s.custody.key_records().iter().any(|k| k.kid == kid) {
-        return Err(ApiError::not_found());
-    }
-    s.custody
-        .revoke(&kid, s.clock.now())
-        .map_err(|e| ApiError::conflict("key_transition_refused").arg("detail", e.to_string()))?;
+    let kid = listed_kid(&s, &kid)?;
+    s.custody.revoke(&kid, s.clock.now()).map_err(refused)?;
     audit_now(&s, &who.id, "key.revoked", &kid.to_string(), None).await?;
     Ok(Json(json!({"keys": s.custody.key_records()})))
 }
