@@ -158,6 +158,13 @@ fn credential_active(s: &AppState, app_id: &str, now: u64) -> Result<bool, ApiEr
     Ok(!revoked && cred.expires_at >= now)
 }
 
+/// The record an officer is about to change: it must be of their reception point.
+fn load_for(s: &AppState, officer: &Principal, id: &str) -> Result<(ApplicationRecord, Vec<u8>), ApiError> {
+    let (rec, read) = load_versioned(s, id)?;
+    check_point(officer, &rec)?;
+    Ok((rec, read))
+}
+
 /// Officers work the applications of their own reception point.
 fn check_point(officer: &Principal, rec: &ApplicationRecord) -> Result<(), ApiError> {
     if officer.reception_point.as_deref() != Some(rules::reception_point(&rec.form)) {
@@ -322,8 +329,7 @@ async fn biometrics(
     Path(id): Path<String>,
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut rec, read) = load_versioned(&s, &id)?;
-    check_point(&who, &rec)?;
+    let (mut rec, read) = load_for(&s, &who, &id)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::bad_request("invalid_request"))? {
@@ -394,8 +400,7 @@ async fn national_check(
     Officer(who): Officer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut rec, read) = load_versioned(&s, &id)?;
-    check_point(&who, &rec)?;
+    let (mut rec, read) = load_for(&s, &who, &id)?;
     if rec.state != rules::BIOMETRICS_CAPTURED {
         return Err(ApiError::conflict("application_not_ready"));
     }
@@ -432,8 +437,7 @@ async fn approve(
     Officer(who): Officer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut rec, read) = load_versioned(&s, &id)?;
-    check_point(&who, &rec)?;
+    let (mut rec, read) = load_for(&s, &who, &id)?;
     let now = s.clock.now();
     // The card may have expired since submission.
     rules::eligibility(&rec.form, verifier::Date::from_unix_vn(now), false)
@@ -456,8 +460,7 @@ async fn reoffer(
     Officer(who): Officer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut rec, read) = load_versioned(&s, &id)?;
-    check_point(&who, &rec)?;
+    let (mut rec, read) = load_for(&s, &who, &id)?;
     if rec.state != rules::APPROVED {
         let code = if rules::is_closed(rec.state) { "application_closed" } else { "application_not_ready" };
         return Err(ApiError::conflict(code));
@@ -527,8 +530,7 @@ async fn reject(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut rec, read) = load_versioned(&s, &id)?;
-    check_point(&who, &rec)?;
+    let (mut rec, read) = load_for(&s, &who, &id)?;
     if body.reason.trim().is_empty() || body.reason.len() > 500 {
         return Err(ApiError::unprocessable("field_invalid").arg("field", "reason"));
     }
