@@ -120,7 +120,11 @@ impl Issuer {
     }
 
     pub fn http(&self) -> Http {
-        Http { base: self.url.clone(), agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build() }
+        // One connection per request: a server may close a kept-alive connection after a response
+        // (e.g. when the handler did not read the request body), and a pooled POST that lands on
+        // such a connection fails with an EOF that ureq does not retry for non-idempotent methods.
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections(0).build();
+        Http { base: self.url.clone(), agent }
     }
 }
 

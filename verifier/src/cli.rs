@@ -68,7 +68,8 @@ struct SyncArgs {
     #[arg(long, value_name = "URL")]
     issuer: String,
     /// The issuer's root public key, 43 base64url characters, or @FILE to read it from a file.
-    #[arg(long, value_name = "KEY")]
+    /// (Base64url may start with `-`, so the value is never taken for an option.)
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     root_key: String,
     /// The bundle file to write (replaced atomically).
     #[arg(long, value_name = "BUNDLE")]
@@ -107,7 +108,7 @@ struct VerifyArgs {
     json: bool,
     /// Also require the bundle to be pinned to this root key (base64url, or @FILE): refuses a
     /// bundle file replaced whole with another root and trust list.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     root_key: Option<String>,
 }
 
@@ -596,6 +597,16 @@ fn parse_challenge(s: &str) -> Result<Challenge, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_keys_starting_with_a_hyphen_are_values() {
+        // About one base64url key in 64 starts with '-'.
+        let key = "-KBlyVjZNuuvBguknmcWkR7DECZflb4qtDJA8vvgSto";
+        let sync = ["verifier", "sync", "--issuer", "http://127.0.0.1:1", "--root-key", key, "--out", "b"];
+        assert!(<Cli as clap::Parser>::try_parse_from(sync).is_ok());
+        let verify = ["verifier", "verify", "--bundle", "b", "--text", "t", "--root-key", key];
+        assert!(<Cli as clap::Parser>::try_parse_from(verify).is_ok());
+    }
 
     #[test]
     fn challenge_hex() {
