@@ -96,6 +96,9 @@ impl Status {
             return Err(refuse(Reason::ApplicationClosed));
         }
         match action {
+            // A new capture before the data check replaces the earlier one (a blurred portrait,
+            // a finger scanned again): the state stays, the history records it.
+            Action::CaptureBiometrics if self == Status::BiometricsCaptured => Ok(Status::BiometricsCaptured),
             Action::Reject { .. } => {
                 if self.awaits_decision() {
                     Ok(Status::Rejected)
@@ -181,7 +184,7 @@ impl Action {
 }
 
 /// One recorded change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct HistoryEntry {
     /// State before.
     pub from: Status,
@@ -197,7 +200,7 @@ pub struct HistoryEntry {
 }
 
 /// An application's state with its history. The history is append-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Application {
     status: Status,
     #[serde(with = "time::serde::rfc3339")]
@@ -277,7 +280,7 @@ mod tests {
             (Submitted, Approve, Err("application_not_ready")),
             (Submitted, Issue, Err("application_not_ready")),
             (Submitted, reject.clone(), Ok(Rejected)),
-            (BiometricsCaptured, CaptureBiometrics, Err("step_already_done")),
+            (BiometricsCaptured, CaptureBiometrics, Ok(BiometricsCaptured)),
             (BiometricsCaptured, CheckData, Ok(DataChecked)),
             (BiometricsCaptured, Approve, Err("application_not_ready")),
             (BiometricsCaptured, reject.clone(), Ok(Rejected)),

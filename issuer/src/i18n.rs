@@ -43,7 +43,7 @@ pub fn message_id(lang: Lang, id: &str) -> String {
 pub fn deadline_notice(lang: Lang, days: u32, due: verifier::Date) -> String {
     let mut args = enrollment::i18n::FluentArgs::new();
     args.set("days", days);
-    args.set("date", enrollment::i18n::format_date(lang, crate::routes::enroll::to_time(due)));
+    args.set("date", enrollment::i18n::format_date(lang, crate::service::rules::to_time(due)));
     localizer().map_or_else(|| "deadline-notice".to_owned(), |l| l.message(lang, "deadline-notice", Some(&args)))
 }
 
@@ -72,6 +72,13 @@ pub const API_CODES: &[&str] = &[
     "key_transition_refused",
     "credential_revoked",
     "application_changed",
+    "busy",
+    "insufficient_storage",
+    "status_changed",
+    "last_admin",
+    "method_not_allowed",
+    "unsupported_media_type",
+    "payload_too_large",
 ];
 
 #[cfg(test)]

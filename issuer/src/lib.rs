@@ -1,84 +1,44 @@
 //! The level-2 e-ID issuer: officers enroll foreign residents (TK01, biometrics, national-data
-//! check, approval), wallets collect their credentials (OpenID4VCI-style, pre-authorized code,
-//! proof of possession of the device key), and anyone can fetch the signed trust list and status
-//! lists that verifiers sync for offline checks.
+//! check, approval), wallets collect their credentials (OpenID4VCI, pre-authorized code, proof
+//! of possession of the device key), and anyone can fetch the signed trust list and status lists
+//! that verifiers sync for offline checks.
 //!
-//! Shape: one router per feature ([`routes`]), merged once in [`app`]; state is [`AppState`], a
-//! `Clone` struct of `Arc`s; authentication is an extractor ([`auth`]); errors become HTTP in one
-//! place ([`error`]). Storage ([`store`]) is sled, each change one transaction plus a flush before
-//! the response, so nothing is acknowledged before it is durable. Personal data is sealed at rest
-//! ([`seal`]); keys stay behind the `keys` crate's handles ([`custody`]); time comes from an
-//! injected [`clock::Clock`].
+//! # Layers
+//!
+//! ```text
+//! http/     axum routers; parse -> one service call -> respond; errors mapped in one place
+//! service/  the use cases; rules from `enrollment`, sealing, audit entries, typed errors
+//! store/    trait Store (one method per atomic change) + engines + a conformance suite
+//! custody, seal, clock, i18n, ids: as their names say
+//! ```
+//!
+//! Dependencies run one way: `http → service → {store, custody, enrollment}`. The HTTP layer
+//! knows no storage engine; the service knows no axum and no engine.
 
-pub mod auth;
 pub mod clock;
 pub mod custody;
-pub mod error;
+pub mod http;
 pub mod i18n;
-pub mod issue;
-pub mod routes;
+pub mod ids;
 pub mod seal;
+pub mod service;
 pub mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
+use zeroize::Zeroizing;
+
+pub use http::app;
 
 use crate::clock::Clock;
 use crate::custody::Custody;
 use crate::seal::Sealer;
-use crate::store::Store;
-
-/// Shared state of the handlers.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<Store>,
-    pub custody: Arc<Custody>,
-    pub sealer: Arc<Sealer>,
-    pub clock: Arc<dyn Clock>,
-    pub registry: Arc<dyn enrollment::registry::NationalRegistry>,
-    pub holidays: Arc<enrollment::deadline::HolidayCalendar>,
-    /// Bumped on every status change, so the status list token is re-signed.
-    pub status_version: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store).field("custody", &self.custody).finish_non_exhaustive()
-    }
-}
-
-/// Largest request body outside the biometric upload (which has its own limit).
-pub const MAX_BODY: usize = 64 * 1024;
-
-/// The whole HTTP API.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::public::router())
-        .merge(routes::oid4vci::router())
-        .merge(routes::applications::router())
-        .merge(routes::admin::router())
-        .fallback(|| async { error::ApiError::not_found() })
-        .layer(axum::middleware::from_fn(error::localize))
-        .layer(axum::middleware::from_fn(access_log))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
-}
-
-/// One log line per request: method, route template (ids and query strings left out, so no
-/// personal data or secret reaches the log), status, latency.
-async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let method = req.method().clone();
-    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("-", |p| p.as_str()).to_owned();
-    let t0 = std::time::Instant::now();
-    let resp = next.run(req).await;
-    tracing::info!(%method, route, status = resp.status().as_u16(), micros = t0.elapsed().as_micros() as u64, "request");
-    resp
-}
+use crate::service::{Parts, Service, Settings};
+use crate::store::{Store, WriteGate};
 
 /// Settings of `issuer serve`.
 #[derive(Debug, Clone)]
@@ -90,21 +50,43 @@ pub struct Config {
     pub registry: Option<PathBuf>,
     pub holidays: Option<PathBuf>,
     pub node: Option<String>,
+    /// Status and trust list tokens are signed again on change at most this often.
+    pub publish_interval: Duration,
+    /// Writes in flight before new ones wait, and how long they wait before a 503.
+    pub max_writes_in_flight: usize,
+    pub write_wait: Duration,
 }
 
-/// Opens (or on first start, creates) everything under `config.data` and builds the state.
+impl Config {
+    /// The defaults, for a data folder and a listen address.
+    pub fn new(data: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            data,
+            listen,
+            public_url: None,
+            registry: None,
+            holidays: None,
+            node: None,
+            publish_interval: Duration::from_secs(1),
+            max_writes_in_flight: 1024,
+            write_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Opens (or on first start, creates) everything under `config.data` and starts the service.
 /// Returns the first admin token when this start created it.
-pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState, Option<String>)> {
+pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<Service>, Option<Zeroizing<String>>)> {
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
     let now = clock.now();
     let (keystore, _created) = keys::dev_init(&config.data.join("keys"), now).context("opening the keystore")?;
     let (data_key, index_key) =
         (keystore.derive_secret("issuer/records/v1")?, keystore.derive_secret("issuer/blind-index/v1")?);
     let sealer = Sealer::new(&data_key, index_key);
-    let store = Store::open(&config.data.join("db")).context("opening the database")?;
+    let gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
+    let store: Arc<dyn Store> = Arc::new(store::embedded::Embedded::open(&config.data.join("db"), gate)?);
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let custody =
-        Custody::new(keystore, url.trim_end_matches('/').to_owned(), config.node.clone(), store.t.meta.clone(), now)?;
+    let custody = Arc::new(Custody::new(keystore, config.node.clone())?);
     let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
         Some(p) => Arc::new(
             enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,
@@ -116,18 +98,13 @@ pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState,
             .with_context(|| format!("loading holidays {}", p.display()))?,
         None => enrollment::deadline::HolidayCalendar::vietnam_2026_2027()?,
     };
-    let admin = routes::admin::bootstrap_admin(&store, now)?;
-    store.t.meta.flush()?;
-    let state = AppState {
-        store: Arc::new(store),
-        custody: Arc::new(custody),
-        sealer: Arc::new(sealer),
-        clock,
-        registry,
-        holidays: Arc::new(holidays),
-        status_version: Arc::new(AtomicU64::new(0)),
-    };
-    Ok((state, admin))
+    let mut settings = Settings::new(&url);
+    settings.publish_interval = config.publish_interval;
+    let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings })
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
+    let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
+    Ok((service, admin))
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.
@@ -137,16 +114,17 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let addr = listener.local_addr()?;
     // With `--listen 127.0.0.1:0` the real port is known only now.
     config.listen = addr;
-    let (state, admin) = open(&config, clock)?;
-    println!("root key (pin it in verifiers): {}", state.custody.root_public());
+    let (service, admin) = open(&config, clock).await?;
+    println!("root key (pin it in verifiers): {}", service.root_public());
     if let Some(token) = admin {
         // Printed once, to stdout only; the database keeps its hash.
-        println!("FIRST ADMIN TOKEN (shown once, store it now): {token}");
+        println!("FIRST ADMIN TOKEN (shown once, store it now): {}", token.as_str());
     }
-    println!("issuer listening on http://{addr} as {}", state.custody.issuer_url());
+    println!("issuer listening on http://{addr} as {} (store: {})", service.issuer_url(), service.store().engine());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await?;
+    tokio::spawn(service.clone().run_publisher());
+    axum::serve(listener, app(service)).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 

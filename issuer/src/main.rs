@@ -16,7 +16,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the HTTP service (sled storage; development keys are created on first start).
+    /// Run the HTTP service (embedded store; development keys are created on first start).
     Serve {
         /// Data folder: database, keystore.
         #[arg(long, default_value = "./issuer-data")]
@@ -35,6 +35,14 @@ enum Cmd {
         /// Seconds added to the system clock (tests run the binary "in the future").
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         clock_offset: i64,
+        /// Milliseconds between signings of a changed status list (0: sign at every change).
+        #[arg(long, default_value_t = 1000)]
+        publish_interval_ms: u64,
+        /// Writes in flight before new ones wait (and, after --write-wait-ms, get 503).
+        #[arg(long, default_value_t = 1024)]
+        max_writes_in_flight: usize,
+        #[arg(long, default_value_t = 2000)]
+        write_wait_ms: u64,
     },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
@@ -51,8 +59,24 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.cmd {
-        Cmd::Serve { data, listen, public_url, registry, holidays, clock_offset } => {
-            let config = issuer::Config { data, listen, public_url, registry, holidays, node: None };
+        Cmd::Serve {
+            data,
+            listen,
+            public_url,
+            registry,
+            holidays,
+            clock_offset,
+            publish_interval_ms,
+            max_writes_in_flight,
+            write_wait_ms,
+        } => {
+            let mut config = issuer::Config::new(data, listen);
+            config.public_url = public_url;
+            config.registry = registry;
+            config.holidays = holidays;
+            config.publish_interval = std::time::Duration::from_millis(publish_interval_ms);
+            config.max_writes_in_flight = max_writes_in_flight;
+            config.write_wait = std::time::Duration::from_millis(write_wait_ms);
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -180,10 +180,10 @@ async fn workflow_refuses_steps_out_of_order_and_deadlines_are_in_working_days()
 /// Every `.route(path, methods)` in the router sources, as (path, methods text).
 fn routes() -> Vec<(String, String)> {
     let src = [
-        include_str!("../src/routes/applications.rs"),
-        include_str!("../src/routes/admin.rs"),
-        include_str!("../src/routes/oid4vci.rs"),
-        include_str!("../src/routes/public.rs"),
+        include_str!("../src/http/applications.rs"),
+        include_str!("../src/http/admin.rs"),
+        include_str!("../src/http/oid4vci.rs"),
+        include_str!("../src/http/public.rs"),
     ]
     .concat();
     let mut out = Vec::new();

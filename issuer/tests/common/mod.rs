@@ -19,6 +19,7 @@ pub const FRIDAY_9AM: u64 = 1_795_744_800;
 pub struct Api {
     pub app: axum::Router,
     pub clock: Arc<ManualClock>,
+    pub service: Arc<issuer::service::Service>,
     pub admin: String,
     pub officer: String,
     _dir: tempfile::TempDir,
@@ -36,17 +37,14 @@ impl Api {
     pub async fn with_registry(registry: PathBuf) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(FRIDAY_9AM));
-        let config = issuer::Config {
-            data: dir.path().to_path_buf(),
-            listen: "127.0.0.1:8080".parse().unwrap(),
-            public_url: Some("https://issuer.test".into()),
-            registry: Some(registry),
-            holidays: None,
-            node: None,
-        };
-        let (state, admin) = issuer::open(&config, clock.clone()).unwrap();
-        let app = issuer::app(state);
-        let mut api = Api { app, clock, admin: admin.unwrap(), officer: String::new(), _dir: dir };
+        let mut config = issuer::Config::new(dir.path().to_path_buf(), "127.0.0.1:8080".parse().unwrap());
+        config.public_url = Some("https://issuer.test".into());
+        config.registry = Some(registry);
+        config.publish_interval = std::time::Duration::ZERO;
+        let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
+        let app = issuer::app(service.clone());
+        let mut api =
+            Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), _dir: dir };
         let (st, v) = api
             .call(
                 Method::POST,

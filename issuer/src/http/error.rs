@@ -16,23 +16,9 @@ use axum::Json;
 use serde_json::json;
 
 use crate::i18n;
+use crate::service::{ServiceError, WalletError};
 
-/// One reason with its arguments (field name, …), localized when the response is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reason {
-    pub code: &'static str,
-    pub args: Vec<(&'static str, String)>,
-}
-
-impl Reason {
-    pub fn new(code: &'static str) -> Self {
-        Self { code, args: Vec::new() }
-    }
-    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.args.push((name, value.into()));
-        self
-    }
-}
+pub use crate::service::Reason;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -42,11 +28,13 @@ pub struct ApiError {
     pub reasons: Vec<Reason>,
     /// For the log only.
     pub internal: Option<String>,
+    /// Seconds, for 503 and 429.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str) -> Self {
-        Self { status, reason: Reason::new(code), reasons: Vec::new(), internal: None }
+        Self { status, reason: Reason::new(code), reasons: Vec::new(), internal: None, retry_after: None }
     }
     pub fn bad_request(code: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code)
@@ -69,6 +57,10 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self { internal: Some(detail.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error") }
     }
+    /// 503 with `Retry-After`: too much work in flight.
+    pub fn busy() -> Self {
+        Self { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy") }
+    }
     pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.reason = self.reason.arg(name, value);
         self
@@ -79,9 +71,29 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+/// The one mapping from the service's outcomes to HTTP.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Unauthorized => ApiError::unauthorized(),
+            ServiceError::Forbidden => ApiError::forbidden(),
+            ServiceError::NotFound => ApiError::not_found(),
+            ServiceError::BadRequest(r) => ApiError { reason: r, ..ApiError::new(StatusCode::BAD_REQUEST, "") },
+            ServiceError::Refused { code, reasons } => ApiError::unprocessable(code).with_reasons(reasons),
+            ServiceError::Conflict(r) => ApiError { reason: r, ..ApiError::new(StatusCode::CONFLICT, "") },
+            ServiceError::Wallet(w) => {
+                let status =
+                    if w == WalletError::InvalidToken { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+                let e = ApiError::new(status, w.code());
+                match w {
+                    WalletError::InvalidProof(why) => e.arg("reason", why),
+                    _ => e,
+                }
+            }
+            ServiceError::Busy => ApiError::busy(),
+            ServiceError::DiskFull => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
+            ServiceError::Internal(detail) => ApiError::internal(detail),
+        }
     }
 }
 
@@ -90,6 +102,7 @@ impl From<crate::store::StoreError> for ApiError {
 struct Pending {
     reason: Reason,
     reasons: Vec<Reason>,
+    retry_after: Option<u32>,
 }
 
 impl IntoResponse for ApiError {
@@ -98,7 +111,7 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.reason.code, %detail, "request failed");
         }
         let mut resp = self.status.into_response();
-        resp.extensions_mut().insert(Pending { reason: self.reason, reasons: self.reasons });
+        resp.extensions_mut().insert(Pending { reason: self.reason, reasons: self.reasons, retry_after: self.retry_after });
         resp
     }
 }
@@ -128,6 +141,9 @@ pub async fn localize(req: Request, next: Next) -> Response {
     }
     let mut out = (status, Json(body)).into_response();
     out.headers_mut().insert(axum::http::header::CONTENT_LANGUAGE, HeaderValue::from_static(i18n::tag(lang)));
+    if let Some(secs) = p.retry_after {
+        out.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     if status == StatusCode::UNAUTHORIZED {
         out.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }

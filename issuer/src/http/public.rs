@@ -8,8 +8,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::error::ApiError;
-use crate::AppState;
+use super::error::ApiError;
+use super::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,33 +19,37 @@ pub fn router() -> Router<AppState> {
         .route("/status-lists/{id}", get(status_list))
         .route("/v1/guidance", get(guidance))
         .route("/openapi.json", get(openapi))
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(healthz))
 }
 
-async fn trust_list(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")],
-        s.custody.trust_list(s.clock.now()).as_str().to_owned(),
-    )
+async fn trust_list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let tok = s.service.trust_list_token().ok_or_else(|| ApiError::internal("no trust list signed yet"))?;
+    Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], tok.to_string()))
 }
 
-async fn status_list(State(s): State<AppState>, Path(id): Path<u32>) -> Result<impl IntoResponse, ApiError> {
-    if id != crate::custody::STATUS_LIST_ID {
-        return Err(ApiError::not_found());
-    }
-    let version = s.status_version.load(std::sync::atomic::Ordering::SeqCst);
-    let tok = s.custody.status_token(&s.store, id, version, s.clock.now()).map_err(ApiError::internal)?;
+async fn status_list(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    let tok = id.parse().ok().and_then(|id| s.service.status_list_token(id)).ok_or_else(ApiError::not_found)?;
     Ok((
         [(header::CONTENT_TYPE, "application/statuslist+jwt"), (header::CACHE_CONTROL, "public, max-age=60")],
-        tok.as_str().to_owned(),
+        tok.to_string(),
     ))
+}
+
+/// Health: the process answers, and the write path makes a change durable within a second.
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let writes = s.service.write_path_ok(std::time::Duration::from_secs(1)).await;
+    let status = if writes { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({"status": if writes { "ok" } else { "degraded" }, "store": s.service.store().engine(),
+                      "write_path": if writes { "ok" } else { "not answering" }});
+    (status, Json(body))
 }
 
 /// The issuer's signing keys as an RFC 7517 JWK Set (every state, so old credentials can
 /// still be checked by tools that do not read the trust list).
 async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
     let keys: Vec<_> = s
-        .custody
+        .service
+        .custody()
         .key_records()
         .into_iter()
         .map(|k| {
@@ -59,7 +63,7 @@ async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
 /// OpenID4VCI credential issuer metadata (with the token endpoint folded in: this issuer is its
 /// own authorization server for the pre-authorized code flow).
 async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
-    let base = s.custody.issuer_url();
+    let base = s.service.issuer_url();
     Json(json!({
         "credential_issuer": base,
         "token_endpoint": format!("{base}/token"),

@@ -1,46 +1,20 @@
-//! The issuer's bridge to the `enrollment` rules: conversions between its types and ours
-//! (dates, reasons), and the few compositions the handlers need. No rule is decided here.
+//! The service's bridge to the `enrollment` rules: conversions between its types and ours
+//! (dates, reasons), and the few compositions the use cases need. No rule is decided here: the
+//! workflow, eligibility, deadlines and biometric checks all live in `enrollment`.
 
 use enrollment::biometrics::{Fingerprint, FingerprintSet, Portrait};
 use enrollment::deadline::HolidayCalendar;
 use enrollment::registry::{NationalRegistry, RegistryQuery};
 use enrollment::reports::ApplicationSummary;
-use enrollment::workflow::Action;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use verifier::qr::{CardKind, PersonClaims, Sex};
 
-use crate::error::Reason;
-use crate::routes::applications::AppMeta;
+use crate::ids::ApplicationId;
+use crate::service::error::Reason;
+use crate::store::AppMeta;
 
 pub type Form = enrollment::tk01::Tk01Application;
-pub type State = enrollment::workflow::Status;
-
-pub const SUBMITTED: State = State::Submitted;
-pub const BIOMETRICS_CAPTURED: State = State::BiometricsCaptured;
-pub const APPROVED: State = State::Approved;
-pub const ISSUED: State = State::Issued;
-
-/// The four officer steps and the wallet's issuance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    CaptureBiometrics,
-    CheckData,
-    Approve,
-    Reject,
-    Issue,
-}
-
-/// One recorded transition: who, when, from and to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct History {
-    pub from: Option<State>,
-    pub to: State,
-    pub actor: String,
-    pub at: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
 
 const JULIAN_EPOCH: i64 = 2_440_588;
 
@@ -68,14 +42,6 @@ fn refusal(e: enrollment::Error) -> Vec<Reason> {
 
 pub fn reception_point(form: &Form) -> &str {
     form.reception_point().as_ref()
-}
-
-pub fn is_closed(s: State) -> bool {
-    s.is_closed()
-}
-
-pub fn state_message_id(s: State) -> String {
-    s.message_id()
 }
 
 /// Parses a TK01 request body; every problem comes back with its field and code (a body that is
@@ -106,35 +72,6 @@ pub fn due_date(today: verifier::Date, on_file: bool, cal: &HolidayCalendar) -> 
     from_time(enrollment::deadline::due_date(to_time(today), on_file, cal))
 }
 
-pub fn submitted_entry(actor: &str, at: u64) -> History {
-    History { from: None, to: SUBMITTED, actor: actor.into(), at, note: None }
-}
-
-/// Applies a step if the workflow allows it from `state`.
-pub fn transition(
-    state: State,
-    step: Step,
-    actor: &str,
-    at: u64,
-    note: Option<String>,
-) -> Result<(State, History), &'static str> {
-    let action = match step {
-        Step::CaptureBiometrics => Action::CaptureBiometrics,
-        Step::CheckData => Action::CheckData,
-        Step::Approve => Action::Approve,
-        Step::Reject => Action::Reject { reason: enrollment::Reason::ApplicationClosed },
-        Step::Issue => Action::Issue,
-    };
-    // Re-capturing biometrics before the data check replaces the earlier capture.
-    let to = if step == Step::CaptureBiometrics && state == BIOMETRICS_CAPTURED {
-        Ok(BIOMETRICS_CAPTURED)
-    } else {
-        state.transition(&action)
-    };
-    let to = to.map_err(|e| e.reasons().first().map_or("application_not_ready", |r| r.code()))?;
-    Ok((to, History { from: Some(state), to, actor: actor.into(), at, note }))
-}
-
 /// What the biometric upload keeps in clear (digests and quality), and where the sealed file is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BiometricSummary {
@@ -150,6 +87,15 @@ pub struct Captured {
     pub slot: String,
     pub bytes: Vec<u8>,
     pub summary: BiometricSummary,
+}
+
+impl Captured {
+    #[cfg(test)]
+    pub(crate) fn for_test(slot: &str, bytes: Vec<u8>) -> Self {
+        let summary =
+            BiometricSummary { slot: slot.into(), format: "png".into(), size: bytes.len(), sha256: String::new(), quality: 80 };
+        Self { slot: slot.into(), bytes, summary }
+    }
 }
 
 impl std::fmt::Debug for Captured {
@@ -279,11 +225,11 @@ pub fn person_claims(form: &Form, eid: Option<&str>, today: verifier::Date) -> P
     }
 }
 
-fn summaries(rows: &[(String, AppMeta)]) -> Vec<ApplicationSummary> {
+fn summaries(rows: &[(ApplicationId, AppMeta)]) -> Vec<ApplicationSummary> {
     rows.iter()
         .filter_map(|(id, m)| {
             Some(ApplicationSummary {
-                id: id.clone(),
+                id: id.to_string(),
                 reception_point: m.reception_point.parse().ok()?,
                 submitted_on: to_time(m.submitted_on),
                 due_on: to_time(m.due_on),
@@ -293,11 +239,11 @@ fn summaries(rows: &[(String, AppMeta)]) -> Vec<ApplicationSummary> {
         .collect()
 }
 
-pub fn deadline_report(rows: &[(String, AppMeta)], today: verifier::Date, soon_days: u32) -> Value {
+pub fn deadline_report(rows: &[(ApplicationId, AppMeta)], today: verifier::Date, soon_days: u32) -> Value {
     let backlog = enrollment::reports::overdue_and_due_soon(&summaries(rows), to_time(today), soon_days);
     json!({"today": today, "soon_days": soon_days, "points": backlog})
 }
 
-pub fn daily_counts(rows: &[(String, AppMeta)]) -> Value {
+pub fn daily_counts(rows: &[(ApplicationId, AppMeta)]) -> Value {
     json!({"counts": enrollment::reports::counts_per_point_per_day(&summaries(rows))})
 }

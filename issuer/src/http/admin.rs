@@ -1,0 +1,127 @@
+//! Admin endpoints: staff tokens, key rotation and revocation, credential status, the audit log.
+//! Admin only; officers cannot reach them, and admins cannot decide applications.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Admin;
+use super::error::{ApiError, ApiJson};
+use super::{AppState, IdPath};
+use crate::ids::{CredentialId, TokenId};
+use crate::service::admin::{CredentialStatus, NewToken};
+use crate::store::Role;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/tokens", post(create_token))
+        .route("/v1/admin/tokens/{id}/revoke", post(revoke_token))
+        .route("/v1/admin/keys", get(list_keys).post(prepare_key))
+        .route("/v1/admin/keys/{kid}/activate", post(activate_key))
+        .route("/v1/admin/keys/rotate", post(rotate_key))
+        .route("/v1/admin/keys/{kid}/revoke", post(revoke_key))
+        .route("/v1/admin/credentials/{id}/status", post(set_status))
+        .route("/v1/admin/audit", get(audit))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    role: Role,
+    name: String,
+    #[serde(default)]
+    reception_point: Option<String>,
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    ApiJson(req): ApiJson<NewTokenBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req = NewToken { role: req.role, name: req.name, reception_point: req.reception_point };
+    let (row, token) = s.service.create_token(&who, req).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": row.id, "role": row.role, "token": token.as_str()}))))
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    IdPath(id): IdPath<TokenId>,
+) -> Result<Json<Value>, ApiError> {
+    let row = s.service.revoke_token(&who, &id).await?;
+    Ok(Json(json!({"id": row.id, "revoked": row.revoked})))
+}
+
+async fn list_keys(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "keys": s.service.keys(&who)? })))
+}
+
+/// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
+async fn prepare_key(State(s): State<AppState>, Admin(who): Admin) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let kid = s.service.prepare_key(&who).await?;
+    Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": s.service.keys(&who)?}))))
+}
+
+/// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
+async fn activate_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let kid = s.service.activate_key(&who, &kid).await?;
+    Ok(Json(json!({"active": kid.to_string(), "keys": s.service.keys(&who)?})))
+}
+
+/// Immediate rotation (for emergencies).
+async fn rotate_key(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
+    let kid = s.service.rotate_key(&who).await?;
+    Ok(Json(json!({"active": kid.to_string(), "keys": s.service.keys(&who)?})))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    s.service.revoke_key(&who, &kid).await?;
+    Ok(Json(json!({"keys": s.service.keys(&who)?})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatus {
+    status: String,
+}
+
+/// Sets a credential's status: `valid`, `suspended` or `revoked` (final).
+async fn set_status(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    IdPath(id): IdPath<CredentialId>,
+    ApiJson(req): ApiJson<NewStatus>,
+) -> Result<Json<Value>, ApiError> {
+    let to = CredentialStatus::parse(&req.status)
+        .ok_or_else(|| ApiError::unprocessable("field_invalid").arg("field", "status"))?;
+    let change = s.service.set_status(&who, &id, to).await?;
+    Ok(Json(json!({"id": change.id, "status": change.status.as_str(), "published_by": change.published_by})))
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = s.service.audit_page(&who, q.after, q.limit.unwrap_or(100)).await?;
+    let next = page.last().map(|(id, _)| *id);
+    let entries: Vec<Value> = page.into_iter().map(|(id, e)| json!({"seq": id, "entry": e})).collect();
+    Ok(Json(json!({"entries": entries, "next_after": next})))
+}

@@ -1,0 +1,207 @@
+//! The officer API for TK01 applications, and the reports on deadlines and daily counts.
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Officer, Staff};
+use super::error::{ApiError, ApiJson};
+use super::{lang_of, AppState, IdPath};
+use crate::ids::ApplicationId;
+use crate::service::enroll::{ApplicationView, Offer};
+
+/// Largest biometric upload: a portrait (5 MiB) and ten fingerprints would exceed it only if
+/// every file were at its maximum; the per-file limits are checked by the enrollment rules.
+pub const MAX_UPLOAD: usize = 12 << 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/applications", post(submit).get(list))
+        .route("/v1/applications/{id}", get(view))
+        .route(
+            "/v1/applications/{id}/biometrics",
+            post(biometrics).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route("/v1/applications/{id}/national-check", post(national_check))
+        .route("/v1/applications/{id}/approve", post(approve))
+        .route("/v1/applications/{id}/offer", post(reoffer))
+        .route("/v1/applications/{id}/reject", post(reject))
+        .route("/v1/reports/deadlines", get(deadlines))
+        .route("/v1/reports/daily-counts", get(daily_counts))
+}
+
+/// An application as staff see it, in the caller's language.
+fn view_json(now: u64, v: &ApplicationView, lang_header: Option<&str>) -> Value {
+    let lang = crate::i18n::negotiate(lang_header);
+    let rec = &v.record;
+    json!({
+        "id": v.id,
+        "version": v.version,
+        "state": v.meta.state,
+        "state_message": crate::i18n::message_id(lang, &v.meta.state.message_id()),
+        "applicant_notice": crate::i18n::deadline_notice(lang, if rec.biometrics_on_file { 3 } else { 7 }, rec.due_on),
+        "submitted_at": rec.workflow.submitted_at().unix_timestamp(),
+        "due_on": rec.due_on,
+        "biometrics_on_file": rec.biometrics_on_file,
+        "reception_point": v.meta.reception_point,
+        "form": rec.form,
+        "biometrics": rec.biometrics,
+        "national_check": rec.national_check,
+        "eid_number": rec.eid_number,
+        "credential_id": v.meta.credential,
+        "rejection_note": rec.rejection_note,
+        "history": rec.workflow.history(),
+        "overdue": rec.due_on < verifier::Date::from_unix_vn(now) && !v.meta.state.is_closed(),
+    })
+}
+
+fn offer_json(o: &Offer) -> Value {
+    json!({"id": o.id, "state": o.state, "offer_uri": o.offer_uri, "offer_expires_at": o.expires_at})
+}
+
+async fn submit(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let v = s.service.submit(&who, &body).await?;
+    Ok((StatusCode::CREATED, Json(view_json(s.service.now(), &v, lang_of(&headers)))))
+}
+
+async fn view(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    headers: HeaderMap,
+    IdPath(id): IdPath<ApplicationId>,
+) -> Result<Json<Value>, ApiError> {
+    let v = s.service.application(&who, &id).await?;
+    Ok(Json(view_json(s.service.now(), &v, lang_of(&headers))))
+}
+
+async fn biometrics(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    IdPath(id): IdPath<ApplicationId>,
+    mut multipart: Multipart,
+) -> Result<Json<Value>, ApiError> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::bad_request("invalid_request"))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name.ends_with("_quality") {
+            fields.push((name, field.text().await.map_err(|_| ApiError::bad_request("invalid_request"))?));
+        } else {
+            if files.len() >= 11 {
+                return Err(ApiError::unprocessable("biometric_type_invalid"));
+            }
+            let bytes = field.bytes().await.map_err(|_| ApiError::unprocessable("biometric_too_large"))?;
+            files.push((name, bytes.to_vec()));
+        }
+    }
+    let v = s.service.capture_biometrics(&who, &id, &files, &fields).await?;
+    Ok(Json(json!({"id": v.id, "state": v.meta.state, "biometrics": v.record.biometrics})))
+}
+
+async fn national_check(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    IdPath(id): IdPath<ApplicationId>,
+) -> Result<Json<Value>, ApiError> {
+    let v = s.service.national_check(&who, &id).await?;
+    Ok(Json(json!({"id": v.id, "state": v.meta.state, "national_check": v.record.national_check})))
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    IdPath(id): IdPath<ApplicationId>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(offer_json(&s.service.approve(&who, &id).await?)))
+}
+
+/// A new credential offer for an approved application whose offer expired or was lost (the
+/// earlier code, and access tokens obtained with it, stop working).
+async fn reoffer(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    IdPath(id): IdPath<ApplicationId>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(offer_json(&s.service.renew_offer(&who, &id).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    reason: String,
+}
+
+async fn reject(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    IdPath(id): IdPath<ApplicationId>,
+    ApiJson(body): ApiJson<RejectBody>,
+) -> Result<Json<Value>, ApiError> {
+    let v = s.service.reject(&who, &id, &body.reason).await?;
+    Ok(Json(json!({"id": v.id, "state": v.meta.state})))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    reception_point: Option<String>,
+}
+
+/// The applications of a reception point (an officer sees only their own), from the clear
+/// summaries: id, state, dates.
+async fn list(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let today = verifier::Date::from_unix_vn(s.service.now());
+    let apps: Vec<Value> = s
+        .service
+        .applications(&who, q.reception_point)
+        .await?
+        .into_iter()
+        .map(|(id, m)| {
+            json!({"id": id, "state": m.state, "reception_point": m.reception_point, "submitted_on": m.submitted_on,
+                   "due_on": m.due_on, "overdue": m.due_on < today && !m.state.is_closed()})
+        })
+        .collect();
+    Ok(Json(json!({ "applications": apps })))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeadlineQuery {
+    reception_point: Option<String>,
+    soon_days: Option<u32>,
+}
+
+/// Overdue and due-soon applications per reception point.
+async fn deadlines(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    Query(q): Query<DeadlineQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.service.deadlines(&who, q.reception_point, q.soon_days.unwrap_or(1)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CountQuery {
+    reception_point: Option<String>,
+    from: Option<verifier::Date>,
+    to: Option<verifier::Date>,
+}
+
+/// Submissions per reception point per day.
+async fn daily_counts(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    Query(q): Query<CountQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.service.daily_counts(&who, q.reception_point, q.from, q.to).await?))
+}

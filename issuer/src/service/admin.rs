@@ -1,0 +1,217 @@
+//! Admin use cases: staff tokens, key rotation and revocation, credential status, the audit log.
+//! Admins cannot decide applications; officers cannot reach any of this.
+
+use zeroize::Zeroizing;
+
+use super::{hash_secret, new_secret, require, Principal, Result, Service, ServiceError};
+use crate::ids::{CredentialId, TokenId};
+use crate::store::{AuditEntry, Conflict, Role, StoreError, TokenRow};
+
+/// A token to create.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub role: Role,
+    pub name: String,
+    pub reception_point: Option<String>,
+}
+
+/// A credential status an admin may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialStatus {
+    Valid,
+    Suspended,
+    /// Final: a revoked credential never becomes valid again.
+    Revoked,
+}
+
+impl CredentialStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "valid" => Some(Self::Valid),
+            "suspended" => Some(Self::Suspended),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// The Token Status List value.
+    pub fn value(self) -> u8 {
+        match self {
+            Self::Valid => verifier::statuslist::VALID,
+            Self::Suspended => verifier::statuslist::SUSPENDED,
+            Self::Revoked => verifier::statuslist::INVALID,
+        }
+    }
+}
+
+/// What a status change reports back.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub id: CredentialId,
+    pub status: CredentialStatus,
+    /// When verifiers that sync will see it (the next signing of the status list).
+    pub published_by: u64,
+}
+
+impl Service {
+    /// Creates the first admin token if none was ever created; returns it so `serve` can print
+    /// it once.
+    pub async fn bootstrap_admin(&self) -> Result<Option<Zeroizing<String>>> {
+        let now = self.now();
+        let token = new_secret("vnid_adm_");
+        let row = TokenRow {
+            id: TokenId::random(),
+            role: Role::Admin,
+            name: "bootstrap-admin".into(),
+            reception_point: None,
+            created_at: now,
+            revoked: false,
+        };
+        let audit = AuditEntry::new(now, "system", "token.created", row.id.as_str(), Some("role=admin".into()));
+        let created = self.store.bootstrap_admin(hash_secret(&token), row, audit).await?;
+        Ok(created.then_some(token))
+    }
+
+    pub async fn create_token(&self, who: &Principal, req: NewToken) -> Result<(TokenRow, Zeroizing<String>)> {
+        require(who, Role::Admin)?;
+        if req.name.trim().is_empty() || req.name.chars().count() > 100 {
+            return Err(ServiceError::field("field_invalid", "name"));
+        }
+        match (req.role, req.reception_point.as_deref()) {
+            (Role::Officer, None) => return Err(ServiceError::field("field_missing", "reception_point")),
+            (_, Some(p)) if p.parse::<enrollment::tk01::ReceptionPointId>().is_err() => {
+                return Err(ServiceError::field("reception_point_invalid", "reception_point"))
+            }
+            _ => {}
+        }
+        let now = self.now();
+        let prefix = match req.role {
+            Role::Admin => "vnid_adm_",
+            Role::Officer => "vnid_off_",
+        };
+        let token = new_secret(prefix);
+        let row = TokenRow {
+            id: TokenId::random(),
+            role: req.role,
+            name: req.name,
+            reception_point: req.reception_point,
+            created_at: now,
+            revoked: false,
+        };
+        let detail = Some(format!("role={}", if row.role == Role::Admin { "admin" } else { "officer" }));
+        let audit = AuditEntry::new(now, who.id.as_str(), "token.created", row.id.as_str(), detail);
+        self.store.create_token(hash_secret(&token), row.clone(), audit).await?;
+        Ok((row, token))
+    }
+
+    /// Revokes a staff token. The last active admin token cannot be revoked.
+    pub async fn revoke_token(&self, who: &Principal, id: &TokenId) -> Result<TokenRow> {
+        require(who, Role::Admin)?;
+        let audit = AuditEntry::new(self.now(), who.id.as_str(), "token.revoked", id.as_str(), None);
+        Ok(self.store.revoke_token(id, audit).await?)
+    }
+
+    pub fn keys(&self, who: &Principal) -> Result<Vec<verifier::TrustedKey>> {
+        require(who, Role::Admin)?;
+        Ok(self.custody.key_records())
+    }
+
+    /// A key id from a request that the keystore knows, else not found.
+    fn listed_kid(&self, raw: &str) -> Result<verifier::KeyId> {
+        let kid: verifier::KeyId = raw.parse().map_err(|_| ServiceError::NotFound)?;
+        if self.custody.key_records().iter().any(|k| k.kid == kid) {
+            Ok(kid)
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    async fn key_event(&self, who: &Principal, action: &str, kid: &verifier::KeyId) -> Result<()> {
+        self.store.append_audit(AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), None)).await?;
+        self.publish(true).await
+    }
+
+    /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
+    pub async fn prepare_key(&self, who: &Principal) -> Result<verifier::KeyId> {
+        require(who, Role::Admin)?;
+        let kid = self.custody.prepare(self.now())?;
+        self.key_event(who, "key.prepared", &kid).await?;
+        Ok(kid)
+    }
+
+    /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
+    pub async fn activate_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
+        require(who, Role::Admin)?;
+        let kid = self.listed_kid(kid)?;
+        self.custody.activate(&kid, self.now()).map_err(refused)?;
+        self.key_event(who, "key.activated", &kid).await?;
+        Ok(kid)
+    }
+
+    /// Immediate rotation (for emergencies): verifiers that have not synced since will not know
+    /// the new key until they do.
+    pub async fn rotate_key(&self, who: &Principal) -> Result<verifier::KeyId> {
+        require(who, Role::Admin)?;
+        let kid = self.custody.rotate(self.now())?;
+        self.key_event(who, "key.rotated", &kid).await?;
+        Ok(kid)
+    }
+
+    pub async fn revoke_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
+        require(who, Role::Admin)?;
+        let kid = self.listed_kid(kid)?;
+        self.custody.revoke(&kid, self.now()).map_err(refused)?;
+        self.key_event(who, "key.revoked", &kid).await?;
+        Ok(kid)
+    }
+
+    /// Sets a credential's status: `valid`, `suspended`, or `revoked` (final).
+    pub async fn set_status(&self, who: &Principal, id: &CredentialId, to: CredentialStatus) -> Result<StatusChange> {
+        require(who, Role::Admin)?;
+        let cred = self.store.credential(id).await?.ok_or(ServiceError::NotFound)?;
+        for _attempt in 0..4 {
+            let current = self.store.status(cred.status_list, cred.status_idx).await?.ok_or(ServiceError::NotFound)?;
+            if current == verifier::statuslist::INVALID && to != CredentialStatus::Revoked {
+                return Err(ServiceError::conflict("credential_revoked"));
+            }
+            let audit = AuditEntry::new(
+                self.now(),
+                who.id.as_str(),
+                "credential.status",
+                id.as_str(),
+                Some(to.as_str().to_owned()),
+            );
+            match self.store.set_status(id, current, to.value(), audit).await {
+                Err(StoreError::Conflict(Conflict::StatusChanged)) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(()) => {
+                    let published_by = self.status_changed().await?;
+                    return Ok(StatusChange { id: id.clone(), status: to, published_by });
+                }
+            }
+        }
+        Err(ServiceError::conflict("status_changed"))
+    }
+
+    pub async fn audit_page(
+        &self,
+        who: &Principal,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>> {
+        require(who, Role::Admin)?;
+        Ok(self.store.audit_page(after, limit.clamp(1, 1000)).await?)
+    }
+}
+
+fn refused(e: crate::custody::CustodyError) -> ServiceError {
+    ServiceError::Conflict(super::Reason::new("key_transition_refused").arg("detail", e.to_string()))
+}

@@ -1,0 +1,762 @@
+//! The embedded engine: redb, with group commit on one writer thread.
+//!
+//! # Why redb, and how durability is kept
+//!
+//! The issuer's first engine was sled 0.34. It broke both invariants that matter here (see
+//! ARCHITECTURE.md, "Choices and why"): its flush is `sync_file_range`, not fsync, so an
+//! acknowledged change could be lost on power loss; and `flush_async` from many tasks wedged its
+//! I/O threads for good (upstream sled issue 1308). redb is a maintained embedded ACID engine
+//! whose `Durability::Immediate` commit ends with `fdatasync`.
+//!
+//! An fdatasync costs about 0.2 ms here, so one per request would cap a node at a few thousand
+//! writes per second and waste the disk's bandwidth. Instead every change runs on **one writer
+//! thread**, in its own redb write transaction committed with `Durability::None` (atomic and
+//! isolated: a change whose precondition fails is aborted and leaves nothing behind; but not yet
+//! on disk). When the writer has drained its queue it commits one empty transaction with
+//! `Durability::Immediate`, which makes every earlier commit durable with a single fdatasync,
+//! and only then answers the waiting requests (**group commit**). While that fsync runs, new
+//! changes queue up and form the next group.
+//!
+//! Readers use redb read transactions on the calling task: they see every committed change,
+//! including the few of the current group that are not yet durable (at most one group, well
+//! under a millisecond of work). A reader never acknowledges a change; the writer does.
+//!
+//! The number of writes in flight is bounded by a [`WriteGate`]; the writer thread never blocks
+//! on anything but the disk, so the service cannot wedge on its store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use async_trait::async_trait;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::*;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// id → version (8 bytes, big-endian) followed by the sealed record.
+const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+const APP_META: TableDefinition<&str, &[u8]> = TableDefinition::new("app_meta");
+const IDENTITY: TableDefinition<&[u8], &str> = TableDefinition::new("identity");
+const EIDS: TableDefinition<&[u8], &str> = TableDefinition::new("eids");
+const BIOMETRICS: TableDefinition<&str, &[u8]> = TableDefinition::new("biometrics");
+const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
+const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access");
+const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+/// (list, index) → status value: every allocated index.
+const STATUS: TableDefinition<(u32, u64), u8> = TableDefinition::new("status");
+/// (list, index) → status value, for the entries that are not 0 (valid) only: what a status
+/// list token is built from, without reading every allocated index.
+const STATUS_MARKS: TableDefinition<(u32, u64), u8> = TableDefinition::new("status_marks");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
+const K_STATUS_VERSION: &str = "status_version";
+
+/// Most changes in one group commit.
+const MAX_GROUP: usize = 4096;
+
+fn engine_err(e: impl Into<redb::Error>) -> StoreError {
+    let e: redb::Error = e.into();
+    if let redb::Error::Io(io) = &e {
+        if io.raw_os_error() == Some(28) {
+            return StoreError::DiskFull;
+        }
+    }
+    StoreError::Engine(e.to_string())
+}
+
+/// A change waiting for the writer: it runs inside a write transaction, then hears whether its
+/// group was made durable.
+trait Job: Send {
+    /// Runs the change; `true` if it should commit.
+    fn apply(&mut self, txn: &redb::WriteTransaction) -> bool;
+    /// Answers the caller with the change's result, or the commit's failure.
+    fn finish(self: Box<Self>, durable: Result<()>);
+}
+
+struct Change<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<T: Send, F: FnOnce(&redb::WriteTransaction) -> Result<T> + Send> Job for Change<T, F> {
+    fn apply(&mut self, txn: &redb::WriteTransaction) -> bool {
+        let r = match self.f.take() {
+            Some(f) => f(txn),
+            None => Err(StoreError::Engine("change applied twice".into())),
+        };
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, durable: Result<()>) {
+        let out = match (self.result, durable) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(StoreError::Engine("change not applied".into())),
+        };
+        // The caller may have gone away (client disconnected): the change stands regardless.
+        let _ = self.reply.send(out);
+    }
+}
+
+/// The embedded engine. Cheap to share (`Arc`); the writer thread stops when it is dropped.
+pub struct Embedded {
+    db: Arc<Database>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    gate: WriteGate,
+    path: PathBuf,
+    /// Durable group commits so far (for metrics and tests).
+    groups: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Embedded").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Why the embedded store did not open.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    #[error(
+        "another issuer is already using the data folder {0} (only one process may open it): stop it, or give this one \
+         another --data folder"
+    )]
+    InUse(PathBuf),
+    #[error("cannot create the data folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the database {path}: {detail}")]
+    Engine { path: PathBuf, detail: String },
+}
+
+impl Embedded {
+    /// Opens (or creates) the database `issuer.redb` in `dir` (made 0700 on Unix).
+    pub fn open(dir: &Path, gate: WriteGate) -> std::result::Result<Self, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder { path: dir.into(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|source| OpenError::Folder { path: dir.into(), source })?;
+        }
+        let path = dir.join("issuer.redb");
+        let db = Database::builder().create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(dir.into()),
+            e => OpenError::Engine { path: path.clone(), detail: e.to_string() },
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        let engine = |e: StoreError| OpenError::Engine { path: path.clone(), detail: e.to_string() };
+        create_tables(&db).map_err(engine)?;
+        let db = Arc::new(db);
+        let (jobs, rx) = mpsc::channel::<Box<dyn Job>>();
+        let groups = Arc::new(AtomicU64::new(0));
+        {
+            let db = db.clone();
+            let groups = groups.clone();
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || writer(&db, &rx, &groups))
+                .map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?;
+        }
+        Ok(Self { db, jobs, gate, path, groups })
+    }
+
+    /// Durable group commits made so far.
+    pub fn groups(&self) -> u64 {
+        self.groups.load(Ordering::Relaxed)
+    }
+
+    /// The write gate (writes in flight).
+    pub fn gate(&self) -> &WriteGate {
+        &self.gate
+    }
+
+    /// Runs `f` as one change on the writer thread; answers once it is durable.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        let permit = self.gate.enter().await?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Box::new(Change { f: Some(f), result: None, reply, _permit: permit });
+        self.jobs.send(job).map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Engine("the store writer has stopped".into()))?
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_read().map_err(engine_err)?;
+        f(&txn)
+    }
+}
+
+fn create_tables(db: &Database) -> Result<()> {
+    let txn = db.begin_write().map_err(engine_err)?;
+    {
+        txn.open_table(META).map_err(engine_err)?;
+        txn.open_table(TOKENS).map_err(engine_err)?;
+        txn.open_table(APPS).map_err(engine_err)?;
+        txn.open_table(APP_META).map_err(engine_err)?;
+        txn.open_table(IDENTITY).map_err(engine_err)?;
+        txn.open_table(EIDS).map_err(engine_err)?;
+        txn.open_table(BIOMETRICS).map_err(engine_err)?;
+        txn.open_table(CODES).map_err(engine_err)?;
+        txn.open_table(ACCESS).map_err(engine_err)?;
+        txn.open_table(CREDENTIALS).map_err(engine_err)?;
+        txn.open_table(STATUS).map_err(engine_err)?;
+        txn.open_table(STATUS_MARKS).map_err(engine_err)?;
+        txn.open_table(AUDIT).map_err(engine_err)?;
+    }
+    txn.commit().map_err(engine_err)
+}
+
+/// The writer thread: applies changes one by one, each in its own non-durable transaction, and
+/// makes each group durable with one fdatasync before answering it.
+fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) {
+    let mut waiting: Vec<Box<dyn Job>> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(mut job) = next.take() {
+            n += 1;
+            match db.begin_write() {
+                Err(e) => job.finish(Err(engine_err(e))),
+                Ok(mut txn) => {
+                    if let Err(e) = txn.set_durability(Durability::None) {
+                        job.finish(Err(engine_err(e)));
+                    } else if job.apply(&txn) {
+                        match txn.commit() {
+                            Ok(()) => waiting.push(job),
+                            Err(e) => job.finish(Err(engine_err(e))),
+                        }
+                    } else {
+                        // The change refused itself: nothing of it stays, and its answer (the
+                        // refusal) does not depend on the disk.
+                        let _ = txn.abort();
+                        job.finish(Ok(()));
+                    }
+                }
+            }
+            if n < MAX_GROUP {
+                next = rx.try_recv().ok();
+            }
+        }
+        if waiting.is_empty() {
+            continue;
+        }
+        let durable = make_durable(db);
+        if durable.is_ok() {
+            groups.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracing::error!(error = ?durable.as_ref().err(), "group commit failed; its changes are not acknowledged");
+        }
+        for job in waiting.drain(..) {
+            job.finish(durable.clone());
+        }
+    }
+}
+
+/// One empty `Immediate` commit: redb writes the commit slot and calls fdatasync, which makes
+/// every earlier non-durable commit durable with it.
+fn make_durable(db: &Database) -> Result<()> {
+    let mut txn = db.begin_write().map_err(engine_err)?;
+    txn.set_durability(Durability::Immediate).map_err(engine_err)?;
+    txn.commit().map_err(engine_err)
+}
+
+// ----- helpers inside transactions -----
+
+fn audit_append(txn: &redb::WriteTransaction, entry: &AuditEntry) -> Result<u64> {
+    let mut t = txn.open_table(AUDIT).map_err(engine_err)?;
+    let seq = t.last().map_err(engine_err)?.map_or(1, |(k, _)| k.value() + 1);
+    t.insert(seq, to_json(entry).as_slice()).map_err(engine_err)?;
+    Ok(seq)
+}
+
+fn encode_app(version: u64, sealed: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + sealed.len());
+    v.extend_from_slice(&version.to_be_bytes());
+    v.extend_from_slice(sealed);
+    v
+}
+
+fn decode_app(b: &[u8]) -> Result<(u64, Vec<u8>)> {
+    let (v, sealed) = b.split_at_checked(8).ok_or(StoreError::Corrupt("application row"))?;
+    let v = u64::from_be_bytes(v.try_into().map_err(|_| StoreError::Corrupt("application row"))?);
+    Ok((v, sealed.to_vec()))
+}
+
+/// Checks the application's version and writes the change; returns the new version and the
+/// summary that was replaced.
+fn apply_change(txn: &redb::WriteTransaction, change: &AppChange) -> Result<(u64, AppMeta)> {
+    let mut apps = txn.open_table(APPS).map_err(engine_err)?;
+    let current = match apps.get(change.id.as_str()).map_err(engine_err)? {
+        Some(v) => decode_app(v.value())?.0,
+        None => return Err(StoreError::NotFound),
+    };
+    if current != change.expected_version {
+        return Err(Conflict::ApplicationChanged.into());
+    }
+    let mut metas = txn.open_table(APP_META).map_err(engine_err)?;
+    let old: AppMeta = match metas.get(change.id.as_str()).map_err(engine_err)? {
+        Some(v) => from_json(v.value(), "application summary")?,
+        None => return Err(StoreError::Corrupt("application without summary")),
+    };
+    let version = current + 1;
+    apps.insert(change.id.as_str(), encode_app(version, &change.sealed).as_slice()).map_err(engine_err)?;
+    metas.insert(change.id.as_str(), to_json(&change.meta).as_slice()).map_err(engine_err)?;
+    Ok((version, old))
+}
+
+fn get_json<'k, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    def: TableDefinition<K, &[u8]>,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+    what: &'static str,
+) -> Result<Option<T>> {
+    let t = txn.open_table(def).map_err(engine_err)?;
+    let v = t.get(key).map_err(engine_err)?;
+    v.map(|v| from_json(v.value(), what)).transpose()
+}
+
+fn meta_u64(txn: &redb::WriteTransaction, key: &str) -> Result<u64> {
+    let t = txn.open_table(META).map_err(engine_err)?;
+    let v = t.get(key).map_err(engine_err)?;
+    Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+}
+
+fn set_meta_u64(txn: &redb::WriteTransaction, key: &str, value: u64) -> Result<()> {
+    let mut t = txn.open_table(META).map_err(engine_err)?;
+    t.insert(key, value.to_be_bytes().as_slice()).map_err(engine_err)?;
+    Ok(())
+}
+
+fn allocated_key(list: u32) -> String {
+    format!("status_allocated/{list}")
+}
+
+#[async_trait]
+impl Store for Embedded {
+    fn engine(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.write(|_| Ok(())).await
+    }
+
+    async fn token(&self, hash: &Digest) -> Result<Option<TokenRow>> {
+        let key = hash.0;
+        self.read(|txn| get_json(txn, TOKENS, key.as_slice(), "token"))
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        self.read(|txn| {
+            let t = txn.open_table(TOKENS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (_, v) = kv.map_err(engine_err)?;
+                out.push(from_json(v.value(), "token")?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn create_token(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<()> {
+        self.write(move |txn| {
+            let mut t = txn.open_table(TOKENS).map_err(engine_err)?;
+            t.insert(hash.0.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
+            drop(t);
+            audit_append(txn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bootstrap_admin(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<bool> {
+        self.write(move |txn| {
+            if meta_u64(txn, K_BOOTSTRAPPED)? != 0 {
+                return Ok(false);
+            }
+            set_meta_u64(txn, K_BOOTSTRAPPED, row.created_at.max(1))?;
+            let mut t = txn.open_table(TOKENS).map_err(engine_err)?;
+            t.insert(hash.0.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
+            drop(t);
+            audit_append(txn, &audit)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: &TokenId, audit: AuditEntry) -> Result<TokenRow> {
+        let id = id.clone();
+        self.write(move |txn| {
+            let mut t = txn.open_table(TOKENS).map_err(engine_err)?;
+            let mut found = None;
+            let mut active_admins = 0;
+            for kv in t.iter().map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                let row: TokenRow = from_json(v.value(), "token")?;
+                if row.role == Role::Admin && !row.revoked {
+                    active_admins += 1;
+                }
+                if row.id == id {
+                    found = Some((k.value().to_vec(), row));
+                }
+            }
+            let (key, mut row) = found.ok_or(StoreError::NotFound)?;
+            if row.role == Role::Admin && !row.revoked && active_admins <= 1 {
+                return Err(Conflict::LastAdmin.into());
+            }
+            row.revoked = true;
+            t.insert(key.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
+            drop(t);
+            audit_append(txn, &audit)?;
+            Ok(row)
+        })
+        .await
+    }
+
+    async fn application(&self, id: &ApplicationId) -> Result<Option<AppRow>> {
+        self.read(|txn| {
+            let apps = txn.open_table(APPS).map_err(engine_err)?;
+            let Some(v) = apps.get(id.as_str()).map_err(engine_err)? else { return Ok(None) };
+            let (version, sealed) = decode_app(v.value())?;
+            let meta = get_json(txn, APP_META, id.as_str(), "application summary")?
+                .ok_or(StoreError::Corrupt("application without summary"))?;
+            Ok(Some(AppRow { id: id.clone(), version, meta, sealed }))
+        })
+    }
+
+    async fn application_metas(&self, point: Option<&str>) -> Result<Vec<(ApplicationId, AppMeta)>> {
+        self.read(|txn| {
+            let t = txn.open_table(APP_META).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                let meta: AppMeta = from_json(v.value(), "application summary")?;
+                if point.is_none_or(|p| p == meta.reception_point) {
+                    let id = k.value().parse().map_err(|_| StoreError::Corrupt("application id"))?;
+                    out.push((id, meta));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn application_by_identity(&self, key: &Digest) -> Result<Option<(ApplicationId, AppMeta)>> {
+        self.read(|txn| {
+            let t = txn.open_table(IDENTITY).map_err(engine_err)?;
+            let Some(id) = t.get(key.0.as_slice()).map_err(engine_err)? else { return Ok(None) };
+            let id: ApplicationId = id.value().parse().map_err(|_| StoreError::Corrupt("application id"))?;
+            let meta = get_json(txn, APP_META, id.to_string().as_str(), "application summary")?
+                .ok_or(StoreError::Corrupt("identity index without application"))?;
+            Ok(Some((id, meta)))
+        })
+    }
+
+    async fn insert_application(&self, new: NewApplication, audit: AuditEntry) -> Result<()> {
+        self.write(move |txn| {
+            let mut index = txn.open_table(IDENTITY).map_err(engine_err)?;
+            let mut metas = txn.open_table(APP_META).map_err(engine_err)?;
+            // A concurrent submission for the same person loses here.
+            for key in &new.identity {
+                let other = index.get(key.0.as_slice()).map_err(engine_err)?.map(|v| v.value().to_owned());
+                if let Some(other) = other {
+                    if let Some(m) = metas.get(other.as_str()).map_err(engine_err)? {
+                        let m: AppMeta = from_json(m.value(), "application summary")?;
+                        if !m.state.is_closed() {
+                            return Err(Conflict::ApplicationExists.into());
+                        }
+                    }
+                }
+            }
+            let mut apps = txn.open_table(APPS).map_err(engine_err)?;
+            if apps.get(new.id.as_str()).map_err(engine_err)?.is_some() {
+                return Err(StoreError::Engine("application id drawn twice".into()));
+            }
+            for key in &new.identity {
+                index.insert(key.0.as_slice(), new.id.as_str()).map_err(engine_err)?;
+            }
+            apps.insert(new.id.as_str(), encode_app(1, &new.sealed).as_slice()).map_err(engine_err)?;
+            metas.insert(new.id.as_str(), to_json(&new.meta).as_slice()).map_err(engine_err)?;
+            drop((index, metas, apps));
+            audit_append(txn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
+        self.write(move |txn| {
+            let (v, _) = apply_change(txn, &change)?;
+            audit_append(txn, &audit)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn capture_biometrics(&self, change: AppChange, sealed_files: Vec<u8>, audit: AuditEntry) -> Result<u64> {
+        self.write(move |txn| {
+            let (v, _) = apply_change(txn, &change)?;
+            let mut t = txn.open_table(BIOMETRICS).map_err(engine_err)?;
+            t.insert(change.id.as_str(), sealed_files.as_slice()).map_err(engine_err)?;
+            drop(t);
+            audit_append(txn, &audit)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>> {
+        self.read(|txn| {
+            let t = txn.open_table(BIOMETRICS).map_err(engine_err)?;
+            Ok(t.get(id.as_str()).map_err(engine_err)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    async fn approve(
+        &self,
+        change: AppChange,
+        eid: Digest,
+        code_hash: Digest,
+        code: CodeRow,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        self.write(move |txn| {
+            let mut eids = txn.open_table(EIDS).map_err(engine_err)?;
+            if eids.get(eid.0.as_slice()).map_err(engine_err)?.is_some() {
+                return Err(Conflict::EidTaken.into());
+            }
+            let (v, _) = apply_change(txn, &change)?;
+            eids.insert(eid.0.as_slice(), change.id.as_str()).map_err(engine_err)?;
+            let mut codes = txn.open_table(CODES).map_err(engine_err)?;
+            codes.insert(code_hash.0.as_slice(), to_json(&code).as_slice()).map_err(engine_err)?;
+            drop((eids, codes));
+            audit_append(txn, &audit)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
+        self.write(move |txn| {
+            let (v, old) = apply_change(txn, &change)?;
+            let mut codes = txn.open_table(CODES).map_err(engine_err)?;
+            if let Some(offer) = &old.offer {
+                codes.remove(offer.code.0.as_slice()).map_err(engine_err)?;
+            }
+            codes.insert(code_hash.0.as_slice(), to_json(&code).as_slice()).map_err(engine_err)?;
+            drop(codes);
+            audit_append(txn, &audit)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn code(&self, hash: &Digest) -> Result<Option<CodeRow>> {
+        let key = hash.0;
+        self.read(|txn| get_json(txn, CODES, key.as_slice(), "code"))
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: Digest,
+        seen: CodeRow,
+        access_hash: Digest,
+        access: AccessRow,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |txn| {
+            let mut codes = txn.open_table(CODES).map_err(engine_err)?;
+            let current: Option<CodeRow> = match codes.get(code_hash.0.as_slice()).map_err(engine_err)? {
+                Some(v) => Some(from_json(v.value(), "code")?),
+                None => None,
+            };
+            let Some(mut current) = current.filter(|c| *c == seen) else {
+                return Err(Conflict::InvalidGrant.into());
+            };
+            let mut tokens = txn.open_table(ACCESS).map_err(engine_err)?;
+            if let Some(previous) = current.access {
+                tokens.remove(previous.0.as_slice()).map_err(engine_err)?;
+            }
+            current.access = Some(access_hash);
+            codes.insert(code_hash.0.as_slice(), to_json(&current).as_slice()).map_err(engine_err)?;
+            tokens.insert(access_hash.0.as_slice(), to_json(&access).as_slice()).map_err(engine_err)?;
+            drop((codes, tokens));
+            audit_append(txn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn access(&self, hash: &Digest) -> Result<Option<AccessRow>> {
+        let key = hash.0;
+        self.read(|txn| get_json(txn, ACCESS, key.as_slice(), "access token"))
+    }
+
+    async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
+        self.write(move |txn| {
+            let Issuance { access, app, credential } = issuance;
+            let mut tokens = txn.open_table(ACCESS).map_err(engine_err)?;
+            let row: Option<AccessRow> = match tokens.get(access.0.as_slice()).map_err(engine_err)? {
+                Some(v) => Some(from_json(v.value(), "access token")?),
+                None => None,
+            };
+            let Some(mut row) = row else { return Err(Conflict::InvalidToken.into()) };
+            if let Some(issued) = row.credential {
+                return Err(Conflict::AlreadyIssued(issued).into());
+            }
+            if row.application != app.id {
+                return Err(Conflict::InvalidToken.into());
+            }
+            let mut status = txn.open_table(STATUS).map_err(engine_err)?;
+            let key = (credential.status_list, credential.status_idx);
+            if status.get(key).map_err(engine_err)?.is_some() {
+                return Err(Conflict::StatusIndexTaken.into());
+            }
+            let (v, old) = apply_change(txn, &app)?;
+            if old.offer.as_ref().map(|o| o.generation) != Some(row.generation) {
+                // The offer was renewed since this token was obtained.
+                return Err(Conflict::InvalidToken.into());
+            }
+            let _ = v;
+            status.insert(key, 0u8).map_err(engine_err)?;
+            let allocated = allocated_key(credential.status_list);
+            let n = meta_u64(txn, &allocated)?;
+            set_meta_u64(txn, &allocated, n + 1)?;
+            row.credential = Some(credential.id.clone());
+            tokens.insert(access.0.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
+            let mut creds = txn.open_table(CREDENTIALS).map_err(engine_err)?;
+            creds.insert(credential.id.as_str(), to_json(&credential).as_slice()).map_err(engine_err)?;
+            if let Some(offer) = &old.offer {
+                // The code has served its purpose; the access token stays for retries.
+                let mut codes = txn.open_table(CODES).map_err(engine_err)?;
+                codes.remove(offer.code.0.as_slice()).map_err(engine_err)?;
+            }
+            drop((tokens, status, creds));
+            audit_append(txn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>> {
+        self.read(|txn| get_json(txn, CREDENTIALS, id.as_str(), "credential"))
+    }
+
+    async fn status(&self, list: u32, idx: u64) -> Result<Option<u8>> {
+        self.read(|txn| {
+            let t = txn.open_table(STATUS).map_err(engine_err)?;
+            Ok(t.get((list, idx)).map_err(engine_err)?.map(|v| v.value()))
+        })
+    }
+
+    async fn set_status(&self, credential: &CredentialId, expected: u8, new: u8, audit: AuditEntry) -> Result<()> {
+        let id = credential.clone();
+        self.write(move |txn| {
+            let creds = txn.open_table(CREDENTIALS).map_err(engine_err)?;
+            let cred: CredentialRow = match creds.get(id.as_str()).map_err(engine_err)? {
+                Some(v) => from_json(v.value(), "credential")?,
+                None => return Err(StoreError::NotFound),
+            };
+            let key = (cred.status_list, cred.status_idx);
+            let mut status = txn.open_table(STATUS).map_err(engine_err)?;
+            let current = status.get(key).map_err(engine_err)?.map(|v| v.value());
+            if current != Some(expected) {
+                return Err(Conflict::StatusChanged.into());
+            }
+            status.insert(key, new).map_err(engine_err)?;
+            let mut marks = txn.open_table(STATUS_MARKS).map_err(engine_err)?;
+            if new == 0 {
+                marks.remove(key).map_err(engine_err)?;
+            } else {
+                marks.insert(key, new).map_err(engine_err)?;
+            }
+            drop((creds, status, marks));
+            let v = meta_u64(txn, K_STATUS_VERSION)?;
+            set_meta_u64(txn, K_STATUS_VERSION, v + 1)?;
+            audit_append(txn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn status_marks(&self, list: u32) -> Result<Vec<(u64, u8)>> {
+        self.read(|txn| {
+            let t = txn.open_table(STATUS_MARKS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.range((list, 0u64)..=(list, u64::MAX)).map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                out.push((k.value().1, v.value()));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn status_allocated(&self, list: u32) -> Result<u64> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(allocated_key(list).as_str()).map_err(engine_err)?;
+            Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+        })
+    }
+
+    async fn status_version(&self) -> Result<u64> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(K_STATUS_VERSION).map_err(engine_err)?;
+            Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+        })
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64> {
+        self.write(move |txn| audit_append(txn, &entry)).await
+    }
+
+    async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
+        self.read(|txn| {
+            let t = txn.open_table(AUDIT).map_err(engine_err)?;
+            let start = after.map_or(0, |a| a.saturating_add(1));
+            let mut out = Vec::new();
+            for kv in t.range(start..).map_err(engine_err)?.take(limit) {
+                let (k, v) = kv.map_err(engine_err)?;
+                out.push((k.value(), from_json(v.value(), "audit entry")?));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            Ok(t.get(format!("setting/{key}").as_str()).map_err(engine_err)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()> {
+        let key = format!("setting/{key}");
+        self.write(move |txn| {
+            let mut t = txn.open_table(META).map_err(engine_err)?;
+            t.insert(key.as_str(), value.as_slice()).map_err(engine_err)?;
+            drop(t);
+            if let Some(a) = &audit {
+                audit_append(txn, a)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,394 @@
+//! Storage: the [`Store`] trait, the records it keeps, and its engines.
+//!
+//! The trait has **one method per atomic change**. Each takes the audit entry that records the
+//! change and, where the change is to an application, the version the caller read
+//! ([`AppChange::expected_version`]); the engine writes the record, its indexes and the audit
+//! entry together or not at all, and answers only once the change is durable. A change whose
+//! precondition no longer holds (another request changed the application, a code was already
+//! redeemed, a status index is taken) fails with a typed [`Conflict`] and writes nothing. The
+//! service layer decides what the rules are; an engine only keeps the invariants that need
+//! atomicity (uniqueness, versions, single use).
+//!
+//! Engines: [`embedded`] (redb, the default: one node, no other service). Every engine must pass
+//! the [`conformance`] suite; the tests run it against each.
+//!
+//! Records carry no personal data in clear: application records are sealed by the service before
+//! they reach the store (`sealed`), and look-ups by personal data go through keyed blind indexes
+//! ([`Digest`]). The clear parts ([`AppMeta`], [`CredentialRow`], audit entries) hold ids, states,
+//! dates and codes.
+
+pub mod conformance;
+pub mod embedded;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ApplicationId, CredentialId, TokenId};
+
+/// What a store change can fail with.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The change's precondition does not hold any more; nothing was written.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The record the change is about does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Too many writes in flight: nothing was written; retry after a moment.
+    #[error("too many writes in flight")]
+    Busy,
+    /// The disk is full: nothing was acknowledged.
+    #[error("no space left on the data volume")]
+    DiskFull,
+    /// A stored record does not decode.
+    #[error("stored record is corrupted: {0}")]
+    Corrupt(&'static str),
+    /// The engine failed (I/O, lost connection, a stopped writer). Whether an unacknowledged
+    /// change was applied is unknown; a retry with the same inputs is safe where the change is
+    /// idempotent.
+    #[error("storage engine: {0}")]
+    Engine(String),
+}
+
+/// A precondition that failed. Each is something the service turns into its own refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// Another open application exists for the same person.
+    ApplicationExists,
+    /// The application's version is not the one the change was computed from.
+    ApplicationChanged,
+    /// The e-ID number drawn is already taken.
+    EidTaken,
+    /// The status index drawn is already taken.
+    StatusIndexTaken,
+    /// The pre-authorized code is unknown, expired, renewed or no longer for this application.
+    InvalidGrant,
+    /// The access token is unknown, or its offer was renewed.
+    InvalidToken,
+    /// A credential was already issued with this access token.
+    AlreadyIssued(CredentialId),
+    /// The credential's status is not the one the change was computed from.
+    StatusChanged,
+    /// The change would leave no active admin token.
+    LastAdmin,
+}
+
+impl From<Conflict> for StoreError {
+    fn from(c: Conflict) -> Self {
+        StoreError::Conflict(c)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A 32-byte digest used as a key: a SHA-256 of a secret (token, code) or a keyed blind index
+/// of personal data. Hex in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(pub [u8; 32]);
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Enough to tell two apart in a log; a digest of a secret is not itself secret.
+        write!(f, "Digest({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(s.as_bytes(), &mut b).map_err(serde::de::Error::custom)?;
+        Ok(Digest(b))
+    }
+}
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages tokens and keys, reads the audit log. Does not decide applications.
+    Admin,
+    /// Works applications at a reception point.
+    Officer,
+}
+
+/// A staff bearer token (stored under the SHA-256 of the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub id: TokenId,
+    pub role: Role,
+    /// A label such as the officer's badge number; not personal data of applicants.
+    pub name: String,
+    #[serde(default)]
+    pub reception_point: Option<String>,
+    pub created_at: u64,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// The current credential offer of an approved application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferMeta {
+    /// Bumped by every renewal; codes and access tokens of an older generation are dead.
+    pub generation: u32,
+    pub code: Digest,
+    pub expires_at: u64,
+}
+
+/// The clear, non-personal part of an application: what reports, lists and checks read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppMeta {
+    pub reception_point: String,
+    pub state: enrollment::workflow::Status,
+    pub submitted_on: verifier::Date,
+    pub due_on: verifier::Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<OfferMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialId>,
+}
+
+/// An application as stored: its version, the clear summary and the sealed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRow {
+    pub id: ApplicationId,
+    /// 1 at submission, +1 with every change.
+    pub version: u64,
+    pub meta: AppMeta,
+    pub sealed: Vec<u8>,
+}
+
+/// A new application with the blind indexes that identify its person.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub id: ApplicationId,
+    pub meta: AppMeta,
+    pub sealed: Vec<u8>,
+    /// An open application under any of these keys makes the submission a
+    /// [`Conflict::ApplicationExists`].
+    pub identity: Vec<Digest>,
+}
+
+/// The common part of every change to an application: the new clear summary and sealed record,
+/// computed from the version read.
+#[derive(Debug, Clone)]
+pub struct AppChange {
+    pub id: ApplicationId,
+    pub expected_version: u64,
+    pub meta: AppMeta,
+    pub sealed: Vec<u8>,
+}
+
+/// A pre-authorized code (stored under its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRow {
+    pub application: ApplicationId,
+    pub generation: u32,
+    pub expires_at: u64,
+    /// The access token the code was last redeemed for: a retried token request (its response
+    /// was lost) replaces it, so one code has at most one live access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Digest>,
+}
+
+/// An access token (stored under its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRow {
+    pub application: ApplicationId,
+    pub generation: u32,
+    /// The nonce the wallet's proof of possession must sign.
+    pub nonce: String,
+    pub expires_at: u64,
+    /// Set when the credential is issued: a retried request gets the same credential back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialId>,
+}
+
+/// An issued credential batch: everything needed to sign it again for the same holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRow {
+    pub id: CredentialId,
+    pub application: ApplicationId,
+    pub kid: String,
+    /// The holder's device key (base64url Ed25519).
+    pub holder: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+    pub status_list: u32,
+    pub status_idx: u64,
+}
+
+/// Issuing a credential: the access token it consumes, the application change, the credential.
+#[derive(Debug, Clone)]
+pub struct Issuance {
+    pub access: Digest,
+    pub app: AppChange,
+    pub credential: CredentialRow,
+}
+
+/// One audit log entry. Carries ids and codes, never personal data or secrets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: u64,
+    /// Who: a token id, `system`, or `wallet`.
+    pub actor: String,
+    /// What: `application.submitted`, `key.rotated`, `credential.issued`, …
+    pub action: String,
+    /// Which: an application, credential or key id.
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn new(at: u64, actor: &str, action: &str, subject: &str, detail: Option<String>) -> Self {
+        Self { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail }
+    }
+}
+
+/// Where the issuer keeps its state. One method per atomic change; see the module docs.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// The engine's name, for logs and health.
+    fn engine(&self) -> &'static str;
+
+    /// A durable no-op through the same path as every write: answers once the write path has
+    /// made something durable (health checks use it with a deadline).
+    async fn ping(&self) -> Result<()>;
+
+    // ----- staff tokens -----
+
+    /// The token stored under `hash`.
+    async fn token(&self, hash: &Digest) -> Result<Option<TokenRow>>;
+    /// Every staff token (revoked ones included).
+    async fn tokens(&self) -> Result<Vec<TokenRow>>;
+    /// Adds a token.
+    async fn create_token(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<()>;
+    /// Adds the first admin token unless one was ever created; `false` when it was.
+    async fn bootstrap_admin(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<bool>;
+    /// Revokes a token; refuses to revoke the last active admin token.
+    async fn revoke_token(&self, id: &TokenId, audit: AuditEntry) -> Result<TokenRow>;
+
+    // ----- applications -----
+
+    async fn application(&self, id: &ApplicationId) -> Result<Option<AppRow>>;
+    /// The clear summaries, of one reception point or of all.
+    async fn application_metas(&self, point: Option<&str>) -> Result<Vec<(ApplicationId, AppMeta)>>;
+    /// The application last filed under a blind index of its person.
+    async fn application_by_identity(&self, key: &Digest) -> Result<Option<(ApplicationId, AppMeta)>>;
+    /// Files a new application (version 1).
+    async fn insert_application(&self, new: NewApplication, audit: AuditEntry) -> Result<()>;
+    /// Changes an application's record and summary; returns the new version.
+    async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64>;
+    /// Records a capture: the sealed files replace any earlier capture of the application.
+    async fn capture_biometrics(&self, change: AppChange, sealed_files: Vec<u8>, audit: AuditEntry) -> Result<u64>;
+    /// The sealed biometric files of an application.
+    async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>>;
+    /// Approves: claims the e-ID number (by blind index) and writes the first offer's code.
+    async fn approve(&self, change: AppChange, eid: Digest, code_hash: Digest, code: CodeRow, audit: AuditEntry)
+        -> Result<u64>;
+    /// Replaces the offer: the old code is removed; access tokens of the old generation die
+    /// with it (they name their generation).
+    async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64>;
+
+    // ----- delivery -----
+
+    async fn code(&self, hash: &Digest) -> Result<Option<CodeRow>>;
+    /// Trades a code for an access token. `seen` is the code row as read; if the code changed
+    /// or is gone since, [`Conflict::InvalidGrant`]. A previous access token of the same code is
+    /// removed.
+    async fn redeem_code(
+        &self,
+        code_hash: Digest,
+        seen: CodeRow,
+        access_hash: Digest,
+        access: AccessRow,
+        audit: AuditEntry,
+    ) -> Result<()>;
+    async fn access(&self, hash: &Digest) -> Result<Option<AccessRow>>;
+    /// Issues: the credential row, its status index (unique), the access token marked with it,
+    /// the application changed, its code removed. [`Conflict::AlreadyIssued`] when the access
+    /// token already has a credential.
+    async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()>;
+    async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>>;
+
+    // ----- status lists -----
+
+    /// The status of an allocated index (`None`: not allocated).
+    async fn status(&self, list: u32, idx: u64) -> Result<Option<u8>>;
+    /// Changes a credential's status from `expected` to `new`.
+    async fn set_status(&self, credential: &CredentialId, expected: u8, new: u8, audit: AuditEntry) -> Result<()>;
+    /// The entries of a list whose status is not 0 (valid), in index order.
+    async fn status_marks(&self, list: u32) -> Result<Vec<(u64, u8)>>;
+    /// How many indices are allocated in a list.
+    async fn status_allocated(&self, list: u32) -> Result<u64>;
+    /// A number that changes whenever any status mark changes (publication compares it).
+    async fn status_version(&self) -> Result<u64>;
+
+    // ----- audit and settings -----
+
+    /// Appends an entry on its own; returns its sequence number.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64>;
+    /// Entries after `after` (exclusive), oldest first, at most `limit`.
+    async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>>;
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Writes a setting, with an audit entry when the change is one to record.
+    async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()>;
+}
+
+/// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with
+/// [`StoreError::Busy`] (the HTTP layer answers 503 with `Retry-After`). Engines hold a permit
+/// for the whole of each write, so no load can queue unbounded work behind the disk.
+#[derive(Debug, Clone)]
+pub struct WriteGate {
+    places: Arc<tokio::sync::Semaphore>,
+    max: usize,
+    wait: Duration,
+}
+
+impl WriteGate {
+    pub fn new(max_in_flight: usize, wait: Duration) -> Self {
+        let max = max_in_flight.max(1);
+        Self { places: Arc::new(tokio::sync::Semaphore::new(max)), max, wait }
+    }
+
+    /// A place for one write, or `Busy` after the wait.
+    pub async fn enter(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(self.wait, self.places.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(StoreError::Busy),
+        }
+    }
+
+    /// Writes in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.max - self.places.available_permits()
+    }
+}
+
+impl Default for WriteGate {
+    fn default() -> Self {
+        Self::new(1024, Duration::from_secs(2))
+    }
+}
+
+/// JSON for records: our own plain structs always serialize.
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(b: &[u8], what: &'static str) -> Result<T> {
+    serde_json::from_slice(b).map_err(|_| StoreError::Corrupt(what))
+}
