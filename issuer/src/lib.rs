@@ -120,7 +120,8 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
         // Printed once, to stdout only; the database keeps its hash.
         println!("FIRST ADMIN TOKEN (shown once, store it now): {}", token.as_str());
     }
-    println!("issuer listening on http://{addr} as {} (store: {})", service.issuer_url(), service.store().engine());
+    println!("store: {}", service.store().engine());
+    println!("issuer listening on http://{addr} as {}", service.issuer_url());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tokio::spawn(service.clone().run_publisher());

@@ -72,7 +72,12 @@ impl Issuer {
     pub fn start(data: &Path, extra: &[&str]) -> Result<Self> {
         let registry = workspace().join("enrollment/data/registry-sample.jsonl");
         let mut cmd = Command::new(bin("issuer")?);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).arg("--registry").arg(&registry).args(extra);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).arg("--registry").arg(&registry);
+        if !extra.iter().any(|a| a.starts_with("--publish-interval")) {
+            // Tests sync right after a change: sign changed lists at once.
+            cmd.args(["--publish-interval-ms", "0"]);
+        }
+        cmd.args(extra);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
