@@ -60,6 +60,8 @@ mod dev;
 mod fsio;
 mod keystore;
 mod record;
+mod rotation;
+mod secret;
 mod signer;
 mod trust;
 
@@ -68,8 +70,10 @@ pub use dev::dev_init;
 pub use fsio::create_key_file;
 pub use keystore::Keystore;
 pub use record::{KeyPolicy, KeyRecord, KeyRole};
+pub use rotation::{check_activation, rotation_report, Activation, KeyStatus, RotationPolicy, RotationReport, RotationWarning};
+pub use secret::{SecretSource, MAX_SECRET_LEN, PASSPHRASE_ENV, PIN_ENV};
 pub use signer::{key_id_for, Signer, SigningHandle, KEY_ID_LEN};
-pub use trust::sign_trust_list;
+pub use trust::{accept_signed_trust_list, review_trust_list, sign_trust_list};
 
 use std::path::PathBuf;
 
@@ -115,9 +119,33 @@ pub enum KeyError {
     #[error("I/O on {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     /// A trust list that breaks its own rules (duplicate key ids, periods out of order, …) is
-    /// not signed.
+    /// not signed; a signed one that does not verify under the root key is not accepted.
     #[error("trust list: {0}")]
     TrustList(#[from] verifier::Error),
+    /// A well-formed trust list refused for what it says: it lists the root key as a signing
+    /// key, brings a revoked key back, goes back in sequence, is already out of date, or (when
+    /// uploaded signed) is not the list the issuer prepared.
+    #[error("trust list refused: {0}")]
+    TrustListRefused(String),
+    /// Activating a `next` key before it has been in a published trust list for the verifier
+    /// sync interval: verifiers that synced on schedule may not know it yet
+    /// ([`check_activation`]). Wait until `ready_at`, or force it as an emergency.
+    #[error(
+        "key {kid} is not in a published trust list long enough for verifiers to know it ({})",
+        match ready_at { Some(t) => format!("ready at {t}"), None => "never published".to_owned() }
+    )]
+    NotYetSynced {
+        /// The key.
+        kid: verifier::KeyId,
+        /// When it was first in a published trust list, if ever.
+        first_published: Option<u64>,
+        /// When the wait ends, if it was published.
+        ready_at: Option<u64>,
+    },
+    /// The PKCS#11 token refused the user PIN (`CKR_PIN_INCORRECT`). Tokens lock the PIN after a
+    /// few failures: check it before trying again.
+    #[error("the token refused the PIN (wrong PIN); the token locks it after repeated failures")]
+    WrongPin,
 }
 
 impl KeyError {
