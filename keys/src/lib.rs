@@ -59,6 +59,8 @@ mod crypto;
 mod dev;
 mod fsio;
 mod keystore;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod record;
 mod rotation;
 mod secret;
@@ -69,6 +71,8 @@ pub use crypto::{KdfParams, Unlock};
 pub use dev::dev_init;
 pub use fsio::create_key_file;
 pub use keystore::Keystore;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{KeyProtection, Pkcs11Signer, Pkcs11Token, TokenKey};
 pub use record::{KeyPolicy, KeyRecord, KeyRole};
 pub use rotation::{check_activation, rotation_report, Activation, KeyStatus, RotationPolicy, RotationReport, RotationWarning};
 pub use secret::{SecretSource, MAX_SECRET_LEN, PASSPHRASE_ENV, PIN_ENV};
