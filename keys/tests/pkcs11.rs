@@ -7,57 +7,16 @@
 //! PKCS#11 state is per process (one `C_Initialize`, one login for all sessions), so the tests
 //! of one process share one token and take turns (`serial()`); each uses its own key labels.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+mod common;
+
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use keys::{key_id_for, KeyError, Pkcs11Token, Signer};
 use zeroize::Zeroizing;
 
-struct Hsm {
-    _dir: tempfile::TempDir,
-    module: PathBuf,
-    token: String,
-    pin: String,
-    conf: String,
-}
-
-fn hsm() -> &'static Hsm {
-    static HSM: OnceLock<Hsm> = OnceLock::new();
-    HSM.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/softhsm-token");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg(dir.path())
-            // Each process its own label, so that a leaked SOFTHSM2_CONF cannot mix tokens up.
-            .env("VNEID_HSM_TOKEN", format!("vneid-test-{}", std::process::id()))
-            .env_remove("VNEID_HSM_PIN")
-            .env_remove("VNEID_HSM_SO_PIN")
-            .output()
-            .expect("running scripts/softhsm-token");
-        assert!(
-            out.status.success(),
-            "SoftHSM2 is required for these tests and scripts/softhsm-token failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let var = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("{name} missing from the script's output:\n{stdout}"))
-                .to_owned()
-        };
-        let conf = var("SOFTHSM2_CONF");
-        // SoftHSM2 reads its configuration at C_Initialize, which has not happened yet in this
-        // process: every test goes through this function first.
-        std::env::set_var("SOFTHSM2_CONF", &conf);
-        Hsm { module: PathBuf::from(var("VNEID_HSM_MODULE")), token: var("VNEID_HSM_TOKEN"), pin: var("VNEID_HSM_PIN"), conf, _dir: dir }
-    })
-}
+use common::hsm;
 
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
