@@ -235,7 +235,12 @@ fn root_init(a: &RootInitArgs) -> Result<Outcome> {
         .with_context(|| format!("creating the keystore in {}", dir.display()))?;
     let kid = ks.generate_root(now()?)?;
     let pk = ks.root()?.public_key();
-    eprintln!("keys: created the root keystore in {} (Argon2id, {} MiB, {} passes)", dir.display(), a.kdf_memory_mib, a.kdf_passes);
+    eprintln!(
+        "keys: created the root keystore in {} (Argon2id, {} MiB, {} passes)",
+        dir.display(),
+        a.kdf_memory_mib,
+        a.kdf_passes
+    );
     eprintln!("keys: root key id {kid}; the public key below is what verifiers pin.");
     eprintln!("keys: back the folder up now (docs/key-ceremony.md): without it and the passphrase, no trust list can be signed.");
     println!("{pk}");
@@ -410,7 +415,8 @@ fn summary(list: &TrustList, previous: Option<&TrustList>, now: u64) -> String {
     );
     let _ = writeln!(s, "  keys ({}):", list.keys.len());
     let row = |s: &mut String, cols: [&str; 6]| {
-        let line = format!("    {:<8} {:<8} {:<12} {:<50} {:<31} {}", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]);
+        let line =
+            format!("    {:<8} {:<8} {:<12} {:<50} {:<31} {}", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]);
         let _ = writeln!(s, "{}", line.trim_end());
     };
     row(&mut s, ["kid", "state", "node", "signs from - until", "what it signed is valid until", "change"]);

@@ -202,10 +202,14 @@ impl Pkcs11Token {
                 )))
             }
             1 => found.remove(0),
-            n => return Err(KeyError::Device(format!("{n} tokens are labelled {token_label:?}; labels must be unique"))),
+            n => {
+                return Err(KeyError::Device(format!("{n} tokens are labelled {token_label:?}; labels must be unique")))
+            }
         };
         if info.user_pin_locked() {
-            return Err(KeyError::Device(format!("the user PIN of token {token_label:?} is locked; the SO must reset it")));
+            return Err(KeyError::Device(format!(
+                "the user PIN of token {token_label:?} is locked; the SO must reset it"
+            )));
         }
         // An exact-size copy: `AuthPin` boxes the string, and a boxed string with spare capacity
         // would be reallocated, leaving an unwiped copy behind.
@@ -238,8 +242,7 @@ impl Pkcs11Token {
     pub fn generate(&self, label: &str, sessions: usize) -> Result<Pkcs11Signer, KeyError> {
         check_label(label)?;
         let session = self.session()?;
-        let taken =
-            session.find_objects(&[Attribute::Label(label.into())]).map_err(|e| device("C_FindObjects", e))?;
+        let taken = session.find_objects(&[Attribute::Label(label.into())]).map_err(|e| device("C_FindObjects", e))?;
         if !taken.is_empty() {
             return Err(KeyError::InvalidArgument("a key with this label already exists on the token"));
         }
@@ -487,7 +490,11 @@ impl Pkcs11Signer {
             ctx: token.ctx.clone(),
             slot: token.slot,
             pin: Arc::clone(&token.pin),
-            pool: Pool { state: Mutex::new(PoolState { idle: vec![first], open: 1, key }), returned: Condvar::new(), max },
+            pool: Pool {
+                state: Mutex::new(PoolState { idle: vec![first], open: 1, key }),
+                returned: Condvar::new(),
+                max,
+            },
         };
         // The public key was read from a separate object: one signature proves it belongs to
         // the private key found, before anything is signed for real.

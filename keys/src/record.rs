@@ -17,6 +17,7 @@ pub enum KeyRole {
 }
 
 impl KeyRole {
+    /// `root` or `signing`, as in `keys.json`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyRole::Root => "root",
@@ -29,10 +30,15 @@ impl KeyRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRecord {
+    /// The key id ([`crate::key_id_for`] the public key).
     pub kid: KeyId,
+    /// Root or signing key.
     pub role: KeyRole,
+    /// The Ed25519 public key.
     pub public_key: PublicKey,
+    /// Its rotation state.
     pub state: KeyState,
+    /// When it was generated.
     pub created_at: u64,
     /// First moment a credential's issue time may fall in for this key.
     pub sign_from: u64,

@@ -297,7 +297,10 @@ mod tests {
                 (w, g) => panic!("case {i}: wanted {w:?}, got {g:?}"),
             }
         }
-        assert!(matches!(check_activation(&root(), Some(NOW), NOW + DAY * 30, &P, true), Err(KeyError::InvalidTransition(_))));
+        assert!(matches!(
+            check_activation(&root(), Some(NOW), NOW + DAY * 30, &P, true),
+            Err(KeyError::InvalidTransition(_))
+        ));
         let e = check_activation(&rec(1, Next, None, end), Some(NOW), NOW, &P, false).unwrap_err();
         assert!(e.to_string().contains("not in a published trust list long enough"), "{e}");
     }

@@ -101,8 +101,7 @@ pub fn review_trust_list(
                     new.state.as_str()
                 ));
             }
-            if new.sign_until > old.sign_until || new.valid_until > old.valid_until || new.sign_from < old.sign_from
-            {
+            if new.sign_until > old.sign_until || new.valid_until > old.valid_until || new.sign_from < old.sign_from {
                 return refuse(format!("key {} has a longer period than in the previous list", old.kid));
             }
         }
@@ -236,33 +235,58 @@ mod tests {
         // (what changes from the previous list `base`, refused?, warnings expected)
         let cases: Vec<(&str, Edit, Option<&str>, usize)> = vec![
             ("next seq, same keys", Box::new(|_| {}), None, 0),
-            ("activate b, retire a", Box::new(|l| {
-                l.keys[0].state = Retired;
-                l.keys[1].state = Active;
-            }), None, 0),
+            (
+                "activate b, retire a",
+                Box::new(|l| {
+                    l.keys[0].state = Retired;
+                    l.keys[1].state = Active;
+                }),
+                None,
+                0,
+            ),
             ("revoke a", Box::new(|l| l.keys[0].state = Revoked), None, 1),
             ("same seq", Box::new(|l| l.seq -= 1), Some("does not increase"), 0),
             ("other issuer", Box::new(|l| l.issuer = "https://evil.test".into()), Some("differs"), 0),
             ("two active", Box::new(|l| l.keys[1].state = Active), Some("both active"), 0),
-            ("two active, other nodes", Box::new(|l| {
-                l.keys[1].state = Active;
-                l.keys[1].node = Some("hn".into());
-            }), None, 0),
+            (
+                "two active, other nodes",
+                Box::new(|l| {
+                    l.keys[1].state = Active;
+                    l.keys[1].node = Some("hn".into());
+                }),
+                None,
+                0,
+            ),
             ("active back to next", Box::new(|l| l.keys[0].state = Next), Some("back to next"), 0),
             ("key swapped", Box::new(|l| l.keys[0].x = entry().x), Some("another public key"), 0),
             ("period extended", Box::new(|l| l.keys[0].valid_until += 1), Some("longer period"), 0),
             ("root listed", Box::new(move |l| l.keys[1].x = root.public_key()), Some("is the root key"), 0),
-            ("stale", Box::new(|l| {
-                l.issued_at = NOW - 10 * DAY;
-                l.next_update = NOW - 1;
-            }), Some("already past"), 0),
+            (
+                "stale",
+                Box::new(|l| {
+                    l.issued_at = NOW - 10 * DAY;
+                    l.next_update = NOW - 1;
+                }),
+                Some("already past"),
+                0,
+            ),
             ("next_update before issued_at", Box::new(|l| l.next_update = l.issued_at), Some("not after"), 0),
-            ("valid key dropped", Box::new(|l| {
-                l.keys.remove(1);
-            }), None, 1),
-            ("clock far off", Box::new(|l| {
-                l.issued_at -= 3 * DAY;
-            }), None, 1),
+            (
+                "valid key dropped",
+                Box::new(|l| {
+                    l.keys.remove(1);
+                }),
+                None,
+                1,
+            ),
+            (
+                "clock far off",
+                Box::new(|l| {
+                    l.issued_at -= 3 * DAY;
+                }),
+                None,
+                1,
+            ),
             ("long period", Box::new(|l| l.next_update = l.issued_at + 60 * DAY), None, 1),
             ("duplicate kid", Box::new(|l| l.keys[1].kid = l.keys[0].kid.clone()), Some("duplicate key id"), 0),
         ];

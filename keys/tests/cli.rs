@@ -1,5 +1,7 @@
 //! The `keys` binary, run as an admin would: real processes, real files, no terminal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[cfg(feature = "pkcs11")]
 mod common;
 
@@ -32,7 +34,13 @@ fn text(b: &[u8]) -> String {
 
 #[track_caller]
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status, text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -134,7 +142,8 @@ fn a_wrong_passphrase_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ks = dir.path().join("root");
     init(&ks);
-    let out = run(keys(&["root", "public", "--keystore", s(&ks)]).env(keys::PASSPHRASE_ENV, "correct horse battery stapl"));
+    let out =
+        run(keys(&["root", "public", "--keystore", s(&ks)]).env(keys::PASSPHRASE_ENV, "correct horse battery stapl"));
     exit(&out, 2, "wrong passphrase");
     assert!(out.stdout.is_empty());
 
@@ -278,20 +287,22 @@ fn a_list_must_follow_the_previous_one() {
     second.keys[0].state = KeyState::Retired;
     second.keys[0].sign_until = now();
     second.keys[1].state = KeyState::Active;
-    let out = sign(&ks, &write_list(dir.path(), "2.json", &second), &dir.path().join("seq2.jwt"), &[
-        "--yes",
-        "--previous",
-        s(&prev),
-    ]);
+    let out = sign(
+        &ks,
+        &write_list(dir.path(), "2.json", &second),
+        &dir.path().join("seq2.jwt"),
+        &["--yes", "--previous", s(&prev)],
+    );
     let shown = ok(&out);
     assert!(shown.contains("was active") && shown.contains("was next") && shown.contains("(previous 1)"), "{shown}");
 
     // Same seq again, or a revoked key brought back: refused.
-    let out = sign(&ks, &write_list(dir.path(), "1b.json", &first), &dir.path().join("x.jwt"), &[
-        "--yes",
-        "--previous",
-        s(&prev),
-    ]);
+    let out = sign(
+        &ks,
+        &write_list(dir.path(), "1b.json", &first),
+        &dir.path().join("x.jwt"),
+        &["--yes", "--previous", s(&prev)],
+    );
     exit(&out, 1, "does not increase");
     let mut revoked = list(3, vec![a.clone(), b.clone()]);
     revoked.keys[0].state = KeyState::Revoked;
@@ -301,11 +312,12 @@ fn a_list_must_follow_the_previous_one() {
     back.seq = 4;
     back.keys[0].state = KeyState::Active;
     back.keys[1].state = KeyState::Next;
-    let out = sign(&ks, &write_list(dir.path(), "4.json", &back), &dir.path().join("y.jwt"), &[
-        "--yes",
-        "--previous",
-        s(&p3),
-    ]);
+    let out = sign(
+        &ks,
+        &write_list(dir.path(), "4.json", &back),
+        &dir.path().join("y.jwt"),
+        &["--yes", "--previous", s(&p3)],
+    );
     exit(&out, 1, "back to active");
     assert!(!dir.path().join("x.jwt").exists() && !dir.path().join("y.jwt").exists());
 }

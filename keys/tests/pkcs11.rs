@@ -7,6 +7,8 @@
 //! PKCS#11 state is per process (one `C_Initialize`, one login for all sessions), so the tests
 //! of one process share one token and take turns (`serial()`); each uses its own key labels.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::{Mutex, MutexGuard};

@@ -1,6 +1,8 @@
 //! A throwaway SoftHSM2 token for the tests of one process, made by `scripts/softhsm-token`
 //! (which installs SoftHSM2 when it is missing). No skipping: without SoftHSM2 this panics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -45,7 +47,12 @@ pub fn hsm() -> &'static Hsm {
         // SoftHSM2 reads its configuration at C_Initialize, which has not happened yet in this
         // process: every test goes through this function first.
         std::env::set_var("SOFTHSM2_CONF", &conf);
-        Hsm { module: PathBuf::from(var("VNEID_HSM_MODULE")), token: var("VNEID_HSM_TOKEN"), pin: var("VNEID_HSM_PIN"), conf, _dir: dir }
+        Hsm {
+            module: PathBuf::from(var("VNEID_HSM_MODULE")),
+            token: var("VNEID_HSM_TOKEN"),
+            pin: var("VNEID_HSM_PIN"),
+            conf,
+            _dir: dir,
+        }
     })
 }
-
