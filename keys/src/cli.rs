@@ -59,6 +59,25 @@ enum RootCommand {
     Init(RootInitArgs),
     /// Print the root public key (base64url) of a keystore.
     Public(KeystoreArgs),
+    /// Change the keystore passphrase (the keys stay as they are; only the master key is
+    /// rewrapped). The current passphrase comes as for every command, the new one from
+    /// --new-passphrase-file or the terminal.
+    Passphrase(PassphraseChangeArgs),
+}
+
+#[derive(Debug, Args)]
+struct PassphraseChangeArgs {
+    #[command(flatten)]
+    keystore: KeystoreArgs,
+    /// Read the new passphrase from FILE instead of asking twice on the terminal.
+    #[arg(long, value_name = "FILE")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Argon2id memory in MiB for the new passphrase.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    kdf_memory_mib: u32,
+    /// Argon2id passes for the new passphrase.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    kdf_passes: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +221,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Root(RootCommand::Init(a)) => root_init(&a),
         Command::Root(RootCommand::Public(a)) => root_public(&a),
+        Command::Root(RootCommand::Passphrase(a)) => root_passphrase(&a),
         Command::TrustList(TrustListCommand::Sign(a)) => sign(&a),
         Command::TrustList(TrustListCommand::Verify(a)) => verify(&a),
         #[cfg(feature = "pkcs11")]
@@ -252,6 +272,25 @@ fn root_public(a: &KeystoreArgs) -> Result<Outcome> {
     let root = ks.root()?;
     eprintln!("keys: root key id {}", root.kid());
     println!("{}", root.public_key());
+    Ok(Outcome::Done)
+}
+
+fn root_passphrase(a: &PassphraseChangeArgs) -> Result<Outcome> {
+    let mut ks = open_keystore(&a.keystore)?;
+    let source = match &a.new_passphrase_file {
+        Some(f) => SecretSource::File(f.clone()),
+        None => SecretSource::Prompt,
+    };
+    let new = source.read_new("root keystore passphrase")?;
+    if new.chars().count() < MIN_ROOT_PASSPHRASE {
+        bail!("the root keystore passphrase must be at least {MIN_ROOT_PASSPHRASE} characters (six diceware words are better)");
+    }
+    let kdf = KdfParams { m_kib: a.kdf_memory_mib.saturating_mul(1024), t: a.kdf_passes, p: 1 };
+    ks.rekey(&Unlock::Passphrase(new), kdf)?;
+    eprintln!(
+        "keys: the keystore in {} now opens with the new passphrase only; back it up again (the old backups still open with the old one)",
+        a.keystore.keystore.display()
+    );
     Ok(Outcome::Done)
 }
 

@@ -138,6 +138,27 @@ fn root_init_then_public_with_every_passphrase_source() {
 }
 
 #[test]
+fn the_passphrase_can_be_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = dir.path().join("root");
+    let pk = init(&ks);
+    let new = dir.path().join("new");
+    std::fs::write(&new, "a brand new long passphrase\n").unwrap();
+    let change = |file: &Path| {
+        run(keys(&["root", "passphrase", "--keystore", s(&ks), "--kdf-memory-mib", "1", "--kdf-passes", "1"])
+            .args(["--new-passphrase-file", s(file)])
+            .env(keys::PASSPHRASE_ENV, PASS))
+    };
+    let short = dir.path().join("short");
+    std::fs::write(&short, "too short").unwrap();
+    exit(&change(&short), 2, "at least 12 characters");
+    ok(&change(&new));
+    let public = |pass: &str| run(keys(&["root", "public", "--keystore", s(&ks)]).env(keys::PASSPHRASE_ENV, pass));
+    exit(&public(PASS), 2, "wrong passphrase");
+    assert_eq!(ok(&public("a brand new long passphrase")).trim(), pk.to_string());
+}
+
+#[test]
 fn a_wrong_passphrase_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ks = dir.path().join("root");
