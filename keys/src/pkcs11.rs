@@ -185,6 +185,10 @@ impl Pkcs11Token {
     /// [`KeyError::WrongPin`] for a PIN the token refuses, [`KeyError::Device`] for everything
     /// else the module reports (a locked PIN, two tokens with the label, a module that does not
     /// load).
+    ///
+    /// PKCS#11 logs in per process, not per session: while another open token of the same module
+    /// in this process is logged in, the token answers "already logged in" and the PIN given here
+    /// is not checked again.
     pub fn open(module: &Path, token_label: &str, pin: Zeroizing<String>) -> Result<Self, KeyError> {
         let ctx = load_module(module)?;
         let mut found = Vec::new();

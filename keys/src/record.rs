@@ -50,6 +50,10 @@ pub struct KeyRecord {
     /// The issuer node that signs with this key, when several nodes run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// For a key held in an HSM: its `CKA_LABEL` on the node's PKCS#11 token. The keystore then
+    /// has no sealed seed for it, only this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm_label: Option<String>,
 }
 
 impl KeyRecord {
@@ -66,6 +70,7 @@ impl KeyRecord {
             sign_until: u64::MAX,
             valid_until: u64::MAX,
             node: None,
+            hsm_label: None,
         }
     }
 
@@ -87,6 +92,7 @@ impl KeyRecord {
             sign_until,
             valid_until: sign_until.saturating_add(policy.credential_lifetime),
             node: node.map(str::to_owned),
+            hsm_label: None,
         }
     }
 

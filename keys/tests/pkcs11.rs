@@ -66,35 +66,15 @@ fn generates_on_the_token_and_signs_what_verify_strict_accepts() {
 
 #[test]
 fn the_private_key_cannot_be_read_through_pkcs11() {
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-    use cryptoki::error::{Error, RvError};
     use cryptoki::object::{Attribute, AttributeInfo, AttributeType, ObjectClass};
-    use cryptoki::session::UserType;
 
     let _g = serial();
-    let h = hsm();
     let kid = {
         let token = open();
         token.generate("extract-1", 1).unwrap().kid().clone()
     };
 
-    // A separate, plain cryptoki client in the same process, as an attacker with the PIN would use.
-    let ctx = Pkcs11::new(&h.module).unwrap();
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => panic!("{e}"),
-    }
-    let slot = ctx
-        .get_slots_with_initialized_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == h.token)
-        .unwrap();
-    let session = ctx.open_rw_session(slot).unwrap();
-    match session.login(UserType::User, Some(&h.pin.clone().into())) {
-        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-        Err(e) => panic!("{e}"),
-    }
+    let session = raw_session();
     let found = session
         .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(b"extract-1".to_vec())])
         .unwrap();
@@ -199,4 +179,84 @@ fn the_conf_is_the_throwaway_one() {
     let h = hsm();
     assert!(std::path::Path::new(&h.conf).is_file());
     assert_eq!(std::env::var("SOFTHSM2_CONF").unwrap(), h.conf);
+}
+
+#[test]
+fn a_keystore_rotates_to_an_hsm_key_and_signs_through_the_token() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let unlock = keys::Unlock::Passphrase(Zeroizing::new("correct horse battery".into()));
+    let fast = keys::KdfParams { m_kib: 64, t: 1, p: 1 };
+    let mut ks = keys::Keystore::create(dir.path(), &unlock, fast).unwrap();
+    let soft = ks.generate_signing(1_790_000_000, Some("hn"), &keys::KeyPolicy::default()).unwrap();
+    ks.activate(&soft, 1_790_000_000).unwrap();
+
+    let token = open();
+    let on_token = token.generate("keystore-hn-1", 2).unwrap();
+    let kid = ks
+        .register_hsm_signing(
+            on_token.public_key(),
+            "keystore-hn-1",
+            1_790_000_100,
+            Some("hn"),
+            &keys::KeyPolicy::default(),
+        )
+        .unwrap();
+    assert_eq!(&kid, on_token.kid());
+    drop(on_token);
+    // Before activation the node still signs in software.
+    assert_eq!(ks.active_signer(Some("hn"), Some(&token), 2).unwrap().kid(), &soft);
+    ks.activate(&kid, 1_790_000_200).unwrap();
+    let signer = ks.active_signer(Some("hn"), Some(&token), 2).unwrap();
+    assert_eq!(signer.kid(), &kid);
+    let sig = signer.sign(b"issued by the HSM key").unwrap();
+    verify_strict(signer.as_ref(), b"issued by the HSM key", &sig);
+    // Without the token open, a clear error rather than a software fallback.
+    assert!(matches!(ks.active_signer(Some("hn"), None, 1), Err(KeyError::NotFound(_))));
+    // The recorded label now holding another key (the pair destroyed and made again by hand) is
+    // refused, not signed with.
+    drop(signer);
+    destroy_by_label("keystore-hn-1");
+    drop(token.generate("keystore-hn-1", 1).unwrap());
+    let e = ks.active_signer(Some("hn"), Some(&token), 1).unwrap_err();
+    assert!(matches!(e, KeyError::Corrupt { .. }), "{e:?}");
+}
+
+/// Destroys every object with this label through a plain cryptoki session.
+fn destroy_by_label(label: &str) {
+    use cryptoki::object::Attribute;
+
+    let session = raw_session();
+    let found = session.find_objects(&[Attribute::Label(label.as_bytes().to_vec())]).unwrap();
+    assert_eq!(found.len(), 2, "a key pair");
+    for o in found {
+        session.destroy_object(o).unwrap();
+    }
+}
+
+/// A session of a separate, plain cryptoki client in this process, logged in as the user: what
+/// an attacker holding the PIN would use.
+fn raw_session() -> cryptoki::session::Session {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::error::{Error, RvError};
+    use cryptoki::session::UserType;
+
+    let h = hsm();
+    let ctx = Pkcs11::new(&h.module).unwrap();
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == h.token)
+        .unwrap();
+    let session = ctx.open_rw_session(slot).unwrap();
+    match session.login(UserType::User, Some(&h.pin.clone().into())) {
+        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    session
 }
