@@ -224,6 +224,77 @@ impl Keystore {
         self.generate(|h| KeyRecord::new_signing(h.kid().clone(), h.public_key(), now, node, policy), random::<32>)
     }
 
+    /// Records a signing key whose private half lives in an HSM (see `Pkcs11Token::generate`), in
+    /// state `next` with the same periods as [`Keystore::generate_signing`]: its state then moves
+    /// through [`Keystore::activate`], [`Keystore::retire`], [`Keystore::revoke`] and reaches
+    /// [`Keystore::trusted_keys`] like any other, while signing goes through the token
+    /// ([`Keystore::active_signer`] with the token). `hsm_label` is the key's `CKA_LABEL`.
+    ///
+    /// Refuses a key id already recorded ([`KeyError::InvalidArgument`]; generate another key on
+    /// the token).
+    pub fn register_hsm_signing(
+        &mut self,
+        public_key: verifier::PublicKey,
+        hsm_label: &str,
+        now: u64,
+        node: Option<&str>,
+        policy: &KeyPolicy,
+    ) -> Result<KeyId, KeyError> {
+        if node.is_some_and(|n| n.is_empty() || n.len() > MAX_NODE) {
+            return Err(KeyError::InvalidArgument("node name must be 1 to 64 bytes"));
+        }
+        if hsm_label.is_empty() || hsm_label.len() > MAX_NODE {
+            return Err(KeyError::InvalidArgument("HSM key label must be 1 to 64 bytes"));
+        }
+        let kid = key_id_for(&public_key);
+        if self.record(&kid).is_some() {
+            return Err(KeyError::InvalidArgument("this key id is already recorded"));
+        }
+        let mut rec = KeyRecord::new_signing(kid.clone(), public_key, now, node, policy);
+        rec.hsm_label = Some(hsm_label.to_owned());
+        let mut records = self.records.clone();
+        records.push(rec);
+        self.commit(records)?;
+        Ok(kid)
+    }
+
+    /// The record of the active signing key of `node`, whichever backend holds it.
+    pub fn active_record(&self, node: Option<&str>) -> Option<&KeyRecord> {
+        self.records
+            .iter()
+            .find(|r| r.role == KeyRole::Signing && r.state == KeyState::Active && r.node.as_deref() == node)
+    }
+
+    /// A signing handle on the active signing key of `node`, from the keystore or, for a key held
+    /// in an HSM, from `token` (with a pool of up to `sessions` sessions). The handle's key id is
+    /// checked against the record: a token key with the right label but another key is refused
+    /// ([`KeyError::Corrupt`]).
+    #[cfg(feature = "pkcs11")]
+    pub fn active_signer(
+        &self,
+        node: Option<&str>,
+        token: Option<&crate::Pkcs11Token>,
+        sessions: usize,
+    ) -> Result<std::sync::Arc<dyn crate::Signer>, KeyError> {
+        let r = self
+            .active_record(node)
+            .ok_or_else(|| KeyError::NotFound(format!("active signing key for node {node:?}")))?;
+        let Some(label) = &r.hsm_label else {
+            return Ok(std::sync::Arc::new(self.load(r)?));
+        };
+        let token = token.ok_or_else(|| {
+            KeyError::NotFound(format!("PKCS#11 token for key {} (HSM label {label:?}): none is open", r.kid))
+        })?;
+        let signer = token.signer(label, sessions)?;
+        if signer.public_key() != r.public_key {
+            return Err(KeyError::corrupt(
+                &self.dir.join(RECORDS_FILE),
+                "the HSM key under the recorded label is another key than the record",
+            ));
+        }
+        Ok(std::sync::Arc::new(signer))
+    }
+
     /// Draws keys until one has an unused key id, seals its seed, then records it. The key file
     /// is written before the record, so a crash leaves at worst an unlisted key file.
     fn generate(
@@ -374,6 +445,12 @@ impl Keystore {
 
     /// Opens a key's sealed seed and checks it is the key its record describes.
     fn load(&self, r: &KeyRecord) -> Result<SigningHandle, KeyError> {
+        if let Some(label) = &r.hsm_label {
+            return Err(KeyError::NotFound(format!(
+                "software key {}: it is held in an HSM under the label {label:?}",
+                r.kid
+            )));
+        }
         let path = self.key_path(&r.kid);
         let corrupt = |reason| KeyError::corrupt(&path, reason);
         let sealed = read_bounded(&path, MAX_SEALED_KEY)?.ok_or(corrupt("key file missing"))?;
@@ -687,6 +764,52 @@ mod tests {
         assert!(matches!(ks.retire(&kid, NOW + 1), Err(KeyError::Io { .. })));
         assert!(ks.generate_signing(NOW, None, &KeyPolicy::default()).is_err());
         assert_eq!(ks.records(), before);
+    }
+
+    #[test]
+    fn hsm_keys_are_recorded_and_rotate_but_give_no_software_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ks, _, soft) = populated(dir.path());
+        // A public key standing in for one generated on a token.
+        let pk = SigningHandle::generate().unwrap().public_key();
+        let kid = ks.register_hsm_signing(pk, "vneid-hn-2026", NOW + 1, None, &KeyPolicy::default()).unwrap();
+        assert_eq!(kid, key_id_for(&pk));
+        assert!(matches!(
+            ks.register_hsm_signing(pk, "again", NOW, None, &KeyPolicy::default()),
+            Err(KeyError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            ks.register_hsm_signing(
+                SigningHandle::generate().unwrap().public_key(),
+                "",
+                NOW,
+                None,
+                &KeyPolicy::default()
+            ),
+            Err(KeyError::InvalidArgument(_))
+        ));
+        assert_eq!(ks.record(&kid).unwrap().state, KeyState::Next);
+        ks.activate(&kid, NOW + 10).unwrap();
+        assert_eq!(ks.active_record(None).unwrap().kid, kid);
+        assert_eq!(ks.record(&soft).unwrap().state, KeyState::Retired);
+        let e = ks.active_signing(None).unwrap_err();
+        assert!(matches!(&e, KeyError::NotFound(m) if m.contains("HSM")), "{e}");
+        #[cfg(feature = "pkcs11")]
+        assert!(matches!(ks.active_signer(None, None, 1), Err(KeyError::NotFound(_))));
+        assert!(ks.trusted_keys().iter().any(|t| t.kid == kid && t.state == KeyState::Active));
+        // The label survives a reopen under the records' MAC, and software keys still load.
+        drop(ks);
+        let ks = Keystore::open(dir.path(), &pass("correct horse")).unwrap();
+        assert_eq!(ks.record(&kid).unwrap().hsm_label.as_deref(), Some("vneid-hn-2026"));
+        assert_eq!(ks.handle(&soft).unwrap().kid(), &soft);
+        #[cfg(feature = "pkcs11")]
+        assert_eq!(
+            ks.active_signer(Some("none"), None, 1).unwrap_err().to_string(),
+            "not found: active signing key for node Some(\"none\")"
+        );
+        // A software key's record is written without the field (older keystores read the same).
+        let raw = fs::read_to_string(dir.path().join(RECORDS_FILE)).unwrap();
+        assert_eq!(raw.matches("hsm_label").count(), 1, "{raw}");
     }
 
     #[test]

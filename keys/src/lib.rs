@@ -4,10 +4,10 @@
 //!
 //! Private keys never leave this crate. Callers get a [`Signer`]: something that tells its key id
 //! and public key and signs bytes, nothing more. [`SigningHandle`] is the software implementation;
-//! a PKCS#11 HSM session is meant to plug in behind the same trait, so the issuer does not change
-//! when keys move into hardware. Every secret (seeds, the master key, key-encryption keys,
-//! passphrases, key-file bytes) lives in a zeroize-on-drop container, and no `Debug` impl prints
-//! one.
+//! `Pkcs11Signer` (module `pkcs11`, feature `pkcs11`, on by default) holds an Ed25519 key
+//! generated on a PKCS#11 token, so the issuer does not change when keys move into hardware.
+//! Every secret (seeds, the master key, key-encryption keys, passphrases, PINs, key-file bytes)
+//! lives in a zeroize-on-drop container, and no `Debug` impl prints one.
 //!
 //! # The keystore on disk
 //!
@@ -48,18 +48,35 @@
 //!
 //! Nothing here reads the clock: times are UNIX seconds passed in by the caller.
 //!
+//! # Rotation the admin sees coming
+//!
+//! [`rotation_report`] gives each key's state, periods and days left, and warns before a node's
+//! active key stops signing. [`check_activation`] is the rule that a `next` key signs only once it
+//! has been in a published trust list for the verifiers' sync interval (unless forced, an
+//! emergency the caller audits), given the time the issuer recorded for its first publication.
+//!
 //! # Development and production
 //!
 //! [`dev_init`] makes a first start work out of the box with a key file next to the keystore.
-//! Production unlocks with a passphrase (the issuer binary decides whether from an environment
-//! variable or a prompt) or keeps keys in an HSM, and generates the root key on an offline
-//! machine: it only signs trust lists, which can be prepared online and signed offline.
+//! Production unlocks with a passphrase from a [`SecretSource`] (a file, a descriptor, the
+//! environment or the terminal; never an argument) or keeps signing keys in an HSM, and keeps the
+//! root key on an offline machine, in a keystore of its own made by the `keys` tool (`keys root
+//! init`). There the root signs trust lists the issuer prepared ([`review_trust_list`],
+//! [`sign_trust_list`]); the issuer checks the signed list it gets back against the pinned root
+//! and the list it prepared ([`accept_signed_trust_list`]) before publishing it. The ceremony is
+//! in `docs/key-ceremony.md`.
+
+#![warn(missing_docs)]
 
 mod crypto;
 mod dev;
 mod fsio;
 mod keystore;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod record;
+mod rotation;
+mod secret;
 mod signer;
 mod trust;
 
@@ -67,9 +84,15 @@ pub use crypto::{KdfParams, Unlock};
 pub use dev::dev_init;
 pub use fsio::create_key_file;
 pub use keystore::Keystore;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{KeyProtection, Pkcs11Signer, Pkcs11Token, TokenKey};
 pub use record::{KeyPolicy, KeyRecord, KeyRole};
+pub use rotation::{
+    check_activation, rotation_report, Activation, KeyStatus, RotationPolicy, RotationReport, RotationWarning,
+};
+pub use secret::{SecretSource, MAX_SECRET_LEN, PASSPHRASE_ENV, PIN_ENV};
 pub use signer::{key_id_for, Signer, SigningHandle, KEY_ID_LEN};
-pub use trust::sign_trust_list;
+pub use trust::{accept_signed_trust_list, review_trust_list, sign_trust_list};
 
 use std::path::PathBuf;
 
@@ -88,7 +111,12 @@ pub enum KeyError {
     /// A keystore file does not parse, fails its checksum or MAC, or a sealed key does not open
     /// although the keystore unlocked: the file was damaged, edited, or copied from another key.
     #[error("keystore file {} is corrupted: {reason}", file.display())]
-    Corrupt { file: PathBuf, reason: &'static str },
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// No keystore in the directory, no key file at the path, no key with this id, or no key in
     /// the state asked for (no active signing key for a node, no root key).
     #[error("not found: {0}")]
@@ -113,11 +141,40 @@ pub enum KeyError {
     Device(String),
     /// Reading or writing a file failed.
     #[error("I/O on {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A trust list that breaks its own rules (duplicate key ids, periods out of order, …) is
-    /// not signed.
+    /// not signed; a signed one that does not verify under the root key is not accepted.
     #[error("trust list: {0}")]
     TrustList(#[from] verifier::Error),
+    /// A well-formed trust list refused for what it says: it lists the root key as a signing
+    /// key, brings a revoked key back, goes back in sequence, is already out of date, or (when
+    /// uploaded signed) is not the list the issuer prepared.
+    #[error("trust list refused: {0}")]
+    TrustListRefused(String),
+    /// Activating a `next` key before it has been in a published trust list for the verifier
+    /// sync interval: verifiers that synced on schedule may not know it yet
+    /// ([`check_activation`]). Wait until `ready_at`, or force it as an emergency.
+    #[error(
+        "key {kid} is not in a published trust list long enough for verifiers to know it ({})",
+        match ready_at { Some(t) => format!("ready at {t}"), None => "never published".to_owned() }
+    )]
+    NotYetSynced {
+        /// The key.
+        kid: verifier::KeyId,
+        /// When it was first in a published trust list, if ever.
+        first_published: Option<u64>,
+        /// When the wait ends, if it was published.
+        ready_at: Option<u64>,
+    },
+    /// The PKCS#11 token refused the user PIN (`CKR_PIN_INCORRECT`). Tokens lock the PIN after a
+    /// few failures: check it before trying again.
+    #[error("the token refused the PIN (wrong PIN); the token locks it after repeated failures")]
+    WrongPin,
 }
 
 impl KeyError {

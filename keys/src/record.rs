@@ -17,6 +17,7 @@ pub enum KeyRole {
 }
 
 impl KeyRole {
+    /// `root` or `signing`, as in `keys.json`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyRole::Root => "root",
@@ -29,10 +30,15 @@ impl KeyRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRecord {
+    /// The key id ([`crate::key_id_for`] the public key).
     pub kid: KeyId,
+    /// Root or signing key.
     pub role: KeyRole,
+    /// The Ed25519 public key.
     pub public_key: PublicKey,
+    /// Its rotation state.
     pub state: KeyState,
+    /// When it was generated.
     pub created_at: u64,
     /// First moment a credential's issue time may fall in for this key.
     pub sign_from: u64,
@@ -44,6 +50,10 @@ pub struct KeyRecord {
     /// The issuer node that signs with this key, when several nodes run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// For a key held in an HSM: its `CKA_LABEL` on the node's PKCS#11 token. The keystore then
+    /// has no sealed seed for it, only this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm_label: Option<String>,
 }
 
 impl KeyRecord {
@@ -60,6 +70,7 @@ impl KeyRecord {
             sign_until: u64::MAX,
             valid_until: u64::MAX,
             node: None,
+            hsm_label: None,
         }
     }
 
@@ -81,6 +92,7 @@ impl KeyRecord {
             sign_until,
             valid_until: sign_until.saturating_add(policy.credential_lifetime),
             node: node.map(str::to_owned),
+            hsm_label: None,
         }
     }
 

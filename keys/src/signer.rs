@@ -15,9 +15,9 @@ const _: () = assert!(KEY_ID_LEN >= 1 && KEY_ID_LEN <= KeyId::MAX_LEN);
 /// Something that signs with an Ed25519 key it never reveals.
 ///
 /// This is the seam where key storage can change without the issuer noticing: [`SigningHandle`]
-/// holds the key in memory, and a PKCS#11 implementation (not written yet) would hold a session
-/// on an HSM and a key object handle, with `sign` a `C_Sign` call using `CKM_EDDSA`. Such a device
-/// can fail (session lost, PIN locked), hence the `Result`; it reports [`KeyError::Device`].
+/// holds the key in memory, and `Pkcs11Signer` (feature `pkcs11`) holds sessions on an HSM and a key object
+/// handle, with `sign` a `C_Sign` call using `CKM_EDDSA`. Such a device can fail (session lost,
+/// PIN locked), hence the `Result`; it reports [`KeyError::Device`].
 pub trait Signer: Send + Sync + std::fmt::Debug {
     /// The id verifiers look the key up by, in the trust list and in signed headers.
     fn kid(&self) -> &KeyId;
