@@ -28,9 +28,7 @@ async fn acknowledged_changes_survive_reopening_and_group_commit_batches_them() 
     let mut tasks = Vec::new();
     for i in 0..200 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move {
-            s.append_audit(AuditEntry::new(i, "t", "a", "s", None)).await.unwrap()
-        }));
+        tasks.push(tokio::spawn(async move { s.append_audit(AuditEntry::new(i, "t", "a", "s", None)).await.unwrap() }));
     }
     for t in tasks {
         t.await.unwrap();

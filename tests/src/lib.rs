@@ -12,6 +12,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
+
+pub mod drill;
+pub mod load;
 use serde_json::{json, Value};
 
 /// The workspace root (for the sample registry and other shipped files).
@@ -70,9 +73,14 @@ pub struct Issuer {
 
 impl Issuer {
     pub fn start(data: &Path, extra: &[&str]) -> Result<Self> {
-        let registry = workspace().join("enrollment/data/registry-sample.jsonl");
+        Self::start_with(data, &workspace().join("enrollment/data/registry-sample.jsonl"), "127.0.0.1:0", extra)
+    }
+
+    /// Starts on a given registry file and listen address (a fixed port lets clients reach a
+    /// node restarted after a crash at the same address).
+    pub fn start_with(data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
         let mut cmd = Command::new(bin("issuer")?);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).arg("--registry").arg(&registry);
+        cmd.args(["serve", "--listen", listen, "--data"]).arg(data).arg("--registry").arg(registry);
         if !extra.iter().any(|a| a.starts_with("--publish-interval")) {
             // Tests sync right after a change: sign changed lists at once.
             cmd.args(["--publish-interval-ms", "0"]);
@@ -116,6 +124,16 @@ impl Issuer {
             root_key: root_key.ok_or_else(|| anyhow!("no root key line"))?,
             admin_token,
         })
+    }
+
+    /// The process id (for CPU accounting).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The `host:port` the node listens on.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     /// Kills the process the hard way (SIGKILL), as a crash would.

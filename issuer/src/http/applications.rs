@@ -11,7 +11,7 @@ use super::auth::{Officer, Staff};
 use super::error::{ApiError, ApiJson};
 use super::{lang_of, AppState, IdPath};
 use crate::ids::ApplicationId;
-use crate::service::enroll::{ApplicationView, Offer};
+use crate::service::enroll::{ApplicationView, Lookup, Offer};
 
 /// Largest biometric upload: a portrait (5 MiB) and ten fingerprints would exceed it only if
 /// every file were at its maximum; the per-file limits are checked by the enrollment rules.
@@ -20,6 +20,7 @@ pub const MAX_UPLOAD: usize = 12 << 20;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/applications", post(submit).get(list))
+        .route("/v1/applications/lookup", post(lookup))
         .route("/v1/applications/{id}", get(view))
         .route(
             "/v1/applications/{id}/biometrics",
@@ -147,6 +148,33 @@ async fn reject(
 ) -> Result<Json<Value>, ApiError> {
     let v = s.service.reject(&who, &id, &body.reason).await?;
     Ok(Json(json!({"id": v.id, "state": v.meta.state})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupBody {
+    nationality: Option<String>,
+    passport_number: Option<String>,
+    residence_card_number: Option<String>,
+}
+
+/// Finds a person's latest application (POST, so the passport or card number stays out of
+/// URLs and logs).
+async fn lookup(
+    State(s): State<AppState>,
+    Officer(who): Officer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LookupBody>,
+) -> Result<Json<Value>, ApiError> {
+    let by = match body {
+        LookupBody { residence_card_number: Some(number), passport_number: None, .. } => Lookup::Card { number },
+        LookupBody { nationality: Some(nationality), passport_number: Some(number), residence_card_number: None } => {
+            Lookup::Passport { nationality, number }
+        }
+        _ => return Err(ApiError::bad_request("invalid_request")),
+    };
+    let v = s.service.lookup(&who, &by).await?;
+    Ok(Json(view_json(s.service.now(), &v, lang_of(&headers))))
 }
 
 #[derive(Debug, Deserialize)]

@@ -111,7 +111,11 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.reason.code, %detail, "request failed");
         }
         let mut resp = self.status.into_response();
-        resp.extensions_mut().insert(Pending { reason: self.reason, reasons: self.reasons, retry_after: self.retry_after });
+        resp.extensions_mut().insert(Pending {
+            reason: self.reason,
+            reasons: self.reasons,
+            retry_after: self.retry_after,
+        });
         resp
     }
 }

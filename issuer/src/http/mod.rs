@@ -43,14 +43,15 @@ pub fn app(service: Arc<Service>) -> Router {
         .with_state(AppState { service })
 }
 
-/// One log line per request: method, route template (ids and query strings left out, so no
-/// personal data or secret reaches the log), status, latency.
+/// One log line per request at `debug` (`RUST_LOG=issuer=debug`): method, route template (ids
+/// and query strings left out, so no personal data or secret reaches the log), status, latency.
+/// Server errors are logged at `error` where they happen; counting requests is the metrics' job.
 async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let method = req.method().clone();
     let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("-", |p| p.as_str()).to_owned();
     let t0 = std::time::Instant::now();
     let resp = next.run(req).await;
-    tracing::info!(%method, route, status = resp.status().as_u16(), micros = t0.elapsed().as_micros() as u64, "request");
+    tracing::debug!(%method, route, status = resp.status().as_u16(), micros = t0.elapsed().as_micros() as u64, "request");
     resp
 }
 
@@ -63,9 +64,8 @@ impl<S: Send + Sync, T: FromStr + Send> FromRequestParts<S> for IdPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
         raw.parse().map(IdPath).map_err(|_| ApiError::not_found())
     }
 }

@@ -74,12 +74,7 @@ impl Service {
 
     /// Issues the batch to the holder of an access token who proves possession of its device
     /// key (`proof_jwt`), or returns the batch already issued with this token.
-    pub async fn issue_credential(
-        &self,
-        bearer: &str,
-        configuration: Option<&str>,
-        proof_jwt: &str,
-    ) -> Result<Batch> {
+    pub async fn issue_credential(&self, bearer: &str, configuration: Option<&str>, proof_jwt: &str) -> Result<Batch> {
         if bearer.is_empty() || bearer.len() > 128 {
             return Err(WalletError::InvalidToken.into());
         }
@@ -92,14 +87,9 @@ impl Service {
         if access.expires_at < now {
             return Err(WalletError::InvalidToken.into());
         }
-        let holder = verifier::oid4vci::verify_proof(
-            proof_jwt,
-            self.issuer_url(),
-            &access.nonce,
-            now,
-            self.settings.access_ttl,
-        )
-        .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
+        let holder =
+            verifier::oid4vci::verify_proof(proof_jwt, self.issuer_url(), &access.nonce, now, self.settings.access_ttl)
+                .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
         if let Some(issued) = &access.credential {
             return self.redeliver(issued, &holder).await;
         }
@@ -113,7 +103,8 @@ impl Service {
             }
             let today = verifier::Date::from_unix_vn(now);
             // The card may have expired since approval (the offer lives for days).
-            rules::eligibility(&view.record.form, today, false).map_err(|r| ServiceError::refused("not_eligible", r))?;
+            rules::eligibility(&view.record.form, today, false)
+                .map_err(|r| ServiceError::refused("not_eligible", r))?;
             let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), today);
             let signer = self.custody.signer_for(now)?;
             let idx = random_index(self.settings.status_capacity);
@@ -156,7 +147,8 @@ impl Service {
     /// The batch issued earlier with the same access token, signed again for the same holder key,
     /// status index, claims and dates.
     async fn redeliver(&self, id: &CredentialId, holder: &verifier::PublicKey) -> Result<Batch> {
-        let cred = self.store.credential(id).await?.ok_or_else(|| ServiceError::internal("issued credential missing"))?;
+        let cred =
+            self.store.credential(id).await?.ok_or_else(|| ServiceError::internal("issued credential missing"))?;
         if cred.holder != holder.to_string() {
             return Err(WalletError::InvalidProof("credential_issued_to_another_key").into());
         }

@@ -45,6 +45,13 @@ pub struct ApplicationView {
     pub record: ApplicationRecord,
 }
 
+/// How an officer finds a person's application.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Passport { nationality: String, number: String },
+    Card { number: String },
+}
+
 /// A credential offer for the applicant's wallet.
 #[derive(Debug, Clone)]
 pub struct Offer {
@@ -132,9 +139,10 @@ impl Service {
     }
 
     pub(super) fn apply(&self, view: &mut ApplicationView, action: Action, who: &str, now: u64) -> Result<()> {
-        view.record.workflow.apply(action, actor(who)?, at(now)).map_err(|e| {
-            ServiceError::conflict(e.reasons().first().map_or("application_not_ready", |r| r.code()))
-        })?;
+        view.record
+            .workflow
+            .apply(action, actor(who)?, at(now))
+            .map_err(|e| ServiceError::conflict(e.reasons().first().map_or("application_not_ready", |r| r.code())))?;
         view.meta.state = view.record.workflow.status();
         Ok(())
     }
@@ -200,7 +208,8 @@ impl Service {
             offer: None,
             credential: None,
         };
-        let new = NewApplication { id: id.clone(), meta: meta.clone(), sealed: self.seal_record(&id, &record), identity };
+        let new =
+            NewApplication { id: id.clone(), meta: meta.clone(), sealed: self.seal_record(&id, &record), identity };
         self.store.insert_application(new, self.audit(now, who, "application.submitted", &id, None)).await?;
         Ok(ApplicationView { id, version: 1, meta, record })
     }
@@ -252,7 +261,8 @@ impl Service {
             return Err(ServiceError::conflict(code));
         }
         let now = self.now();
-        let outcome = rules::national_check(self.registry.as_ref(), &view.record.form, verifier::Date::from_unix_vn(now));
+        let outcome =
+            rules::national_check(self.registry.as_ref(), &view.record.form, verifier::Date::from_unix_vn(now));
         view.record.national_check = Some(outcome.summary.clone());
         if view.record.biometrics_on_file != outcome.biometrics_on_file {
             // The registry knows better than the first look at submission: 3 or 7 working days.
@@ -274,7 +284,12 @@ impl Service {
     }
 
     /// A new pre-authorized code and its offer.
-    fn new_offer(&self, view: &mut ApplicationView, generation: u32, now: u64) -> (Offer, crate::store::Digest, CodeRow) {
+    fn new_offer(
+        &self,
+        view: &mut ApplicationView,
+        generation: u32,
+        now: u64,
+    ) -> (Offer, crate::store::Digest, CodeRow) {
         let code = new_secret("pac_");
         let code_hash = hash_secret(&code);
         let expires_at = now + self.settings.offer_ttl;
@@ -331,16 +346,40 @@ impl Service {
             return Err(ServiceError::field("field_invalid", "reason"));
         }
         let now = self.now();
-        self.apply(
-            &mut view,
-            Action::Reject { reason: enrollment::Reason::ApplicationClosed },
-            who.id.as_str(),
-            now,
-        )?;
+        self.apply(&mut view, Action::Reject { reason: enrollment::Reason::ApplicationClosed }, who.id.as_str(), now)?;
         view.record.rejection_note = Some(note.to_owned());
         let audit = self.audit(now, who, "application.rejected", id, None);
         view.version = self.store.update_application(self.change_of(&view), audit).await?;
         Ok(view)
+    }
+
+    /// Finds the application last filed for a person, by passport (with nationality) or by
+    /// residence card: an applicant who comes back, or a submission whose answer was lost.
+    /// Officers find only their own reception point's applications.
+    pub async fn lookup(&self, who: &Principal, by: &Lookup) -> Result<ApplicationView> {
+        require(who, Role::Officer)?;
+        let (domain, value) = match by {
+            Lookup::Passport { nationality, number } => {
+                let nat: enrollment::tk01::Nationality =
+                    nationality.parse().map_err(|_| ServiceError::field("nationality_invalid", "nationality"))?;
+                let num: enrollment::tk01::PassportNumber =
+                    number.parse().map_err(|_| ServiceError::field("passport_number_invalid", "passport_number"))?;
+                ("passport", format!("{}:{}", nat.code(), num.as_ref()))
+            }
+            Lookup::Card { number } => {
+                let num: enrollment::tk01::CardNumber =
+                    number.parse().map_err(|_| ServiceError::field("card_number_invalid", "residence_card_number"))?;
+                ("card", num.as_ref().to_owned())
+            }
+        };
+        let key = crate::store::Digest(self.sealer.blind_index(domain, &value));
+        let (id, _) = self.store.application_by_identity(&key).await?.ok_or(ServiceError::NotFound)?;
+        // Not found rather than forbidden: whether a person applied elsewhere is not this
+        // officer's to learn.
+        self.load_for(who, &id).await.map_err(|e| match e {
+            ServiceError::Forbidden => ServiceError::NotFound,
+            e => e,
+        })
     }
 
     /// The reception point a staff query may cover: an officer only their own; an admin any.
@@ -353,11 +392,7 @@ impl Service {
     }
 
     /// The applications' clear summaries of a reception point.
-    pub async fn applications(
-        &self,
-        who: &Principal,
-        point: Option<String>,
-    ) -> Result<Vec<(ApplicationId, AppMeta)>> {
+    pub async fn applications(&self, who: &Principal, point: Option<String>) -> Result<Vec<(ApplicationId, AppMeta)>> {
         let point = Self::own_point(who, point)?;
         Ok(self.store.application_metas(point.as_deref()).await?)
     }

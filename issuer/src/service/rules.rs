@@ -92,8 +92,13 @@ pub struct Captured {
 impl Captured {
     #[cfg(test)]
     pub(crate) fn for_test(slot: &str, bytes: Vec<u8>) -> Self {
-        let summary =
-            BiometricSummary { slot: slot.into(), format: "png".into(), size: bytes.len(), sha256: String::new(), quality: 80 };
+        let summary = BiometricSummary {
+            slot: slot.into(),
+            format: "png".into(),
+            size: bytes.len(),
+            sha256: String::new(),
+            quality: 80,
+        };
         Self { slot: slot.into(), bytes, summary }
     }
 }

@@ -181,12 +181,7 @@ async fn applications_are_versioned_and_refusals_write_nothing(s: Arc<dyn Store>
     assert_eq!(s.application_by_identity(&digest(9)).await.unwrap().map(|(i, _)| i), Some(id));
     assert!(matches!(
         s.update_application(
-            AppChange {
-                id: ApplicationId::random(),
-                expected_version: 1,
-                meta: meta("x", Submitted),
-                sealed: vec![]
-            },
+            AppChange { id: ApplicationId::random(), expected_version: 1, meta: meta("x", Submitted), sealed: vec![] },
             audit("u")
         )
         .await,
@@ -398,7 +393,10 @@ async fn audit_follows_commit_order_and_pages(s: Arc<dyn Store>) {
     assert_eq!(all.len(), 50);
     assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
     let page = s.audit_page(Some(all[9].0), 5).await.unwrap();
-    assert_eq!(page.iter().map(|(k, _)| *k).collect::<Vec<_>>(), all[10..15].iter().map(|(k, _)| *k).collect::<Vec<_>>());
+    assert_eq!(
+        page.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        all[10..15].iter().map(|(k, _)| *k).collect::<Vec<_>>()
+    );
 }
 
 async fn settings_round_trip(s: Arc<dyn Store>) {

@@ -297,8 +297,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The sealed biometric files of an application.
     async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>>;
     /// Approves: claims the e-ID number (by blind index) and writes the first offer's code.
-    async fn approve(&self, change: AppChange, eid: Digest, code_hash: Digest, code: CodeRow, audit: AuditEntry)
-        -> Result<u64>;
+    async fn approve(
+        &self,
+        change: AppChange,
+        eid: Digest,
+        code_hash: Digest,
+        code: CodeRow,
+        audit: AuditEntry,
+    ) -> Result<u64>;
     /// Replaces the offer: the old code is removed; access tokens of the old generation die
     /// with it (they name their generation).
     async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64>;

@@ -43,8 +43,7 @@ impl Api {
         config.publish_interval = std::time::Duration::ZERO;
         let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
         let app = issuer::app(service.clone());
-        let mut api =
-            Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), _dir: dir };
+        let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), _dir: dir };
         let (st, v) = api
             .call(
                 Method::POST,
