@@ -79,7 +79,20 @@ impl Issuer {
     /// Starts on a given registry file and listen address (a fixed port lets clients reach a
     /// node restarted after a crash at the same address).
     pub fn start_with(data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
-        let mut cmd = Command::new(bin("issuer")?);
+        Self::start_wrapped(&[], data, registry, listen, extra)
+    }
+
+    /// Starts under a wrapper command (`strace -f -o FILE`, …) that runs the issuer as its
+    /// arguments.
+    pub fn start_wrapped(wrapper: &[&str], data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin("issuer")?);
+                c
+            }
+            None => Command::new(bin("issuer")?),
+        };
         cmd.args(["serve", "--listen", listen, "--data"]).arg(data).arg("--registry").arg(registry);
         if !extra.iter().any(|a| a.starts_with("--publish-interval")) {
             // Tests sync right after a change: sign changed lists at once.
@@ -137,9 +150,8 @@ impl Issuer {
     }
 
     /// Kills the process the hard way (SIGKILL), as a crash would.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        drop(self);
     }
 
     pub fn http(&self) -> Http {
@@ -153,6 +165,22 @@ impl Issuer {
 
 impl Drop for Issuer {
     fn drop(&mut self) {
+        // Under a wrapper (strace), the issuer is the wrapper's child: kill it too, or it would
+        // outlive the test holding its output pipes.
+        let pid = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for c in children.split_whitespace() {
+            let _ = Command::new("kill").args(["-KILL", c]).status();
+        }
+        if !children.trim().is_empty() {
+            // Let the wrapper see its child die and finish its output.
+            for _ in 0..100 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
