@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use keys::{Keystore, Signer};
-use verifier::statuslist::StatusList;
-use verifier::trustlist::{StatusListRef, TrustList};
+use verifier::build::statuslist::StatusList;
+use verifier::build::trustlist::{StatusListRef, TrustList};
 
 use crate::store::{Store, StoreError};
 
@@ -221,7 +221,7 @@ impl Custody {
         let signer = self.signer();
         let input = list.token_signing_input(signer.kid(), &self.status_uri(id), now, now + STATUS_EXP, STATUS_TTL);
         let sig = signer.sign(input.as_bytes())?;
-        let tok = Arc::new(verifier::jws::assemble(&input, &sig));
+        let tok = Arc::new(verifier::build::jws::assemble(&input, &sig));
         *cache = Some((version, now, tok.clone()));
         Ok(tok)
     }

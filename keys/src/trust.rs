@@ -14,7 +14,7 @@ pub fn sign_trust_list(root: &dyn Signer, list: &TrustList) -> Result<String, Ke
     list.validate()?;
     let input = list.signing_input(root.kid());
     let sig = root.sign(input.as_bytes())?;
-    Ok(verifier::jws::assemble(&input, &sig))
+    Ok(verifier::build::jws::assemble(&input, &sig))
 }
 
 #[cfg(test)]

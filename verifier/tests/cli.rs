@@ -2,7 +2,8 @@
 //! exchange with an in-test server. Trust material is made here from fresh Ed25519 keys, so
 //! nothing depends on the vectors in `testdata/`.
 //!
-//! Exit codes under test: 0 valid, 1 invalid (malformed included), 2 error.
+//! Exit codes under test: 0 valid (warnings included), 1 invalid (malformed included), 3 cannot
+//! decide (the bundle is too old for this proof), 2 error; and `--json` always one object.
 
 // Tests may unwrap: a failure is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,13 +19,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{Signer as _, SigningKey};
 use rand_core::{OsRng, RngCore as _};
 use serde_json::Value;
-use verifier::qr::{self, CardKind, PersonClaims, QrCredential, StatusRef};
-use verifier::statuslist::{self, StatusList};
-use verifier::trustlist::{StatusListRef, TrustList, TrustedKey};
-use verifier::{jws, Bundle, KeyId, KeyState, PublicKey, Purpose};
+use verifier::build::qr::{self, QrCredential};
+use verifier::build::statuslist::{self, StatusList};
+use verifier::build::{jws, trustlist::TrustList};
+use verifier::{
+    Bundle, CardKind, KeyId, KeyState, PersonClaims, PublicKey, Purpose, StatusListRef, StatusRef, TrustedKey,
+};
 
 const T0: u64 = 1_780_000_000; // 2026-05-28T20:26:40Z
 const T0_RFC3339: &str = "2026-05-28T20:26:40Z";
+const DAY: u64 = 86_400;
 const REVOKED_IDX: u64 = 77;
 const GOOD_IDX: u64 = 4242;
 
@@ -155,10 +159,16 @@ fn at(secs: u64) -> String {
     format!("2026-05-28T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// Any UNIX time as RFC 3339, for `--at`.
+fn rfc(t: u64) -> String {
+    let when = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap()).unwrap();
+    when.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 /// Changes one base45 digit so that one byte pair inside the issuer signature changes and the
 /// text still decodes.
 fn tamper_issuer_signature(text: &str, issuer_sig: &[u8; 64]) -> String {
-    let bytes = qr::decode_text(text).unwrap();
+    let bytes = verifier::testkit::internals::decode_text(text).unwrap();
     let start = bytes.windows(64).position(|w| w == issuer_sig).expect("issuer signature in the presentation");
     // Base45 turns byte pair k (bytes 2k, 2k+1) into characters 3k..3k+3 after the prefix; take
     // a pair in the middle of the signature and change its low digit (value ±1, never past
@@ -168,7 +178,7 @@ fn tamper_issuer_signature(text: &str, issuer_sig: &[u8; 64]) -> String {
     let mut b = text.as_bytes().to_vec();
     b[i] = if b[i] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(b).unwrap();
-    let changed = qr::decode_text(&tampered).expect("still base45");
+    let changed = verifier::testkit::internals::decode_text(&tampered).expect("still base45");
     let diff: Vec<usize> = (0..bytes.len()).filter(|&j| bytes[j] != changed[j]).collect();
     assert!(!diff.is_empty() && diff.iter().all(|&j| (start..start + 64).contains(&j)), "{diff:?}");
     tampered
@@ -240,10 +250,36 @@ impl Desk {
 fn assert_invalid(run: &Run, reason: &str) {
     assert_eq!(run.code, 1, "stdout {} stderr {}", run.stdout, run.stderr);
     let j = run.json();
+    assert_eq!(j["outcome"], "invalid");
     assert_eq!(j["valid"], false);
     assert_eq!(j["reason"], reason);
     assert!(j["detail"].is_string());
     assert!(j["claims"].is_null());
+}
+
+/// Exit 3 and a `cannot_decide` verdict that says what to do.
+fn assert_cannot_decide(run: &Run, reason: &str) {
+    assert_eq!(run.code, 3, "stdout {} stderr {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!(j["outcome"], "cannot_decide");
+    assert_eq!(j["valid"], false);
+    assert_eq!(j["reason"], reason);
+    assert!(j["advice"].as_str().is_some_and(|a| a.contains("verifier sync")), "{j}");
+    assert!(j["claims"].is_null());
+    assert!(run.stderr.contains("verifier sync"), "{}", run.stderr);
+}
+
+/// Exit 2, and with `--json` one object saying what went wrong and what to do.
+fn assert_error_json(run: &Run, reason: &str) -> Value {
+    assert_eq!(run.code, 2, "stdout {} stderr {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!(j["outcome"], "error", "{j}");
+    assert_eq!(j["valid"], false);
+    assert_eq!(j["reason"], reason, "{j}");
+    assert!(j["detail"].is_string() && j["advice"].is_string(), "{j}");
+    assert!(j["claims"].is_null());
+    assert!(!run.stderr.is_empty());
+    j
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +294,12 @@ fn valid_proof_json_and_human() {
     let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &at(70)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j = run.json();
+    assert_eq!(j["outcome"], "valid");
     assert_eq!(j["valid"], true);
+    assert_eq!(j["warnings"], serde_json::json!([]));
+    assert_eq!(j["status_list_age"], 70);
+    assert_eq!(j["max_status_age"], 7 * DAY);
+    assert_eq!(j["bundle_synced_at"], T0);
     assert_eq!(j["reason"], Value::Null);
     assert_eq!(j["detail"], Value::Null);
     assert_eq!(j["purpose"], "landlord");
@@ -364,16 +405,93 @@ fn key_not_in_trust_list_is_unknown() {
 }
 
 #[test]
-fn stale_bundle_is_invalid_with_a_hint() {
+fn stale_trust_list_cannot_decide() {
     let w = World::new(T0);
     let desk = Desk::new(&w);
-    let late = T0 + 38 * 86_400; // next_update (7 days) + the default 30 days of grace, passed
+    let late = T0 + 38 * DAY; // next_update (7 days) + the default 30 days of grace, passed
     let (c, _) = w.credential(&w.issuer, "iss1", Purpose::Landlord, GOOD_IDX);
-    let when = time::OffsetDateTime::from_unix_timestamp(late as i64).unwrap();
-    let when = when.format(&time::format_description::well_known::Rfc3339).unwrap();
-    let run = desk.verify_text(&w.present(&c, Purpose::Landlord, late, b""), &["--at", &when]);
-    assert_invalid(&run, "trust_list_stale");
-    assert!(run.stderr.contains("verifier sync"), "{}", run.stderr);
+    let run = desk.verify_text(&w.present(&c, Purpose::Landlord, late, b""), &["--at", &rfc(late)]);
+    assert_cannot_decide(&run, "trust_list_stale");
+}
+
+/// The cases: the status list in the bundle was signed at T0, and the proofs are shown
+/// three or eight days later.
+#[test]
+fn status_list_age_is_judged_by_the_kind_of_verifier() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let shown_at = |days: u64, p: Purpose, idx: u64| {
+        let t = T0 + days * DAY;
+        let (c, _) = w.credential(&w.issuer, "iss1", p, idx);
+        (w.present(&c, p, t, b""), rfc(t + 5))
+    };
+
+    // Three days old: a landlord decides, and is told the list is old (exit 0).
+    let (text, now) = shown_at(3, Purpose::Landlord, GOOD_IDX);
+    let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &now]);
+    assert_eq!(run.code, 0, "{} {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!((j["outcome"].as_str(), j["valid"].as_bool()), (Some("valid"), Some(true)));
+    assert_eq!(j["warnings"], serde_json::json!(["status_stale"]));
+    assert_eq!(j["status_list_age"], 3 * DAY + 5);
+    assert_eq!(j["claims"]["name_latin"], "KIM MIN JUN");
+    let bundle = desk.bundle.display().to_string();
+    let human =
+        verifier(&["verify", "--bundle", &bundle, "--text", "-", "--purpose", "landlord", "--at", &now], Some(&text));
+    assert_eq!(human.code, 0);
+    assert!(human.stdout.starts_with("VALID purpose=landlord "), "{}", human.stdout);
+    assert!(human.stdout.contains("warning: status_stale: the status list is 3 days old"), "{}", human.stdout);
+
+    // Three days old: a bank cannot decide (exit 3), and nothing is said against the holder.
+    let (text, now) = shown_at(3, Purpose::Bank, GOOD_IDX);
+    let run = desk.verify_text(&text, &["--purpose", "bank", "--at", &now]);
+    assert_cannot_decide(&run, "status_stale");
+    let j = run.json();
+    assert_eq!(j["status_list_age"], 3 * DAY + 5);
+    assert_eq!(j["max_status_age"], DAY);
+    let human =
+        verifier(&["verify", "--bundle", &bundle, "--text", "-", "--purpose", "bank", "--at", &now], Some(&text));
+    assert_eq!(human.code, 3);
+    assert!(human.stdout.starts_with("CANNOT DECIDE reason=status_stale ("), "{}", human.stdout);
+    assert!(human.stdout.contains("status list 3 days old, this verifier accepts 24 hours"), "{}", human.stdout);
+    assert!(human.stdout.contains("what to do: ") && !human.stdout.contains("INVALID"), "{}", human.stdout);
+    // The bank may configure a longer age, and is then told the list is old.
+    let run = desk.verify_text(&text, &["--purpose", "bank", "--at", &now, "--max-status-age", "4d"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json()["warnings"], serde_json::json!(["status_stale"]));
+    // A residence office is as strict as a bank; with no purpose, the strictest rule applies.
+    let (text, now) = shown_at(3, Purpose::ResidenceOffice, GOOD_IDX);
+    assert_cannot_decide(&desk.verify_text(&text, &["--purpose", "residence-office", "--at", &now]), "status_stale");
+    assert_cannot_decide(&desk.verify_text(&text, &["--at", &now]), "status_stale");
+
+    // Eight days old: even a landlord cannot decide, unless configured to.
+    let (text, now) = shown_at(8, Purpose::Landlord, GOOD_IDX);
+    assert_cannot_decide(&desk.verify_text(&text, &["--purpose", "landlord", "--at", &now]), "status_stale");
+    let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &now, "--max-status-age", "10d"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // And a landlord who accepts only a day cannot decide at three.
+    let (text, now) = shown_at(3, Purpose::Landlord, GOOD_IDX);
+    assert_cannot_decide(
+        &desk.verify_text(&text, &["--purpose", "landlord", "--at", &now, "--max-status-age", "24h"]),
+        "status_stale",
+    );
+}
+
+#[test]
+fn revoked_with_an_old_status_list_is_still_revoked() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let t = T0 + 3 * DAY;
+    for p in [Purpose::Landlord, Purpose::Bank] {
+        let (c, _) = w.credential(&w.issuer, "iss1", p, REVOKED_IDX);
+        let run = desk.verify_text(&w.present(&c, p, t, b""), &["--purpose", p.as_str(), "--at", &rfc(t + 5)]);
+        assert_invalid(&run, "revoked");
+        assert_eq!(run.json()["status_list_age"], 3 * DAY + 5, "{p}");
+    }
+    // Eight days old and revoked: revoked, for the strictest verifier too.
+    let t = T0 + 8 * DAY;
+    let (c, _) = w.credential(&w.issuer, "iss1", Purpose::Bank, REVOKED_IDX);
+    assert_invalid(&desk.verify_text(&w.present(&c, Purpose::Bank, t, b""), &["--at", &rfc(t + 5)]), "revoked");
 }
 
 #[test]
@@ -426,18 +544,67 @@ fn unreadable_files_exit_2() {
     let missing = desk.dir.path().join("missing.txt").display().to_string();
     let bundle = desk.bundle.display().to_string();
     let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
-    for args in [
-        vec!["verify", "--bundle", &bundle, "--text", &missing, "--json"],
-        vec!["verify", "--bundle", &bundle, "--png", &missing, "--json"],
-        vec!["verify", "--bundle", &missing, "--text", &qr, "--json"],
-        vec!["verify", "--bundle", &bundle, "--text", desk.dir.path().to_str().unwrap(), "--json"],
-        vec!["inspect", "--text", &missing],
+    let dir = desk.dir.path().to_str().unwrap();
+    for (args, reason) in [
+        (vec!["verify", "--bundle", &bundle, "--text", &missing, "--json"], "input_unreadable"),
+        (vec!["verify", "--bundle", &bundle, "--png", &missing, "--json"], "image_unreadable"),
+        (vec!["verify", "--bundle", &missing, "--text", &qr, "--json"], "bundle_unreadable"),
+        (vec!["verify", "--bundle", &bundle, "--text", dir, "--json"], "input_unreadable"),
     ] {
+        // `--json` promises one object on stdout whatever happens; the message is on stderr too.
         let run = verifier(&args, None);
-        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
-        assert_eq!(run.stdout, "", "{args:?}: errors go to stderr only");
+        let j = assert_error_json(&run, reason);
+        assert!(j["detail"].as_str().unwrap().contains("cannot read"), "{args:?}: {j}");
         assert!(run.stderr.contains("cannot read"), "{args:?}: {}", run.stderr);
     }
+    for args in [vec!["verify", "--bundle", &missing, "--text", &qr], vec!["inspect", "--text", &missing]] {
+        let run = verifier(&args, None);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert_eq!(run.stdout, "", "{args:?}: without --json, errors go to stderr only");
+        assert!(run.stderr.contains("cannot read"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn usage_errors_with_json_are_one_json_object() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let bundle = desk.bundle.display().to_string();
+    let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
+    for args in [
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--at", "yesterday"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--purpose", "tenant"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--max-status-age", "a week"],
+        vec!["verify", "--bundle", &bundle, "--json"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--root-key", "short"],
+    ] {
+        let run = verifier(&args, None);
+        assert_error_json(&run, "usage");
+    }
+}
+
+#[test]
+fn bundle_pinned_to_another_root_is_reported_as_such() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let bundle = desk.bundle.display().to_string();
+    let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
+    let other = pk(&fresh_key()).to_string();
+    let ours = pk(&w.root).to_string();
+    let args = ["verify", "--bundle", &bundle, "--text", &qr, "--at", &at(70), "--root-key", &other];
+    let run = verifier(&[&args[..], &["--json"]].concat(), None);
+    let j = assert_error_json(&run, "root_key_mismatch");
+    let detail = j["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("pinned to root key {ours}")) && detail.contains(&other), "{detail}");
+    assert!(!detail.contains("malformed"), "{detail}");
+    assert!(j["advice"].as_str().unwrap().contains("--root-key"), "{j}");
+    let run = verifier(&args, None);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("pinned to root key") && !run.stderr.contains("malformed"), "{}", run.stderr);
+    // The right pin verifies.
+    let run = verifier(&["verify", "--bundle", &bundle, "--text", &qr, "--at", &at(70), "--root-key", &ours], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]
@@ -471,9 +638,11 @@ fn corrupted_bundle_exits_2() {
     for (name, content) in cases {
         let path = desk.file("corrupt.json", &content).display().to_string();
         let run = verifier(&["verify", "--bundle", &path, "--text", &qr, "--json", "--at", &at(70)], None);
-        assert_eq!(run.code, 2, "{name}: {}", run.stdout);
-        assert_eq!(run.stdout, "", "{name}");
+        let j = assert_error_json(&run, "bundle_unusable");
+        assert!(j["detail"].as_str().unwrap().contains("unusable bundle"), "{name}: {j}");
         assert!(run.stderr.contains("unusable bundle"), "{name}: {}", run.stderr);
+        let run = verifier(&["verify", "--bundle", &path, "--text", &qr, "--at", &at(70)], None);
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{name}");
     }
 }
 
@@ -555,8 +724,7 @@ fn png_roundtrip() {
     assert_invalid(&run, "malformed");
     let not_png = desk.file("not.png", "VN1:NOT AN IMAGE").display().to_string();
     let run = verifier(&["verify", "--bundle", &bundle, "--png", &not_png, "--json"], None);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stdout, "");
+    assert_error_json(&run, "image_unreadable");
 }
 
 // ---------------------------------------------------------------------------------------------

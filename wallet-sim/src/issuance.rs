@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use verifier::oid4vci::{self, CredentialOffer};
+use verifier::build::oid4vci::{self, CredentialOffer};
 use verifier::Purpose;
 use zeroize::Zeroizing;
 
@@ -253,7 +253,7 @@ impl Authorized {
     /// `now`), fetches the credentials and checks them (see [`check_received`]).
     pub fn credential(self, http: &Http, device: &DeviceKey, now: u64) -> Result<CredentialSet> {
         let input = oid4vci::proof_signing_input(&device.public(), &self.issuer, now, &self.c_nonce);
-        let proof = verifier::jws::assemble(&input, &device.sign(input.as_bytes()));
+        let proof = verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()));
         let body = json!({
             "credential_configuration_id": oid4vci::CONFIGURATION_ID,
             "proof": {"proof_type": "jwt", "jwt": proof},
@@ -327,9 +327,9 @@ pub(crate) mod tests {
     use std::time::Instant;
 
     use ed25519_dalek::{Signer as _, SigningKey};
-    use verifier::qr::{CardKind, PersonClaims, Sex, StatusRef};
-    use verifier::sdjwt::SdJwtBuilder;
-    use verifier::{Date, KeyId, PublicKey, QrCredential};
+    use verifier::build::qr::{CardKind, PersonClaims, QrCredential, Sex, StatusRef};
+    use verifier::build::sdjwt::SdJwtBuilder;
+    use verifier::{Date, KeyId, PublicKey};
 
     use super::*;
 
@@ -358,6 +358,7 @@ pub(crate) mod tests {
             address: Some("Số 12 Nguyễn Huệ, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh".into()),
             eid_number: Some("079190001234".into()),
             age_over_18: Some(true),
+            shortened: Vec::new(),
         }
     }
 

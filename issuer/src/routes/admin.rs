@@ -211,9 +211,9 @@ async fn set_status(
     ApiJson(req): ApiJson<NewStatus>,
 ) -> Result<Json<Value>, ApiError> {
     let value = match req.status.as_str() {
-        "valid" => verifier::statuslist::VALID,
-        "revoked" => verifier::statuslist::INVALID,
-        "suspended" => verifier::statuslist::SUSPENDED,
+        "valid" => verifier::build::statuslist::VALID,
+        "revoked" => verifier::build::statuslist::INVALID,
+        "suspended" => verifier::build::statuslist::SUSPENDED,
         _ => return Err(ApiError::unprocessable("field_invalid").arg("field", "status")),
     };
     let cred: crate::routes::applications::CredentialRecord =
@@ -225,7 +225,7 @@ async fn set_status(
     s.store
         .transact([&t.status, &t.audit], |tx| {
             let current = tx[0].get(key)?.and_then(|v| v.first().copied());
-            if current == Some(verifier::statuslist::INVALID) && value != verifier::statuslist::INVALID {
+            if current == Some(verifier::build::statuslist::INVALID) && value != verifier::build::statuslist::INVALID {
                 return abort(StoreError::Conflict("credential_revoked"));
             }
             tx[0].insert(&key, &[value])?;

@@ -154,7 +154,7 @@ fn credential_active(s: &AppState, app_id: &str, now: u64) -> Result<bool, ApiEr
         return Ok(false);
     };
     let status = s.store.t.status.get(status_key(cred.status_list, cred.status_idx)).map_err(StoreError::from)?;
-    let revoked = status.and_then(|v| v.first().copied()) == Some(verifier::statuslist::INVALID);
+    let revoked = status.and_then(|v| v.first().copied()) == Some(verifier::build::statuslist::INVALID);
     Ok(!revoked && cred.expires_at >= now)
 }
 
@@ -509,7 +509,7 @@ async fn publish_offer(
         })
         .map_err(conflict_or)?;
     s.store.durable().await?;
-    let offer = verifier::oid4vci::CredentialOffer::pre_authorized(s.custody.issuer_url(), &code);
+    let offer = verifier::build::oid4vci::CredentialOffer::pre_authorized(s.custody.issuer_url(), &code);
     Ok(Json(json!({
         "id": id,
         "state": rec.state,
@@ -604,7 +604,7 @@ pub async fn issue_for(
             if tx[4].get(key)?.is_some() {
                 return abort(StoreError::Conflict("status_collision"));
             }
-            tx[4].insert(&key[..], &[verifier::statuslist::VALID])?;
+            tx[4].insert(&key[..], &[verifier::build::statuslist::VALID])?;
             tx[3].insert(cred_id.as_bytes(), to_json(&cred))?;
             tx[0].insert(id.as_bytes(), sealed.clone())?;
             tx[1].insert(id.as_bytes(), meta.clone())?;

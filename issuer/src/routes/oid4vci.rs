@@ -56,7 +56,7 @@ async fn token(
     let Ok(Form(req)) = req else {
         return Err(oauth("invalid_request"));
     };
-    if req.grant_type != verifier::oid4vci::PRE_AUTH_GRANT {
+    if req.grant_type != verifier::build::oid4vci::PRE_AUTH_GRANT {
         return Err(oauth("unsupported_grant_type"));
     }
     let code = req.code.filter(|c| c.len() <= 128).ok_or_else(|| oauth("invalid_request"))?;
@@ -128,7 +128,7 @@ async fn credential(
         .and_then(|v| v.strip_prefix("Bearer "))
         .filter(|t| t.len() <= 128)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token"))?;
-    if req.credential_configuration_id.as_deref().is_some_and(|c| c != verifier::oid4vci::CONFIGURATION_ID) {
+    if req.credential_configuration_id.as_deref().is_some_and(|c| c != verifier::build::oid4vci::CONFIGURATION_ID) {
         return Err(oauth("unsupported_credential_type"));
     }
     let proof = req.proof.filter(|p| p.proof_type == "jwt").ok_or_else(|| oauth("invalid_proof"))?;
@@ -139,8 +139,9 @@ async fn credential(
     if rec.expires_at < now {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token"));
     }
-    let holder = verifier::oid4vci::verify_proof(&proof.jwt, s.custody.issuer_url(), &rec.c_nonce, now, ACCESS_TTL)
-        .map_err(|e| oauth("invalid_proof").arg("reason", e.reason.code()))?;
+    let holder =
+        verifier::build::oid4vci::verify_proof(&proof.jwt, s.custody.issuer_url(), &rec.c_nonce, now, ACCESS_TTL)
+            .map_err(|e| oauth("invalid_proof").arg("reason", e.reason.code()))?;
 
     let batch = crate::routes::applications::issue_for(&s, &rec.application, &holder, &access_hash, now).await?;
     let mut qr = Map::new();
