@@ -176,14 +176,27 @@ fn is_combining(c: char) -> bool {
 }
 
 /// Cuts `s` to at most `max` UTF-8 bytes: at the last character boundary that is not followed by
-/// a combining mark, then without trailing spaces and commas.
+/// a combining mark, then without trailing spaces and commas. Should that leave nothing (a
+/// letter carrying more marks than fit, or nothing but separators), at the last character
+/// boundary instead, so a shortened claim is never empty.
 fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    // The cut is before the first character dropped, which must not be a combining mark.
-    let end = s.char_indices().take_while(|(i, _)| *i <= max).filter(|(_, c)| !is_combining(*c)).last();
-    s[..end.map_or(0, |(i, _)| i)].trim_end_matches([' ', ','])
+    // The cut is before the first character dropped.
+    let last_boundary = |keep_marks: bool| {
+        s.char_indices()
+            .take_while(|(i, _)| *i <= max)
+            .filter(|(_, c)| !(keep_marks && is_combining(*c)))
+            .last()
+            .map_or(0, |(i, _)| i)
+    };
+    let clean = s[..last_boundary(true)].trim_end_matches([' ', ',']);
+    if clean.is_empty() {
+        &s[..last_boundary(false)]
+    } else {
+        clean
+    }
 }
 
 /// Shortens a Latin name (ICAO 9303 form: upper-case letters and single spaces) to at most
@@ -191,7 +204,7 @@ fn cut(s: &str, max: usize) -> &str {
 /// zone: characters go from the end, and every name component keeps at least its initial.
 /// Components after the first are reduced to their initial, the last one first, until the
 /// name fits; a name still too long (many components, or a very long first one) is then cut at
-/// `max`.
+/// `max` by [`cut`].
 fn shorten_latin(name: &str, max: usize) -> String {
     if name.len() <= max {
         return name.to_owned();
@@ -205,7 +218,8 @@ fn shorten_latin(name: &str, max: usize) -> String {
         let initial = parts[i].chars().next().map_or(0, char::len_utf8);
         parts[i] = &parts[i][..initial];
     }
-    cut(&parts.join(" "), max).to_owned()
+    let joined = parts.join(" ");
+    cut(if joined.is_empty() { name } else { &joined }, max).to_owned()
 }
 
 /// Shortens one text claim for `purpose` by the rule of [`text_limit`]: `None` when it fits.
@@ -888,5 +902,124 @@ impl TrustStore {
             claims: cred.claims.clone(),
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin_names_lose_characters_from_the_end_down_to_initials() {
+        let name = "BENNELONG WOOLOOMOOLOO WARRANDYTE WARNAMBOOL";
+        assert_eq!(shorten_latin(name, 60), name);
+        assert_eq!(shorten_latin(name, 26), "BENNELONG WOOLOOMOOLOO W W");
+        assert_eq!(shorten_latin(name, 25), "BENNELONG W W W");
+        assert_eq!(shorten_latin(name, 15), "BENNELONG W W W");
+        assert_eq!(shorten_latin(name, 14), "BENNELONG W W");
+        assert_eq!(shorten_latin(name, 5), "BENNE");
+        assert_eq!(shorten_latin(&"W".repeat(150), 60), "W".repeat(60));
+        assert_eq!(shorten_latin(&" ".repeat(70), 60), " ".repeat(60), "never empty");
+        let initials = vec!["A"; 75].join(" ");
+        assert_eq!(shorten_latin(&initials, 60), vec!["A"; 30].join(" "));
+    }
+
+    #[test]
+    fn cuts_keep_letters_with_their_marks_and_are_never_empty() {
+        let decomposed = "e\u{302}\u{303}"; // ễ as e + two combining marks, 5 bytes
+        assert_eq!(cut(&decomposed.repeat(3), 12), decomposed.repeat(2));
+        assert_eq!(cut(&decomposed.repeat(3), 9), decomposed);
+        assert_eq!(cut("Phố Liễu Giai, Ba Đình", 18), "Phố Liễu Giai");
+        assert_eq!(cut("Phố Liễu Giai, Ba Đình", 15), "Phố Liễu Gi");
+        assert_eq!(cut(", , , , , ,", 4), ", , ");
+        let zalgo = format!("e{}", "\u{301}".repeat(100));
+        assert_eq!(cut(&zalgo, 60).len(), 59);
+        assert!(!cut(&zalgo, 60).is_empty());
+        assert_eq!(cut("김민준김민준", 8), "김민");
+    }
+
+    #[test]
+    fn restrict_to_shortens_per_purpose_and_is_idempotent() {
+        let long = PersonClaims {
+            name: Some("가".repeat(150)),
+            name_latin: Some(["NGUYEN", "THI", "PHUONG", "HOANG", "BAO", "NGOC"].repeat(5).join(" ")),
+            nationality: Some("VNM".into()),
+            address: Some("Số 92 Đường Nguyễn Hữu Cảnh, ".repeat(10)),
+            ..PersonClaims::default()
+        };
+        let land = long.restrict_to(Purpose::Landlord);
+        assert_eq!(land.shortened, vec![Claim::NameLatin]);
+        // Thirty components: all but the first become initials, and that is still 64 bytes.
+        let latin = land.name_latin.as_deref().unwrap();
+        assert_eq!(latin, &format!("NGUYEN{}", " T P H B N N".repeat(5))[..60], "{latin}");
+        let twelve = ["NGUYEN", "THI", "PHUONG", "HOANG", "BAO", "NGOC"].repeat(2).join(" ");
+        assert_eq!(twelve.len(), 65);
+        let short = PersonClaims { name_latin: Some(twelve), ..PersonClaims::default() }.restrict_to(Purpose::Landlord);
+        assert_eq!(short.name_latin.as_deref(), Some("NGUYEN THI PHUONG HOANG BAO NGOC NGUYEN THI PHUONG HOANG B N"));
+        assert_eq!(short.shortened, vec![Claim::NameLatin]);
+        assert_eq!(land.name, None);
+        let office = long.restrict_to(Purpose::ResidenceOffice);
+        assert_eq!(office.shortened, vec![Claim::NameLatin, Claim::Name, Claim::Address]);
+        assert_eq!(office.name.as_deref(), Some("가".repeat(30).as_str()));
+        assert!(office.address.as_deref().unwrap().len() <= 160);
+        assert!(long.address.as_deref().unwrap().starts_with(office.address.as_deref().unwrap()));
+        for p in Purpose::ALL {
+            let once = long.restrict_to(p);
+            assert_eq!(once.restrict_to(p), once, "{p}");
+        }
+    }
+
+    fn landlord(claims: PersonClaims) -> QrCredential {
+        QrCredential {
+            purpose: Purpose::Landlord,
+            level: 2,
+            issued_at: 1,
+            expires_at: 2,
+            holder: PublicKey::from_bytes([7; 32]),
+            status: None,
+            claims,
+        }
+    }
+
+    #[test]
+    fn the_shortened_list_is_parsed_strictly() {
+        let named = |shortened| PersonClaims {
+            name_latin: Some("KIM".into()),
+            nationality: Some("KOR".into()),
+            shortened,
+            ..PersonClaims::default()
+        };
+        let ok = landlord(named(vec![Claim::NameLatin]));
+        assert_eq!(QrCredential::decode_payload(&ok.encode_payload()), Ok(ok.clone()));
+        for bad in [
+            vec![Claim::Address],                     // not in the credential
+            vec![Claim::Nationality],                 // never shortened
+            vec![Claim::NameLatin, Claim::NameLatin], // repeated
+        ] {
+            let c = landlord(named(bad.clone()));
+            let e = QrCredential::decode_payload(&c.encode_payload()).unwrap_err();
+            assert_eq!(e.reason, Reason::Malformed, "{bad:?}");
+        }
+        // Empty, and out of order: written by hand into a credential that has both names.
+        let both = QrCredential {
+            purpose: Purpose::ResidenceOffice,
+            claims: PersonClaims { name: Some("김".into()), ..named(vec![]) },
+            ..ok
+        };
+        let payload = both.encode_payload();
+        assert!(QrCredential::decode_payload(&payload).is_ok());
+        for tail in [&[0x16, 0x80][..], &[0x16, 0x82, 0x0b, 0x0a], &[0x16, 0x81, 0x0a, 0x16, 0x81, 0x0b]] {
+            let mut p = payload.clone();
+            // More entries in the identity map, whose head follows the private claims key.
+            let at = p.windows(5).position(|w| w == [0x3a, 0, 1, 0, 0]).unwrap() + 5;
+            p[at] += if tail.len() == 6 { 2 } else { 1 };
+            p.extend_from_slice(tail);
+            assert!(QrCredential::decode_payload(&p).is_err(), "{tail:02x?}");
+        }
+        let mut p = payload.clone();
+        let at = p.windows(5).position(|w| w == [0x3a, 0, 1, 0, 0]).unwrap() + 5;
+        p[at] += 1;
+        p.extend_from_slice(&[0x16, 0x82, 0x0a, 0x0b]);
+        assert!(QrCredential::decode_payload(&p).is_ok(), "in order, both present");
     }
 }

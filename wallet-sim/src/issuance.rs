@@ -362,8 +362,14 @@ pub(crate) mod tests {
         }
     }
 
-    /// A signed QR credential for `purpose`, bound to `holder`.
-    pub(crate) fn sample_qr(issuer: &SigningKey, holder: &PublicKey, purpose: Purpose, idx: u64) -> Vec<u8> {
+    /// A signed QR credential of `person` for `purpose`, bound to `holder`.
+    pub(crate) fn sample_qr_of(
+        issuer: &SigningKey,
+        holder: &PublicKey,
+        purpose: Purpose,
+        idx: u64,
+        person: &PersonClaims,
+    ) -> Vec<u8> {
         let cred = QrCredential {
             purpose,
             level: 2,
@@ -371,7 +377,7 @@ pub(crate) mod tests {
             expires_at: NOW + YEAR,
             holder: *holder,
             status: Some(StatusRef { list: 1, idx }),
-            claims: kim().restrict_to(purpose),
+            claims: person.restrict_to(purpose),
         };
         let unsigned = cred.to_sign1(&kid());
         let sig = issuer.sign(&unsigned.to_be_signed()).to_bytes();
@@ -391,16 +397,42 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn credential_response(issuer: &SigningKey, holder: &PublicKey) -> Value {
+        credential_response_of(issuer, holder, &kim())
+    }
+
+    fn credential_response_of(issuer: &SigningKey, holder: &PublicKey, person: &PersonClaims) -> Value {
         let qr: serde_json::Map<String, Value> = Purpose::ALL
             .iter()
-            .map(|p| (p.as_str().to_owned(), json!(B64.encode(sample_qr(issuer, holder, *p, 100 + p.code())))))
+            .map(|p| {
+                let cred = sample_qr_of(issuer, holder, *p, 1_000_000 + p.code(), person);
+                (p.as_str().to_owned(), json!(B64.encode(cred)))
+            })
             .collect();
         json!({"credentials": [{"credential": sample_sd_jwt(issuer, holder)}], "qr_credentials": qr})
     }
 
     pub(crate) fn sample_set(device: &DeviceKey) -> CredentialSet {
-        let v = credential_response(&issuer_key(), &device.public());
+        sample_set_of(device, &kim())
+    }
+
+    /// What the wallet stores after receiving `person`'s credentials.
+    pub(crate) fn sample_set_of(device: &DeviceKey, person: &PersonClaims) -> CredentialSet {
+        let v = credential_response_of(&issuer_key(), &device.public(), person);
         check_received("test", &v, "http://issuer.test".into(), device, NOW).unwrap()
+    }
+
+    /// An applicant at the limits enrollment accepts: names of 150 characters, an address of
+    /// 300 with Vietnamese diacritics, 20-character document numbers.
+    pub(crate) fn longest() -> PersonClaims {
+        let fill = |unit: &str, n: usize| unit.chars().cycle().take(n).collect::<String>();
+        PersonClaims {
+            name: Some(fill("김민준", 150)),
+            name_latin: Some(fill("PHILIPPA NGUYEN THI LAN ANH ", 150).trim_end().to_owned()),
+            passport_number: Some("P1234567890123456789".into()),
+            residence_card_number: Some("TRC12345678901234567".into()),
+            address: Some(fill("Căn hộ 12.05, Tầng 12, Tòa nhà Saigon Pearl, Số 92 Đường Nguyễn Hữu Cảnh, ", 300)),
+            ..kim()
+        }
     }
 
     /// How the fake issuer misbehaves.
