@@ -210,9 +210,7 @@ fn qr_group(c: &mut Criterion, f: &Fixture) {
     g.bench_function("issuer_key_lookup", |b| {
         b.iter(|| issuer_key_ok(&f.store, black_box(&p.sign1.kid), T0, NOW, &chk.policy))
     });
-    g.bench_function("status_lookup", |b| {
-        b.iter(|| status_ok(&f.store, 1, black_box(4242), NOW, &chk.policy))
-    });
+    g.bench_function("status_lookup", |b| b.iter(|| status_ok(&f.store, 1, black_box(4242), NOW, &chk.policy)));
     g.finish();
 }
 
