@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -38,10 +38,18 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest QR text file read: ten times what a QR code can hold. Text beyond it is malformed
 /// content (exit 1) like any other oversized proof, found without reading all of it.
 const MAX_TEXT_FILE: usize = 10 * wire::MAX_TEXT;
-/// Largest PNG file read, and the decoded image's bounds.
+/// Largest PNG file read, and the decoded image's bounds: a phone photo of 16 megapixels
+/// (4096x4096, or 5460x3070) at most.
 const MAX_PNG_FILE: usize = 32 << 20;
 const MAX_PNG_SIDE: u32 = 8192;
-const MAX_PNG_ALLOC: u64 = 256 << 20;
+const MAX_PNG_PIXELS: u64 = 16 << 20;
+const MAX_PNG_ALLOC: u64 = 160 << 20;
+/// QR codes are looked for in a copy of the picture at most this many pixels on a side first:
+/// a version 20 code a quarter as wide as a 4000-pixel photo keeps 3 pixels per module.
+const DETECT_SIDE: u32 = 1280;
+/// Everything `verify` does with a picture, decoding included, ends this soon after the
+/// command starts, so that it answers within a second on any input.
+const IMAGE_TIME: Duration = Duration::from_millis(700);
 /// A root key file holds one 43-character key; anything much larger is not one.
 const MAX_KEY_FILE: usize = 4096;
 /// The library's bound on a verifier challenge (`QrCheck::challenge`).
@@ -205,6 +213,7 @@ impl<T> FailWith<T> for Result<T> {
             "bundle_unreadable" => Some("check the --bundle path, or create the bundle with `verifier sync`"),
             "bundle_unusable" => Some("run `verifier sync` again"),
             "image_unreadable" => Some("give a PNG image of the QR code, or scan it again"),
+            "image_too_large" | "image_too_complex" => Some("crop the picture to the QR code, or scan it again"),
             "input_unreadable" => Some("check the --text path"),
             "clock" => Some("set the system clock, or give --at"),
             _ => None,
@@ -221,7 +230,8 @@ struct Judged {
 }
 
 fn verify(a: &VerifyArgs) -> Result<Verdict> {
-    match judge(a) {
+    let deadline = Instant::now() + IMAGE_TIME;
+    match judge(a, deadline) {
         Ok(j) => {
             if let Outcome::CannotDecide(u) = &j.outcome {
                 eprintln!("verifier: hint: {}", u.advice());
@@ -248,7 +258,7 @@ fn verify(a: &VerifyArgs) -> Result<Verdict> {
     }
 }
 
-fn judge(a: &VerifyArgs) -> std::result::Result<Judged, Failure> {
+fn judge(a: &VerifyArgs, deadline: Instant) -> std::result::Result<Judged, Failure> {
     let pinned = a.root_key.as_deref().map(root_key).transpose().fail_with("usage")?;
     let bundle = load_bundle(&a.bundle)?;
     let store = open_bundle(&bundle, &a.bundle, pinned.as_ref())?;
@@ -261,7 +271,7 @@ fn judge(a: &VerifyArgs) -> std::result::Result<Judged, Failure> {
         policy = policy.with_max_status_age(age);
     }
     let challenge = a.challenge.as_ref().map_or(&[][..], |c| c.0.as_slice());
-    let outcome = match read_qr(&a.source)? {
+    let outcome = match read_qr(&a.source, deadline)? {
         Ok(text) => store.verify_qr(&text, &QrCheck { purpose: a.purpose, now, challenge, policy }),
         Err(r) => Outcome::Invalid(r),
     };
@@ -469,7 +479,7 @@ fn open_bundle(bundle: &Bundle, path: &Path, pinned: Option<&PublicKey>) -> std:
 // inspect
 
 fn inspect(a: &InspectArgs) -> Result<Verdict> {
-    let text = read_qr(&a.source).map_err(|f| f.error)?;
+    let text = read_qr(&a.source, Instant::now() + IMAGE_TIME).map_err(|f| f.error)?;
     let mut out = io::stdout().lock();
     let parsed = text.and_then(|text| inspect_qr(&text).map(|q| describe(&q)));
     match parsed {
@@ -519,9 +529,9 @@ fn describe(q: &UnverifiedQr) -> Vec<String> {
 
 /// The QR text from a file, stdin or an image. `Err` when the input cannot be read at all
 /// (exit 2); `Ok(Err)` when it was read but holds no QR proof text (malformed, exit 1).
-fn read_qr(src: &Source) -> std::result::Result<std::result::Result<String, Rejection>, Failure> {
+fn read_qr(src: &Source, deadline: Instant) -> std::result::Result<std::result::Result<String, Rejection>, Failure> {
     match (&src.png, &src.text) {
-        (Some(png), _) => read_png(png).fail_with("image_unreadable"),
+        (Some(png), _) => read_png(png, deadline),
         (None, Some(text)) => read_text(text).fail_with("input_unreadable"),
         // clap's group makes exactly one of them required.
         (None, None) => Err(anyhow!("give --png FILE or --text FILE|-")).fail_with("usage"),
@@ -546,35 +556,98 @@ fn read_text(path: &Path) -> Result<Result<String, Rejection>> {
     Ok(Ok(text.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
-fn read_png(path: &Path) -> Result<Result<String, Rejection>> {
-    let bytes = read_bounded(path, MAX_PNG_FILE).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut reader = image::ImageReader::with_format(io::Cursor::new(bytes), image::ImageFormat::Png);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_PNG_SIDE);
-    limits.max_image_height = Some(MAX_PNG_SIDE);
-    limits.max_alloc = Some(MAX_PNG_ALLOC);
-    reader.limits(limits);
-    let img = reader.decode().with_context(|| format!("cannot read {} as a PNG image", path.display()))?;
-    let luma = img.to_luma8();
-    drop(img);
-    // rqrr is a third-party decoder fed an untrusted picture: should it panic, that is a picture
-    // we cannot read, not a crash of the verifier.
-    let decoded = std::panic::catch_unwind(move || {
-        let texts = decode_grids(luma.clone());
-        if !texts.is_empty() {
-            return texts;
-        }
-        // A dark-mode screenshot: light modules on a dark background.
-        let mut inverted = luma;
-        image::imageops::invert(&mut inverted);
-        decode_grids(inverted)
+/// Reads the QR code in a PNG image, within bounds whatever the picture: at most
+/// [`MAX_PNG_PIXELS`] decoded, found in a copy downscaled to [`DETECT_SIDE`] first, and all of
+/// it (PNG decoding included) within [`IMAGE_TIME`], after which the picture is reported as too
+/// busy to read (exit 2: the proof was not judged). A hostile picture (thousands of finder
+/// patterns, a decompression bomb) costs the verifier under a second, not minutes.
+fn read_png(path: &Path, deadline: Instant) -> std::result::Result<std::result::Result<String, Rejection>, Failure> {
+    let bytes: std::sync::Arc<[u8]> = read_bounded(path, MAX_PNG_FILE)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .fail_with("image_unreadable")?
+        .into();
+    let reader = || {
+        let mut r = image::ImageReader::with_format(io::Cursor::new(bytes.clone()), image::ImageFormat::Png);
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_PNG_SIDE);
+        limits.max_image_height = Some(MAX_PNG_SIDE);
+        limits.max_alloc = Some(MAX_PNG_ALLOC);
+        r.limits(limits);
+        r
+    };
+    let not_png = |e: image::ImageError| anyhow!(e).context(format!("cannot read {} as a PNG image", path.display()));
+    let (w, h) = reader().into_dimensions().map_err(not_png).fail_with("image_unreadable")?;
+    if u64::from(w) * u64::from(h) > MAX_PNG_PIXELS {
+        return Err(anyhow!(
+            "{} is {w}x{h} pixels, more than the {} megapixels read: crop it to the QR code, or scan again",
+            path.display(),
+            MAX_PNG_PIXELS >> 20
+        ))
+        .fail_with("image_too_large");
+    }
+    // The picture is decoded and searched on another thread, so that the answer comes on time
+    // whatever it costs; the thread dies with the process. rqrr is a third-party decoder fed an
+    // untrusted picture: should it panic, that is a picture we cannot read, not a crash.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let work = reader();
+    std::thread::spawn(move || {
+        let result = work.decode().map(|img| find_qr_texts(img.into_luma8(), deadline));
+        let _ = tx.send(result);
     });
-    let Ok(texts) = decoded else {
-        return Ok(Err(Rejection::new(Reason::Malformed, "the QR decoder failed on this image")));
+    let texts = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(texts)) => texts,
+        Ok(Err(e)) => return Err(not_png(e)).fail_with("image_unreadable"),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            return Err(anyhow!(
+                "no QR code found in {} ({w}x{h} pixels) within {} ms: the picture is too large or too busy; \
+                 crop it to the QR code, or scan again",
+                path.display(),
+                IMAGE_TIME.as_millis()
+            ))
+            .fail_with("image_too_complex")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            return Ok(Err(Rejection::new(Reason::Malformed, "the QR decoder failed on this image")))
+        }
     };
     // Several codes in one picture: prefer the one that looks like our proof.
     let best = texts.iter().position(|t| t.starts_with(wire::PREFIX)).unwrap_or(0);
     Ok(texts.into_iter().nth(best).ok_or(Rejection::new(Reason::Malformed, "no readable QR code in the image")))
+}
+
+/// The texts of the QR codes found, trying the cheapest views first: the picture downscaled to
+/// [`DETECT_SIDE`], then inverted (a dark-mode screenshot), then, time permitting, full size.
+fn find_qr_texts(luma: image::GrayImage, deadline: Instant) -> Vec<String> {
+    let (w, h) = luma.dimensions();
+    let small = (w.max(h) > DETECT_SIDE).then(|| {
+        let scale = f64::from(DETECT_SIDE) / f64::from(w.max(h));
+        // Rounded down, at least 1: both fit in u32 since scale < 1.
+        let side = |n: u32| ((f64::from(n) * scale) as u32).max(1);
+        // DynamicImage's own method: compiled (and optimized) in the image crate.
+        image::DynamicImage::ImageLuma8(luma.clone()).thumbnail(side(w), side(h)).into_luma8()
+    });
+    let mut views: Vec<(image::GrayImage, bool)> = Vec::new();
+    if let Some(small) = small {
+        views.push((small.clone(), false));
+        views.push((small, true));
+    }
+    views.push((luma.clone(), false));
+    views.push((luma, true));
+    for (mut view, invert) in views {
+        if Instant::now() >= deadline {
+            break;
+        }
+        if invert {
+            let mut d = image::DynamicImage::ImageLuma8(view);
+            d.invert();
+            view = d.into_luma8();
+        }
+        let texts = decode_grids(view);
+        if !texts.is_empty() {
+            return texts;
+        }
+    }
+    Vec::new()
 }
 
 fn decode_grids(luma: image::GrayImage) -> Vec<String> {

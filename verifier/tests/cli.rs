@@ -727,6 +727,117 @@ fn png_roundtrip() {
     assert_error_json(&run, "image_unreadable");
 }
 
+/// Draws a QR finder pattern (7x7 modules) with its top-left corner at (x, y).
+fn finder(img: &mut image::GrayImage, x: u32, y: u32, module: u32) {
+    for my in 0..7 {
+        for mx in 0..7 {
+            let ring = mx.min(my).min(6 - mx).min(6 - my);
+            let dark = ring != 1; // outer ring, white ring, 3x3 centre
+            for py in 0..module {
+                for px in 0..module {
+                    let v = if dark { 0 } else { 255 };
+                    img.put_pixel(x + mx * module + px, y + my * module + py, image::Luma([v]));
+                }
+            }
+        }
+    }
+}
+
+/// Runs `verify --png … --json` and returns the run and its wall time.
+fn verify_png(desk: &Desk, png: &Path) -> (Run, Duration) {
+    let bundle = desk.bundle.display().to_string();
+    let png = png.display().to_string();
+    let start = std::time::Instant::now();
+    let run = verifier(&["verify", "--bundle", &bundle, "--png", &png, "--at", &at(70), "--json"], None);
+    (run, start.elapsed())
+}
+
+/// The bound of issue 11: `verify --png` answers within one second, whatever the picture.
+const IMAGE_BOUND: Duration = Duration::from_secs(1);
+
+#[test]
+fn hostile_pictures_are_answered_within_a_second() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+
+    // 4096x4096 tiled with 16 384 finder patterns (4 px modules): rqrr alone would take minutes.
+    let mut tiles = image::GrayImage::from_pixel(4096, 4096, image::Luma([255u8]));
+    for ty in 0..128 {
+        for tx in 0..128 {
+            finder(&mut tiles, tx * 32 + 2, ty * 32 + 2, 4);
+        }
+    }
+    let tiled = desk.dir.path().join("finders.png");
+    tiles.save(&tiled).unwrap();
+    let (run, took) = verify_png(&desk, &tiled);
+    eprintln!(
+        "finder tiling 4096x4096 ({} KB): exit {} in {took:?}",
+        std::fs::metadata(&tiled).unwrap().len() >> 10,
+        run.code
+    );
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+    if run.code == 2 {
+        assert_error_json(&run, "image_too_complex");
+    }
+
+    // The largest picture read (16 megapixels), noise: the most work a PNG decoder can be given.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let noise = image::GrayImage::from_fn(4096, 4096, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        image::Luma([(seed & 0xff) as u8])
+    });
+    let noisy = desk.dir.path().join("noise.png");
+    noise.save(&noisy).unwrap();
+    let (run, took) = verify_png(&desk, &noisy);
+    eprintln!("noise 4096x4096 ({} KB): exit {} in {took:?}", std::fs::metadata(&noisy).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+
+    // Decompression bombs: a few KB that claim 64 megapixels, or a whole 16 of flat black.
+    let bomb = desk.dir.path().join("bomb.png");
+    image::GrayImage::new(8192, 8192).save(&bomb).unwrap();
+    let (run, took) = verify_png(&desk, &bomb);
+    eprintln!("bomb 8192x8192 ({} KB): exit {} in {took:?}", std::fs::metadata(&bomb).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    let j = assert_error_json(&run, "image_too_large");
+    assert!(j["detail"].as_str().unwrap().contains("8192x8192"), "{j}");
+    let black = desk.dir.path().join("black.png");
+    image::GrayImage::new(4096, 4096).save(&black).unwrap();
+    let (run, took) = verify_png(&desk, &black);
+    eprintln!("black 4096x4096 ({} KB): exit {} in {took:?}", std::fs::metadata(&black).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+    // A header that claims more than a PNG may hold: refused before any pixel is decoded.
+    let mut huge = std::fs::read(&bomb).unwrap();
+    huge[16..24].copy_from_slice(&[0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff]); // IHDR width, height
+    let huge_path = desk.file("huge.png", &huge);
+    let (run, took) = verify_png(&desk, &huge_path);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert_eq!(run.code, 2, "{}", run.stdout);
+}
+
+#[test]
+fn a_small_code_in_a_large_photo_is_still_found() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let text = w.landlord_qr();
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let qr = code.render::<image::Luma<u8>>().module_dimensions(8, 8).build();
+    // A 2400x1800 photo, the code in a corner, a quarter of its width: found in the copy
+    // downscaled to 1280 pixels, at 4 pixels per module.
+    let mut photo = image::GrayImage::from_pixel(2400, 1800, image::Luma([235u8]));
+    image::imageops::overlay(&mut photo, &qr, 300, 200);
+    let path = desk.dir.path().join("photo.png");
+    photo.save(&path).unwrap();
+    let (run, took) = verify_png(&desk, &path);
+    eprintln!("photo 2400x1800 with a {}px code: exit {} in {took:?}", qr.width(), run.code);
+    assert_eq!(run.code, 0, "{} {}", run.stdout, run.stderr);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // inspect
 
