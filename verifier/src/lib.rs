@@ -106,7 +106,7 @@ pub mod build {
         pub use crate::statuslist::{StatusList, INVALID, MAX_BYTES, MAX_TOTAL_BYTES, SUSPENDED, TYP, VALID};
     }
 
-    /// The trust list the root key signs ([`TrustList::signing_input`]).
+    /// The trust list the root key signs ([`crate::TrustList::signing_input`]).
     pub mod trustlist {
         pub use crate::trustlist::{MAX_KEYS, MAX_STATUS_LISTS, TYP};
         #[doc(no_inline)]

@@ -875,7 +875,7 @@ impl TrustStore {
         if check.now > p.t.saturating_add(window) {
             return Err(at(Reason::PresentationExpired, "presentation window has passed"));
         }
-        let mut warnings: Vec<Warning> = self.trust_list_warnings(check.now).into_iter().collect();
+        let mut warnings: Vec<Warning> = self.trust_list_warning(check.now).into_iter().collect();
         let mut status_list_age = None;
         if let Some(s) = cred.status {
             let checked = self

@@ -215,7 +215,7 @@ impl TrustStore {
             None => None,
         };
         let undecided = |d| Refusal::from(Undecided::new(UndecidedReason::StatusUnknown, d)).with_kid(&kid);
-        let mut warnings: Vec<Warning> = self.trust_list_warnings(now).into_iter().collect();
+        let mut warnings: Vec<Warning> = self.trust_list_warning(now).into_iter().collect();
         let mut status_list_age = None;
         match &status {
             Some((uri, idx)) => {

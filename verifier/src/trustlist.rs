@@ -374,7 +374,7 @@ impl TrustStore {
     }
 
     /// Warnings about the trust list itself at `now` (it is used, but due for an update).
-    pub(crate) fn trust_list_warnings(&self, now: u64) -> Option<Warning> {
+    pub(crate) fn trust_list_warning(&self, now: u64) -> Option<Warning> {
         (now > self.list.next_update).then_some(Warning::TrustListDue)
     }
 
