@@ -22,10 +22,11 @@ use std::time::Duration;
 use criterion::Criterion;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
-use verifier::crypto::Ed25519Key;
-use verifier::qr::{self, Presentation, QrCheck, QrCredential, StatusRef};
+use verifier::build::crypto::Ed25519Key;
+use verifier::build::qr::{self, QrCredential, StatusRef};
+use verifier::testkit::internals::{decode_text, issuer_key_ok, status_ok, Presentation};
 use verifier::testkit::{kid, kim, pk, sd_jwt, sign, world, World, NOW, T0};
-use verifier::{Bundle, Policy, Purpose, TrustStore};
+use verifier::{Bundle, Policy, Purpose, QrCheck, TrustStore};
 
 const QR_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../verifier/testdata/qr-cases.json");
 
@@ -73,7 +74,7 @@ fn fixture() -> Fixture {
 
     // The SD-JWT VC of the same person, holder and issuer key (the `all-disclosed` vector).
     let sd_jwt = sd_jwt(&world(), &issuer, 4242);
-    let jwt = verifier::sdjwt::split(&sd_jwt).0.to_owned();
+    let jwt = verifier::build::sdjwt::split(&sd_jwt).0.to_owned();
 
     Fixture {
         bundle_json,
@@ -126,7 +127,7 @@ fn report_sizes(f: &Fixture) {
     println!("QR sizes of the valid-* vectors:");
     for c in cases.as_array().unwrap().iter().filter(|c| c["name"].as_str().unwrap().starts_with("valid-")) {
         let text = c["text"].as_str().unwrap();
-        let bytes = qr::decode_text(text).unwrap();
+        let bytes = decode_text(text).unwrap();
         let p = Presentation::parse(&bytes).unwrap();
         let version = caps.iter().find(|(_, cap)| *cap >= text.len()).map_or(0, |(v, _)| *v);
         let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).unwrap();
@@ -178,13 +179,13 @@ fn floor(c: &mut Criterion, f: &Fixture) {
 
 fn qr_group(c: &mut Criterion, f: &Fixture) {
     let chk = check();
-    assert!(f.store.verify_qr(&f.landlord_text, &chk).is_ok());
-    let bytes = qr::decode_text(&f.landlord_text).unwrap();
+    assert!(f.store.verify_qr(&f.landlord_text, &chk).is_valid());
+    let bytes = decode_text(&f.landlord_text).unwrap();
     let holder_pk = pk(&f.holder);
     let p = Presentation::parse(&bytes).unwrap();
     let mut g = c.benchmark_group("qr");
     g.bench_function("qr_verify_landlord", |b| {
-        b.iter(|| f.store.verify_qr(black_box(&f.landlord_text), black_box(&chk)).unwrap())
+        b.iter(|| f.store.verify_qr(black_box(&f.landlord_text), black_box(&chk)).valid().unwrap())
     });
     // The other purposes' vectors, from the test data (built from the same seeds).
     let cases: Value = serde_json::from_str(&std::fs::read_to_string(QR_CASES).unwrap()).unwrap();
@@ -193,25 +194,23 @@ fn qr_group(c: &mut Criterion, f: &Fixture) {
         let text = case["text"].as_str().unwrap().to_owned();
         let purpose: Purpose = case["purpose"].as_str().unwrap().parse().unwrap();
         let chk = QrCheck { purpose: Some(purpose), ..check() };
-        if f.store.verify_qr(&text, &chk).is_err() {
+        if !f.store.verify_qr(&text, &chk).is_valid() {
             println!("skipping {name}: it does not verify against the store built here (vectors out of date?)");
             continue;
         }
         let id = format!("qr_verify_{}", purpose.as_str().replace('-', "_"));
-        g.bench_function(id, |b| b.iter(|| f.store.verify_qr(black_box(&text), black_box(&chk)).unwrap()));
+        g.bench_function(id, |b| b.iter(|| f.store.verify_qr(black_box(&text), black_box(&chk)).valid().unwrap()));
     }
-    g.bench_function("base45_decode_text", |b| b.iter(|| qr::decode_text(black_box(&f.landlord_text)).unwrap()));
+    g.bench_function("base45_decode_text", |b| b.iter(|| decode_text(black_box(&f.landlord_text)).unwrap()));
     g.bench_function("cbor_parse_presentation", |b| b.iter(|| Presentation::parse(black_box(&bytes)).unwrap()));
     g.bench_function("holder_key_decompress", |b| b.iter(|| Ed25519Key::from_public(black_box(&holder_pk)).unwrap()));
     g.bench_function("holder_signing_input", |b| {
         b.iter(|| qr::holder_signing_input(black_box(p.credential_bytes), Purpose::Landlord, p.t, p.d, b""))
     });
     g.bench_function("issuer_key_lookup", |b| {
-        b.iter(|| f.store.issuer_key(black_box(&p.sign1.kid), T0, NOW, &chk.policy).is_ok())
+        b.iter(|| issuer_key_ok(&f.store, black_box(&p.sign1.kid), T0, NOW, &chk.policy))
     });
-    g.bench_function("status_lookup", |b| {
-        b.iter(|| f.store.check_status(1, black_box(4242), NOW, &chk.policy).is_ok())
-    });
+    g.bench_function("status_lookup", |b| b.iter(|| status_ok(&f.store, 1, black_box(4242), NOW, &chk.policy)));
     g.finish();
 }
 
@@ -238,25 +237,25 @@ fn sd_jwt_group(c: &mut Criterion, f: &Fixture) {
     let ssi_jwk: ssi::JWK = serde_json::from_value(jwk.clone()).unwrap();
 
     let ours = |jwt: &str| {
-        let j = verifier::jws::Jws::parse(jwt).unwrap();
+        let j = verifier::build::jws::Jws::parse(jwt).unwrap();
         assert!(j.verify(&key));
         j.payload.len()
     };
     assert!(ours(&f.jwt) > 0);
     assert!(josekit::jws::deserialize_compact(&f.jwt, &josekit_verifier).is_ok());
     assert!(ssi::claims::jws::decode_verify(&f.jwt, &ssi_jwk).is_ok());
-    assert!(f.store.verify_sd_jwt(&f.sd_jwt, NOW, &Policy::default(), None).is_ok());
+    assert!(f.store.verify_sd_jwt(&f.sd_jwt, NOW, &Policy::default(), None).is_valid());
     // Each rejects a changed signature, so none of them is measuring a no-op.
     let mut forged = f.jwt.clone().into_bytes();
     let i = forged.len() - 40; // inside the signature
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    assert!(!verifier::jws::Jws::parse(&forged).is_ok_and(|j| j.verify(&key)));
+    assert!(!verifier::build::jws::Jws::parse(&forged).is_ok_and(|j| j.verify(&key)));
     assert!(josekit::jws::deserialize_compact(&forged, &josekit_verifier).is_err());
     assert!(ssi::claims::jws::decode_verify(&forged, &ssi_jwk).is_err());
 
     let (signing_input, _) = f.jwt.rsplit_once('.').unwrap();
-    let sig = Signature::from_bytes(&verifier::jws::Jws::parse(&f.jwt).unwrap().signature);
+    let sig = Signature::from_bytes(&verifier::build::jws::Jws::parse(&f.jwt).unwrap().signature);
     let vk = f.issuer.verifying_key();
 
     let mut g = c.benchmark_group("sd_jwt_issuer_jws");
@@ -272,7 +271,7 @@ fn sd_jwt_group(c: &mut Criterion, f: &Fixture) {
     });
     g.bench_function("verifier_jws_parse_verify", |b| b.iter(|| ours(black_box(&f.jwt))));
     g.bench_function("verifier_verify_sd_jwt_full", |b| {
-        b.iter(|| f.store.verify_sd_jwt(black_box(&f.sd_jwt), NOW, &Policy::default(), None).unwrap())
+        b.iter(|| f.store.verify_sd_jwt(black_box(&f.sd_jwt), NOW, &Policy::default(), None).valid().unwrap())
     });
     g.bench_function("josekit_deserialize_compact", |b| {
         b.iter(|| josekit::jws::deserialize_compact(black_box(&f.jwt), &josekit_verifier).unwrap())

@@ -220,6 +220,11 @@ class Annotator:
             elif key == 2:
                 self.scalar(k, depth + 1, "2: level")
                 self.scalar(v, depth + 1, f"{v.value}")
+            elif key == 22:
+                self.scalar(k, depth + 1, "22: shortened (claims shortened to fit the QR, §2.10)")
+                self.head(v, depth + 1, f"array({v.arg})")
+                for c in v.children:
+                    self.scalar(c, depth + 2, f"{c.value}: {CLAIMS.get(c.value, ('?',))[0]}")
             elif key in CLAIMS:
                 name, kind = CLAIMS[key]
                 self.scalar(k, depth + 1, f"{key}: {name}")

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keys::{Keystore, Signer};
-use verifier::trustlist::TrustList;
+use verifier::build::trustlist::TrustList;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

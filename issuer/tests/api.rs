@@ -288,7 +288,7 @@ async fn concurrent_approvals_yield_one_offer() {
     let second = v["offer_uri"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
     let code = |uri: &str| {
-        verifier::oid4vci::CredentialOffer::from_uri(uri).unwrap().pre_authorized_code().unwrap().to_owned()
+        verifier::build::oid4vci::CredentialOffer::from_uri(uri).unwrap().pre_authorized_code().unwrap().to_owned()
     };
     let form = |c: String| {
         format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={c}")

@@ -23,7 +23,7 @@ const MAX_HEADER: u64 = 64 << 10;
 const MAX_RECORDS: u64 = 4 << 20;
 const MAX_SEALED_KEY: u64 = 1 << 10;
 /// How many fresh keys to draw before giving up on finding an unused key id. With 4-byte ids
-/// and up to [`verifier::trustlist::MAX_KEYS`] keys, one redraw is already a 1-in-4-million event.
+/// and up to [`verifier::build::trustlist::MAX_KEYS`] keys, one redraw is already a 1-in-4-million event.
 const MAX_DRAWS: usize = 16;
 /// Longest node name; it is published in the trust list.
 const MAX_NODE: usize = 64;

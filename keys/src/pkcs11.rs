@@ -504,7 +504,7 @@ impl Pkcs11Signer {
         // the private key found, before anything is signed for real.
         let probe = b"vneid-keys/v1/pkcs11-self-test";
         let sig = signer.sign(probe)?;
-        let ok = verifier::crypto::Ed25519Key::from_public(&public_key).is_some_and(|k| k.verify(probe, &sig));
+        let ok = verifier::build::crypto::Ed25519Key::from_public(&public_key).is_some_and(|k| k.verify(probe, &sig));
         if !ok {
             return Err(KeyError::Device(format!(
                 "key {label:?}: the public key on the token does not verify the private key's signature"

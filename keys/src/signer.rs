@@ -116,7 +116,7 @@ mod tests {
                 "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
             )
         );
-        assert!(verifier::crypto::Ed25519Key::from_public(&h.public_key()).unwrap().verify(b"", &sig));
+        assert!(verifier::build::crypto::Ed25519Key::from_public(&h.public_key()).unwrap().verify(b"", &sig));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn sign_trust_list(root: &dyn Signer, list: &TrustList) -> Result<String, Ke
     list.validate()?;
     let input = list.signing_input(root.kid());
     let sig = root.sign(input.as_bytes())?;
-    Ok(verifier::jws::assemble(&input, &sig))
+    Ok(verifier::build::jws::assemble(&input, &sig))
 }
 
 /// Checks a prepared trust list before the root key signs it, beyond the format rules that

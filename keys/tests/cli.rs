@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keys::{Signer as _, SigningHandle};
-use verifier::trustlist::StatusListRef;
+use verifier::build::trustlist::StatusListRef;
 use verifier::{KeyState, PublicKey, TrustList, TrustedKey};
 
 const PASS: &str = "correct horse battery staple";

@@ -49,7 +49,7 @@ fn generates_on_the_token_and_signs_what_verify_strict_accepts() {
     }
     // The same verification the verifier crate does.
     let sig = signer.sign(b"credential").unwrap();
-    let vk = verifier::crypto::Ed25519Key::from_public(&signer.public_key()).unwrap();
+    let vk = verifier::build::crypto::Ed25519Key::from_public(&signer.public_key()).unwrap();
     assert!(vk.verify(b"credential", &sig));
     assert!(!vk.verify(b"credential!", &sig));
 

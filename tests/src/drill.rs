@@ -214,7 +214,7 @@ async fn audit_issued(
     }
     let trust = answer(shared, || c.get("/.well-known/vneid-trust-list", None)).await?;
     let root: verifier::PublicKey = root.parse().map_err(|_| anyhow!("root key"))?;
-    let mut store = verifier::trustlist::TrustStore::from_signed(&String::from_utf8_lossy(&trust.body), &root)
+    let mut store = verifier::TrustStore::from_signed(&String::from_utf8_lossy(&trust.body), &root)
         .map_err(|e| anyhow!("trust list: {e}"))?;
     for list in store.trust_list().status_lists.clone() {
         let path = list.uri.split_once("/status-lists/").map(|(_, id)| format!("/status-lists/{id}"));
@@ -223,8 +223,8 @@ async fn audit_issued(
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     for i in &issued[checked.verified..] {
-        match store.verify_sd_jwt(&i.sd_jwt, now, &verifier::trustlist::Policy::default(), None) {
-            Ok(ok) => {
+        match store.verify_sd_jwt(&i.sd_jwt, now, &verifier::Policy::default(), None) {
+            verifier::Outcome::Valid(ok) => {
                 if let Some((_, idx)) = ok.status {
                     if let Some(other) = checked.by_index.insert(idx, i.application.clone()) {
                         if other != i.application {
@@ -233,7 +233,7 @@ async fn audit_issued(
                     }
                 }
             }
-            Err(e) => report.unverified.push(format!("{}: {}", i.application, e.reason.code())),
+            other => report.unverified.push(format!("{}: {}", i.application, other.code())),
         }
     }
     checked.verified = issued.len();

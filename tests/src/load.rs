@@ -210,7 +210,7 @@ pub fn biometrics_body(seed: u8) -> (String, Bytes) {
 
 /// The pre-authorized code inside an offer URI.
 pub fn code_of(offer_uri: &str) -> Result<String> {
-    let offer = verifier::oid4vci::CredentialOffer::from_uri(offer_uri).map_err(|e| anyhow!("offer: {e}"))?;
+    let offer = verifier::build::oid4vci::CredentialOffer::from_uri(offer_uri).map_err(|e| anyhow!("offer: {e}"))?;
     offer.pre_authorized_code().map(str::to_owned).ok_or_else(|| anyhow!("no code in offer"))
 }
 
@@ -225,8 +225,8 @@ impl Device {
 
     pub fn proof(&self, audience: &str, nonce: &str, now: u64) -> String {
         let public = verifier::PublicKey::from_bytes(self.0.verifying_key().to_bytes());
-        let input = verifier::oid4vci::proof_signing_input(&public, audience, now, nonce);
-        verifier::jws::assemble(&input, &self.0.sign(input.as_bytes()).to_bytes())
+        let input = verifier::build::oid4vci::proof_signing_input(&public, audience, now, nonce);
+        verifier::build::jws::assemble(&input, &self.0.sign(input.as_bytes()).to_bytes())
     }
 
     pub fn public(&self) -> String {
@@ -327,7 +327,7 @@ pub async fn redeem(c: &Client, code: &str) -> Result<(String, String)> {
 /// The credential request body with a proof.
 pub fn credential_body(proof: &str) -> Bytes {
     Bytes::from(
-        json!({"credential_configuration_id": verifier::oid4vci::CONFIGURATION_ID,
+        json!({"credential_configuration_id": verifier::build::oid4vci::CONFIGURATION_ID,
                "proof": {"proof_type": "jwt", "jwt": proof}})
         .to_string(),
     )

@@ -28,6 +28,7 @@ pub struct UnsignedSign1 {
 }
 
 impl UnsignedSign1 {
+    /// A COSE_Sign1 of `payload` to be signed by the issuer key `kid` (EdDSA).
     pub fn new(kid: &KeyId, payload: Vec<u8>) -> Self {
         let mut w = Writer::new();
         w.map(2).int(HDR_ALG).int(ALG_EDDSA).int(HDR_KID).bytes(kid.as_bytes());

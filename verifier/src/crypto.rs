@@ -17,10 +17,13 @@ impl Ed25519Key {
         (!vk.is_weak()).then_some(Self(vk))
     }
 
+    /// Like [`Self::from_public`], from 32 bytes.
     pub fn from_slice(b: &[u8]) -> Option<Self> {
         Self::from_public(&PublicKey::try_from(b).ok()?)
     }
 
+    /// Whether `sig` is a valid Ed25519 signature of `msg` under this key (`verify_strict`: no
+    /// malleable signature, no small-order `R`); false for a signature that is not 64 bytes.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         let Ok(sig) = <[u8; 64]>::try_from(sig) else {
             return false;
@@ -28,6 +31,7 @@ impl Ed25519Key {
         self.0.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
     }
 
+    /// The key's 32 bytes.
     pub fn public(&self) -> PublicKey {
         PublicKey::from_bytes(self.0.to_bytes())
     }

@@ -57,9 +57,13 @@ pub fn assemble(signing_input: &str, signature: &[u8; 64]) -> String {
 /// A compact JWS split and decoded, its signature not yet checked.
 #[derive(Debug, Clone)]
 pub struct Jws<'a> {
+    /// The protected header, a JSON object with `alg` `EdDSA`.
     pub header: Map<String, Value>,
+    /// The payload bytes, base64url-decoded.
     pub payload: Vec<u8>,
+    /// `header_b64.payload_b64` exactly as received: what the signature covers.
     pub signing_input: &'a str,
+    /// The 64-byte Ed25519 signature (not checked by [`Jws::parse`]).
     pub signature: [u8; 64],
 }
 
@@ -90,10 +94,12 @@ impl<'a> Jws<'a> {
         Ok(Self { header, payload, signing_input, signature })
     }
 
+    /// A string member of the header.
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header.get(name).and_then(Value::as_str)
     }
 
+    /// Whether the signature verifies under `key`, strictly.
     pub fn verify(&self, key: &Ed25519Key) -> bool {
         key.verify(self.signing_input.as_bytes(), &self.signature)
     }

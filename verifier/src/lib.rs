@@ -1,65 +1,161 @@
 //! The level-2 e-ID wire formats and their offline verification.
 //!
-//! This crate is the single definition of every format the system puts on a wire: the issuer
-//! and the wallet build what this crate parses. It is also what a landlord's or a bank's app
-//! embeds, so it is small and pure:
+//! A landlord's, a bank's or a residence office's app embeds this crate to check the QR code on
+//! a holder's phone **with no network**, against trust material synced earlier: the issuer's
+//! trust list (signed by a root key the app pins) and its status lists, kept together in a
+//! [`Bundle`].
 //!
-//! - **No I/O and no clock.** Bytes, trust material and `now` come in as parameters; a verifier
-//!   on a phone syncs a [`Bundle`] while online and verifies with no network later.
+//! # Quick start
+//!
+//! ```
+//! # let (bundle_json, pinned_root, qr_text, now) = verifier::testkit::quickstart();
+//! use verifier::{Bundle, Outcome, Purpose, QrCheck};
+//!
+//! // Once after each sync: check the bundle against the root key the app pins.
+//! let store = Bundle::from_json(&bundle_json)?.open_pinned(&pinned_root)?;
+//! // At the door: `now` is the app's clock (UNIX seconds); the library reads none.
+//! match store.verify_qr(&qr_text, &QrCheck::for_verifier(Purpose::Landlord, now)) {
+//!     Outcome::Valid(v) => println!("{:?}, warnings {:?}", v.claims.name_latin, v.warnings),
+//!     Outcome::Invalid(r) => println!("refuse: {r}"),
+//!     Outcome::CannotDecide(u) => println!("sync first: {}", u.advice()),
+//! }
+//! # Ok::<(), verifier::Error>(())
+//! ```
+//!
+//! # Three outcomes
+//!
+//! [`TrustStore::verify_qr`] and [`TrustStore::verify_sd_jwt`] answer with an [`Outcome`]:
+//! **valid** (possibly with [`Warning`]s), **invalid** (a [`Rejection`] with a stable [`Reason`]
+//! code), or **cannot decide** (an [`Undecided`]: the app's own trust material is too old or
+//! incomplete, with what to do). A verifier never calls an honest holder a fraud because its
+//! own bundle is stale. How old is too old depends on who verifies: see [`Policy::for_verifier`]
+//! (a landlord who syncs weekly accepts status lists up to 7 days old; a bank, 24 hours).
+//! [`Error`] is apart from all three: the trust material could not be loaded at all.
+//!
+//! # Design
+//!
+//! This crate is also the single definition of every format the system puts on a wire: the
+//! issuer and the wallet build, through [`build`], what it parses. So it stays small and pure:
+//!
+//! - **No I/O and no clock.** Bytes, trust material and `now` come in as parameters.
 //! - **No panics on input, bounded sizes.** Every length read from input is checked against
-//!   what is left and against a fixed maximum before anything is allocated.
-//! - **No private keys.** Builders return the bytes to sign ([`cose::UnsignedSign1::to_be_signed`],
-//!   [`jws::signing_input`]) and take the signature back, so keys stay behind the `keys` crate's
-//!   signing handles.
-//! - **Formats, crypto and policy apart.** [`cbor`], [`base45`], [`cose`], [`jws`] and the
-//!   format modules parse; [`crypto`] checks Ed25519 signatures (strictly); [`TrustStore`] and
-//!   [`Policy`] decide what is acceptable.
+//!   what is left and against a fixed maximum before anything is allocated; a bundle's status
+//!   lists hold at most 64 MiB decompressed in total.
+//! - **No private keys.** Builders return the bytes to sign and take the signature back, so keys
+//!   stay behind the `keys` crate's signing handles.
+//! - **Formats, crypto and policy apart.** Private modules parse each format (CBOR, base45,
+//!   COSE, JWS, SD-JWT, status list, trust list), one checks Ed25519 signatures strictly, and
+//!   [`TrustStore`] with [`Policy`] decides what is acceptable.
 //!
-//! Outcomes keep "could not verify" ([`Error`]: the verifier's own trust material is unusable)
-//! apart from "verified, and it is invalid" ([`Rejection`] with a stable [`Reason`] code).
-//!
-//! The offline QR proof ([`qr`]) is a CWT in a COSE_Sign1, one minimal credential per
-//! [`Purpose`], bound to the holder's device key by a holder signature over the credential, the
-//! purpose and a short time window. The wallet's full credential is an SD-JWT VC ([`sdjwt`]).
+//! The offline QR proof is a CWT in a COSE_Sign1, one minimal credential per [`Purpose`], bound
+//! to the holder's device key by a holder signature over the credential, the purpose and a short
+//! time window; long names and addresses are shortened by a documented rule so that every
+//! applicant's QR fits ([`PersonClaims::restrict_to`]). The wallet's full credential is an
+//! SD-JWT VC. The byte layouts are in `docs/formats.md`.
+#![deny(missing_docs)]
 
-pub mod base45;
-pub mod bundle;
-pub mod cbor;
-pub mod cose;
-pub mod crypto;
+mod base45;
+mod bundle;
+mod cbor;
+mod cose;
+mod crypto;
 mod error;
-pub mod jws;
-pub mod oid4vci;
-pub mod qr;
-pub mod sdjwt;
-pub mod statuslist;
+mod jws;
+mod oid4vci;
+mod qr;
+mod sdjwt;
+mod statuslist;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
-pub mod trustlist;
+mod trustlist;
 mod types;
 
 pub use bundle::Bundle;
-pub use error::{Error, Reason, Rejection};
-pub use qr::{PersonClaims, QrCheck, QrCredential, VerifiedQr};
-pub use trustlist::{KeyState, Policy, TrustList, TrustStore, TrustedKey};
+pub use error::{Error, Outcome, Reason, Rejection, Undecided, UndecidedReason, Warning};
+pub use qr::{inspect_qr, CardKind, Claim, PersonClaims, QrCheck, Sex, StatusRef, UnverifiedQr, VerifiedQr};
+pub use sdjwt::{KeyBinding, VerifiedSdJwt};
+pub use trustlist::{KeyState, Policy, StatusListInfo, StatusListRef, TrustList, TrustStore, TrustedKey, DAY};
 pub use types::{Date, KeyId, PublicKey, Purpose};
+
+/// Building what this crate verifies: for the issuer, the wallet and the key custody, not for
+/// verifier apps.
+///
+/// Each module re-exports the builders and constants of one format. Builders never see a private
+/// key: they return the bytes to sign (`to_be_signed`, `signing_input`) and take the signature
+/// back (`finish`, [`jws::assemble`]), so keys stay behind signing handles.
+pub mod build {
+    /// The per-purpose QR credential (COSE_Sign1 over CWT claims) and the holder's presentation.
+    pub mod qr {
+        pub use crate::cose::UnsignedSign1;
+        pub use crate::qr::{
+            decode_credential, encode_presentation, holder_signing_input, QrCredential, CLAIMS_KEY, DEFAULT_WINDOW,
+            MAX_CHALLENGE, MAX_TEXT, PREFIX,
+        };
+        #[doc(no_inline)]
+        pub use crate::{CardKind, Claim, PersonClaims, Sex, StatusRef};
+    }
+
+    /// SD-JWT VC: the builder and the constants of the wallet's full credential.
+    pub mod sdjwt {
+        pub use crate::sdjwt::{sd_hash, split, SdJwtBuilder, MAX_LEN, TYP, VCT};
+    }
+
+    /// Token Status List: the bit array the issuer signs, and its status values.
+    pub mod statuslist {
+        pub use crate::statuslist::{StatusList, INVALID, MAX_BYTES, MAX_TOTAL_BYTES, SUSPENDED, TYP, VALID};
+    }
+
+    /// The trust list the root key signs ([`crate::TrustList::signing_input`]).
+    pub mod trustlist {
+        pub use crate::trustlist::{MAX_KEYS, MAX_STATUS_LISTS, TYP};
+        #[doc(no_inline)]
+        pub use crate::{KeyState, StatusListRef, TrustList, TrustedKey};
+    }
+
+    /// Strict Ed25519 (RFC 8032 `verify_strict`), as every verifier checks signatures.
+    pub mod crypto {
+        pub use crate::crypto::Ed25519Key;
+    }
+
+    /// Compact JWS with EdDSA: signing input, assembly, and a parser that checks nothing but
+    /// the shape (the verifier checks signatures).
+    pub mod jws {
+        pub use crate::jws::{assemble, canonical_json, signing_input, Jws, MAX_LEN};
+    }
+
+    /// The OpenID4VCI-style messages between issuer and wallet: the credential offer and the
+    /// wallet's proof of possession of its device key.
+    pub mod oid4vci {
+        pub use crate::oid4vci::{
+            proof_signing_input, verify_proof, CredentialOffer, CONFIGURATION_ID, OFFER_SCHEME, PRE_AUTH_GRANT,
+            PROOF_TYP,
+        };
+    }
+
+    /// The bundle file's format name and size bound.
+    pub mod bundle {
+        pub use crate::bundle::{FORMAT, MAX_LEN};
+    }
+}
 
 #[doc(hidden)]
 pub mod fuzzing {
     //! Entry points for fuzz targets (see `fuzz/`): they must never panic.
     use super::*;
 
+    /// Every QR parsing step on arbitrary bytes.
     pub fn qr_text(data: &[u8]) {
         if let Ok(text) = core::str::from_utf8(data) {
-            if let Ok(bytes) = qr::decode_text(text) {
-                let _ = qr::Presentation::parse(&bytes);
-            }
+            let _ = inspect_qr(text);
         }
         let _ = qr::Presentation::parse(data);
-        let _ = QrCredential::decode_payload(data);
+        let _ = qr::QrCredential::decode_payload(data);
+        let _ = qr::decode_credential(data);
+        let _ = cbor::Reader::new(data).item();
     }
 
+    /// JWS, offer and status list parsing, and opening a bundle, on arbitrary bytes.
     pub fn jws_and_bundle(data: &[u8]) {
         if let Ok(text) = core::str::from_utf8(data) {
             let _ = jws::Jws::parse(text);

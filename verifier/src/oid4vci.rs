@@ -10,8 +10,11 @@ use crate::error::{Reason, Rejection};
 use crate::jws::{self, Jws};
 use crate::types::PublicKey;
 
+/// The start of a credential offer URI, up to the percent-encoded JSON.
 pub const OFFER_SCHEME: &str = "openid-credential-offer://?credential_offer=";
+/// The pre-authorized code grant type.
 pub const PRE_AUTH_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+/// The JOSE `typ` of the wallet's proof of possession.
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
 /// The credential configuration the issuer offers: the SD-JWT VC plus the per-purpose QR
 /// credentials, all bound to the same device key.
@@ -21,18 +24,23 @@ const MAX_OFFER: usize = 4096;
 /// A credential offer (OpenID4VCI section 4.1.1) with a pre-authorized code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialOffer {
+    /// The issuer's base URL.
     pub credential_issuer: String,
+    /// What is offered: [`CONFIGURATION_ID`].
     pub credential_configuration_ids: Vec<String>,
+    /// The grants, by grant type.
     pub grants: Map<String, Value>,
 }
 
 impl CredentialOffer {
+    /// An offer of [`CONFIGURATION_ID`] with a pre-authorized code.
     pub fn pre_authorized(issuer: &str, code: &str) -> Self {
         let mut grants = Map::new();
         grants.insert(PRE_AUTH_GRANT.into(), json!({"pre-authorized_code": code}));
         Self { credential_issuer: issuer.into(), credential_configuration_ids: vec![CONFIGURATION_ID.into()], grants }
     }
 
+    /// The pre-authorized code, if the offer has one.
     pub fn pre_authorized_code(&self) -> Option<&str> {
         self.grants.get(PRE_AUTH_GRANT)?.get("pre-authorized_code")?.as_str()
     }
@@ -51,6 +59,7 @@ impl CredentialOffer {
         s
     }
 
+    /// Parses an offer URI (bounded); it must carry a pre-authorized code.
     pub fn from_uri(uri: &str) -> Result<Self, &'static str> {
         if uri.len() > MAX_OFFER * 3 {
             return Err("offer too long");

@@ -19,7 +19,7 @@ use crate::base45;
 use crate::cbor::{Kind, Reader, Writer};
 use crate::cose::{Sign1, UnsignedSign1};
 use crate::crypto::Ed25519Key;
-use crate::error::{Reason, Rejection};
+use crate::error::{Outcome, Reason, Refusal, Rejection, Undecided, UndecidedReason, Warning};
 use crate::trustlist::{Policy, TrustStore};
 use crate::types::{Date, KeyId, PublicKey, Purpose};
 
@@ -32,6 +32,7 @@ pub const CLAIMS_KEY: i64 = -65537;
 /// Default holder window: what a wallet signs when the verifier asks for nothing else.
 pub const DEFAULT_WINDOW: u64 = 60;
 const HOLDER_CONTEXT: &str = "VN1-holder";
+/// Longest verifier challenge, in bytes.
 pub const MAX_CHALLENGE: usize = 64;
 
 /// One personal claim, with its CBOR key and JSON name.
@@ -42,19 +43,25 @@ pub enum Claim {
     Name,
     /// ICAO 9303 Latin transliteration of the name.
     NameLatin,
+    /// Date of birth.
     BirthDate,
+    /// Sex as on the travel document.
     Sex,
     /// ISO 3166-1 alpha-3.
     Nationality,
+    /// Passport (travel document) number.
     PassportNumber,
     /// Residence card (TRC/PRC) number.
     CardNumber,
+    /// Temporary or permanent residence card.
     CardKind,
+    /// Expiry date of the residence card.
     CardExpiry,
     /// Address in Vietnam.
     Address,
     /// The personal identification number of the e-ID account.
     EidNumber,
+    /// Whether the holder is 18 or older on the day of issue.
     AgeOver18,
 }
 
@@ -76,6 +83,7 @@ impl Claim {
         Claim::AgeOver18,
     ];
 
+    /// The CBOR map key in the QR credential.
     pub fn key(self) -> i64 {
         match self {
             Claim::NameLatin => 10,
@@ -93,8 +101,14 @@ impl Claim {
         }
     }
 
+    /// The claim with CBOR key `k`.
     pub fn from_key(k: i64) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.key() == k)
+    }
+
+    /// The claim with JSON name `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
     /// The claim name in JSON (CLI output, SD-JWT disclosures).
@@ -115,6 +129,7 @@ impl Claim {
         }
     }
 
+    /// Longest text the parser accepts for this claim, in UTF-8 bytes.
     fn max_len(self) -> usize {
         match self {
             Claim::Address => 300,
@@ -124,11 +139,109 @@ impl Claim {
     }
 }
 
+impl Serialize for Claim {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Claim {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Claim::from_name(&name).ok_or_else(|| serde::de::Error::custom("unknown claim name"))
+    }
+}
+
+/// The CBOR key of the list of shortened claims, after the personal claims.
+pub(crate) const SHORTENED_KEY: i64 = 22;
+
+/// Text claims that a purpose's credential carries at most so many UTF-8 bytes of, so that
+/// every applicant enrollment accepts (names of 150 characters, addresses of 300) fits the
+/// purpose's QR version: landlord 13, bank 15, residence office 20, at error correction M.
+/// Worked out in docs/formats.md §2.10.
+pub(crate) fn text_limit(purpose: Purpose, claim: Claim) -> Option<usize> {
+    match (purpose, claim) {
+        (Purpose::Landlord, Claim::NameLatin) => Some(60),
+        (Purpose::Bank, Claim::NameLatin) => Some(80),
+        (Purpose::ResidenceOffice, Claim::NameLatin) => Some(60),
+        (Purpose::ResidenceOffice, Claim::Name) => Some(90),
+        (Purpose::ResidenceOffice, Claim::Address) => Some(160),
+        _ => None,
+    }
+}
+
+/// Whether `c` is a combining mark that must stay with the letter before it.
+fn is_combining(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+}
+
+/// Cuts `s` to at most `max` UTF-8 bytes: at the last character boundary that is not followed by
+/// a combining mark, then without trailing spaces and commas. Should that leave nothing (a
+/// letter carrying more marks than fit, or nothing but separators), at the last character
+/// boundary instead, so a shortened claim is never empty.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    // The cut is before the first character dropped.
+    let last_boundary = |keep_marks: bool| {
+        s.char_indices()
+            .take_while(|(i, _)| *i <= max)
+            .filter(|(_, c)| !(keep_marks && is_combining(*c)))
+            .last()
+            .map_or(0, |(i, _)| i)
+    };
+    let clean = s[..last_boundary(true)].trim_end_matches([' ', ',']);
+    if clean.is_empty() {
+        &s[..last_boundary(false)]
+    } else {
+        clean
+    }
+}
+
+/// Shortens a Latin name (ICAO 9303 form: upper-case letters and single spaces) to at most
+/// `max` bytes, in the manner of ICAO Doc 9303's truncation of names in the machine-readable
+/// zone: characters go from the end, and every name component keeps at least its initial.
+/// Components after the first are reduced to their initial, the last one first, until the
+/// name fits; a name still too long (many components, or a very long first one) is then cut at
+/// `max` by [`cut`].
+fn shorten_latin(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let mut parts: Vec<&str> = name.split(' ').filter(|p| !p.is_empty()).collect();
+    let joined_len = |parts: &[&str]| parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+    for i in (1..parts.len()).rev() {
+        if joined_len(&parts) <= max {
+            break;
+        }
+        let initial = parts[i].chars().next().map_or(0, char::len_utf8);
+        parts[i] = &parts[i][..initial];
+    }
+    let joined = parts.join(" ");
+    cut(if joined.is_empty() { name } else { &joined }, max).to_owned()
+}
+
+/// Shortens one text claim for `purpose` by the rule of [`text_limit`]: `None` when it fits.
+fn shorten(purpose: Purpose, claim: Claim, text: &str) -> Option<String> {
+    let max = text_limit(purpose, claim)?;
+    if text.len() <= max {
+        return None;
+    }
+    Some(match claim {
+        Claim::NameLatin => shorten_latin(text, max),
+        _ => cut(text, max).to_owned(),
+    })
+}
+
 /// Sex as on the travel document (ICAO 9303: M, F, or X unspecified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sex {
+    /// Male.
     M,
+    /// Female.
     F,
+    /// Unspecified.
     X,
 }
 
@@ -177,34 +290,52 @@ impl CardKind {
     }
 }
 
-/// The personal claims a credential may carry; each purpose fills only its own.
+/// The personal claims a credential may carry; each purpose fills only its own
+/// ([`PersonClaims::restrict_to`]). In JSON, the claims' names ([`Claim::name`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonClaims {
+    /// Full name as written (diacritics, Hangul, Hanzi kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// ICAO 9303 Latin transliteration of the name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_latin: Option<String>,
+    /// Date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<Date>,
+    /// Sex as on the travel document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
+    /// Nationality, ISO 3166-1 alpha-3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
+    /// Passport number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passport_number: Option<String>,
+    /// Residence card (TRC/PRC) number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residence_card_number: Option<String>,
+    /// Temporary or permanent residence card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residence_card_kind: Option<CardKind>,
+    /// Expiry date of the residence card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residence_card_expiry: Option<Date>,
+    /// Address in Vietnam.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Personal identification number of the e-ID account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eid_number: Option<String>,
+    /// Whether the holder is 18 or older.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age_over_18: Option<bool>,
+    /// The text claims that were shortened to fit the QR code ([`PersonClaims::restrict_to`]),
+    /// in [`Claim::ALL`] order: a verifier compares a shortened name with the start of the name
+    /// on the passport, not the whole. Empty in the SD-JWT VC, which carries everything in full.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortened: Vec<Claim>,
 }
 
 impl PersonClaims {
@@ -213,6 +344,7 @@ impl PersonClaims {
         Claim::ALL.into_iter().filter(|c| self.has(*c)).collect()
     }
 
+    /// Whether claim `c` is present.
     pub fn has(&self, c: Claim) -> bool {
         match c {
             Claim::Name => self.name.is_some(),
@@ -230,10 +362,26 @@ impl PersonClaims {
         }
     }
 
-    /// A copy holding only the claims `purpose` needs.
+    /// What `purpose`'s QR credential carries: only the claims the purpose needs, and its text
+    /// claims no longer than the purpose allows, so that the QR code of every applicant fits
+    /// the purpose's QR version (landlord 13, bank 15, residence office 20, at error correction
+    /// M). The rule (docs/formats.md §2.10):
+    ///
+    /// | purpose | claim | at most (UTF-8 bytes) |
+    /// |---|---|---|
+    /// | landlord | `name_latin` | 60 |
+    /// | bank | `name_latin` | 80 |
+    /// | residence office | `name_latin`, `name`, `address` | 60, 90, 160 |
+    ///
+    /// A longer Latin name loses characters from its end as ICAO Doc 9303 truncates names in
+    /// the machine-readable zone: the components after the first become initials, the last
+    /// one first, until the name fits; then, if it must, the name is cut. A longer `name` or
+    /// `address` is cut at a character boundary (never between a letter and its combining
+    /// marks), without trailing spaces and commas. Each claim shortened is listed in
+    /// [`PersonClaims::shortened`].
     pub fn restrict_to(&self, purpose: Purpose) -> PersonClaims {
         let keep = |c: Claim| purpose.claims().contains(&c);
-        PersonClaims {
+        let mut out = PersonClaims {
             name: self.name.clone().filter(|_| keep(Claim::Name)),
             name_latin: self.name_latin.clone().filter(|_| keep(Claim::NameLatin)),
             birth_date: self.birth_date.filter(|_| keep(Claim::BirthDate)),
@@ -246,7 +394,20 @@ impl PersonClaims {
             address: self.address.clone().filter(|_| keep(Claim::Address)),
             eid_number: self.eid_number.clone().filter(|_| keep(Claim::EidNumber)),
             age_over_18: self.age_over_18.filter(|_| keep(Claim::AgeOver18)),
+            shortened: Vec::new(),
+        };
+        for c in Claim::ALL {
+            let Some(slot) = out.text_slot(c) else { continue };
+            let Some(text) = slot.as_deref() else { continue };
+            if let Some(short) = shorten(purpose, c, text) {
+                *slot = Some(short);
+                out.shortened.push(c);
+            } else if self.shortened.contains(&c) {
+                // Shortened before, and kept as it was.
+                out.shortened.push(c);
+            }
         }
+        out
     }
 
     fn text(&self, c: Claim) -> Option<&str> {
@@ -290,6 +451,41 @@ impl PersonClaims {
                 _ => w.bool(self.age_over_18.unwrap_or(false)),
             };
         }
+        if !self.shortened.is_empty() {
+            w.int(SHORTENED_KEY).array(self.shortened.len());
+            for c in &self.shortened {
+                w.int(c.key());
+            }
+        }
+    }
+
+    /// The number of CBOR map entries [`Self::write`] writes.
+    fn entries(&self) -> usize {
+        self.present().len() + usize::from(!self.shortened.is_empty())
+    }
+
+    /// Reads the list of shortened claims: 1 to 3 text claims the rule may shorten, strictly in
+    /// key order; that they are present is checked once the whole map is read.
+    fn read_shortened(&mut self, r: &mut Reader<'_>) -> Result<(), Rejection> {
+        let bad = |d| Rejection::malformed(d);
+        if !self.shortened.is_empty() {
+            return Err(bad("repeated claim"));
+        }
+        let n = r.array()?;
+        if !(1..=3).contains(&n) {
+            return Err(bad("shortened must list 1 to 3 claims"));
+        }
+        for _ in 0..n {
+            let c = Claim::from_key(r.int()?).ok_or(bad("unknown claim in shortened"))?;
+            if !matches!(c, Claim::NameLatin | Claim::Name | Claim::Address) {
+                return Err(bad("only names and addresses are ever shortened"));
+            }
+            if self.shortened.last().is_some_and(|last| last.key() >= c.key()) {
+                return Err(bad("shortened claims must be in ascending key order"));
+            }
+            self.shortened.push(c);
+        }
+        Ok(())
     }
 
     fn read_claim(&mut self, c: Claim, r: &mut Reader<'_>) -> Result<(), Rejection> {
@@ -324,21 +520,30 @@ impl PersonClaims {
 /// A credential's reference into a status list: the list's id in the trust list, and the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRef {
+    /// The status list's id, as the trust list lists it.
     pub list: u32,
+    /// The credential's index in that list.
     pub idx: u64,
 }
 
-/// The content of one per-purpose QR credential.
+/// The content of one per-purpose QR credential: what the issuer signs
+/// ([`QrCredential::to_sign1`]) and what the wallet presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QrCredential {
+    /// The purpose it is issued for.
     pub purpose: Purpose,
     /// Assurance level of the e-ID account (2 for this product).
     pub level: u8,
+    /// Issue time (UNIX seconds).
     pub issued_at: u64,
+    /// Expiry (UNIX seconds).
     pub expires_at: u64,
     /// The holder's device key; the holder signature must verify under it.
     pub holder: PublicKey,
+    /// Where its status is published.
     pub status: Option<StatusRef>,
+    /// The purpose's claims: build them with [`PersonClaims::restrict_to`], which also keeps the
+    /// QR code within its version.
     pub claims: PersonClaims,
 }
 
@@ -352,8 +557,7 @@ impl QrCredential {
         // cnf (RFC 8747) with a COSE_Key: kty OKP (1), crv Ed25519 (6), x.
         w.int(8).map(1).int(1).map(3).int(1).int(1).int(-1).int(6).int(-2).bytes(self.holder.as_bytes());
         w.int(CLAIMS_KEY);
-        let present = self.claims.present();
-        w.map(2 + usize::from(self.status.is_some()) + present.len());
+        w.map(2 + usize::from(self.status.is_some()) + self.claims.entries());
         w.int(0).uint(self.purpose.code());
         if let Some(s) = self.status {
             w.int(1).array(2).uint(u64::from(s.list)).uint(s.idx);
@@ -438,21 +642,28 @@ fn read_inner(r: &mut Reader<'_>) -> Result<Inner, Rejection> {
                 status = Some(StatusRef { list, idx: r.uint()? });
             }
             2 if level.is_none() => level = Some(u8::try_from(r.uint()?).map_err(|_| bad("bad level"))?),
+            SHORTENED_KEY => claims.read_shortened(r)?,
             k => claims.read_claim(Claim::from_key(k).ok_or(bad("unknown claim"))?, r)?,
         }
+    }
+    if claims.shortened.iter().any(|c| !claims.has(*c)) {
+        return Err(bad("shortened lists a claim the credential does not carry"));
     }
     Ok((purpose.ok_or(bad("no purpose"))?, status, level.ok_or(bad("no level"))?, claims))
 }
 
-/// The bytes the holder's device key signs.
+/// The bytes the holder's device key signs: the credential bytes exactly as the issuer signed
+/// them, the purpose, the presentation time `t`, the window `d` (seconds) and the verifier's
+/// challenge (empty when it showed none).
 pub fn holder_signing_input(credential: &[u8], purpose: Purpose, t: u64, d: u64, challenge: &[u8]) -> Vec<u8> {
     let mut w = Writer::new();
     w.array(6).text(HOLDER_CONTEXT).bytes(credential).uint(purpose.code()).uint(t).uint(d).bytes(challenge);
     w.into_bytes()
 }
 
-/// Builds the QR text from a signed credential (tagged COSE_Sign1 bytes), the presentation time
-/// and window, and the holder's signature over [`holder_signing_input`].
+/// Builds the QR text (`VN1:` and base45) from a signed credential (tagged COSE_Sign1 bytes),
+/// the presentation time `t` and window `d`, and the holder's signature over
+/// [`holder_signing_input`].
 pub fn encode_presentation(credential: &[u8], t: u64, d: u64, holder_sig: &[u8; 64]) -> String {
     let mut w = Writer::new();
     w.array(4).raw(credential).uint(t).uint(d).bytes(holder_sig);
@@ -464,12 +675,72 @@ pub fn encode_presentation(credential: &[u8], t: u64, d: u64, holder_sig: &[u8; 
 /// A presentation taken apart, nothing checked yet but its shape.
 #[derive(Debug, Clone)]
 pub struct Presentation<'a> {
+    /// The tagged COSE_Sign1 bytes, as embedded.
     pub credential_bytes: &'a [u8],
+    /// The COSE_Sign1, parsed.
     pub sign1: Sign1<'a>,
+    /// Its payload, parsed.
     pub credential: QrCredential,
+    /// Presentation time.
     pub t: u64,
+    /// Window, seconds.
     pub d: u64,
     holder_sig: &'a [u8],
+}
+
+/// Parses one signed QR credential (tagged COSE_Sign1 bytes, nothing after it) and its CWT
+/// payload, strictly, **without checking the issuer's signature**: for the wallet, which holds
+/// no trust list, to check what it received before storing it.
+pub fn decode_credential(bytes: &[u8]) -> Result<(KeyId, QrCredential), Rejection> {
+    let mut r = Reader::new(bytes);
+    let sign1 = Sign1::read(&mut r)?;
+    r.finish()?;
+    let cred = QrCredential::decode_payload(sign1.payload).map_err(|e| e.with_kid(&sign1.kid))?;
+    Ok((sign1.kid, cred))
+}
+
+/// A QR proof taken apart **without verifying anything**: no signature, key, time or status has
+/// been checked. For support staff (`verifier inspect`) and for a wallet reading back what it
+/// is about to show; never for deciding anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnverifiedQr {
+    /// The issuer key id the credential names.
+    pub kid: KeyId,
+    /// The credential, parsed.
+    pub credential: QrCredential,
+    /// When the holder says it presented (`t`, UNIX seconds).
+    pub presented_at: u64,
+    /// The holder's window (`d`, seconds).
+    pub window: u64,
+    /// The holder's signature over [`holder_signing_input`].
+    pub holder_signature: [u8; 64],
+    /// Characters of QR text, line ends excluded.
+    pub text_len: usize,
+    /// Bytes of the CBOR presentation (after base45).
+    pub presentation_len: usize,
+    /// Bytes of the tagged COSE_Sign1 credential.
+    pub credential_len: usize,
+    /// Bytes of its CWT payload.
+    pub payload_len: usize,
+}
+
+/// Takes a QR proof's text apart **without verifying anything** (see [`UnverifiedQr`]);
+/// `malformed` when it is not even shaped like one.
+pub fn inspect_qr(text: &str) -> Result<UnverifiedQr, Rejection> {
+    let bytes = decode_text(text)?;
+    let p = Presentation::parse(&bytes)?;
+    Ok(UnverifiedQr {
+        kid: p.sign1.kid.clone(),
+        presented_at: p.t,
+        window: p.d,
+        text_len: text.trim_end_matches(['\n', '\r']).len(),
+        presentation_len: bytes.len(),
+        credential_len: p.credential_bytes.len(),
+        payload_len: p.sign1.payload.len(),
+        holder_signature: <[u8; 64]>::try_from(p.holder_sig).map_err(|_| Rejection::malformed("holder signature"))?,
+        credential: p.credential,
+    })
 }
 
 /// Strips the prefix and base45: the CBOR presentation bytes.
@@ -483,6 +754,7 @@ pub fn decode_text(text: &str) -> Result<Vec<u8>, Rejection> {
 }
 
 impl<'a> Presentation<'a> {
+    /// Parses the CBOR presentation: shape only, nothing verified.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Rejection> {
         let mut r = Reader::new(bytes);
         if r.array()? != 4 {
@@ -509,16 +781,28 @@ impl<'a> Presentation<'a> {
 
 /// A presentation that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerifiedQr {
+    /// The issuer key that signed the credential.
     pub kid: KeyId,
+    /// The purpose the credential was issued for.
     pub purpose: Purpose,
+    /// Assurance level of the e-ID account (2 for this product; not checked by the library).
     pub level: u8,
+    /// When the credential was issued (UNIX seconds).
     pub issued_at: u64,
+    /// When the credential expires (UNIX seconds).
     pub expires_at: u64,
-    /// When the holder's device signed the presentation.
+    /// When the holder's device signed the presentation (UNIX seconds).
     pub presented_at: u64,
+    /// The credential's reference into a status list.
     pub status: Option<StatusRef>,
+    /// Age in seconds of the status list that was checked, if one was.
+    pub status_list_age: Option<u64>,
+    /// The claims, exactly those of the purpose.
     pub claims: PersonClaims,
+    /// What the verifier should know although the proof is valid.
+    pub warnings: Vec<Warning>,
 }
 
 /// What the verifier asks for.
@@ -530,21 +814,39 @@ pub struct QrCheck<'a> {
     pub now: u64,
     /// A challenge the verifier showed to the wallet, if any (at most 64 bytes).
     pub challenge: &'a [u8],
+    /// Time and freshness rules.
     pub policy: Policy,
+}
+
+impl QrCheck<'static> {
+    /// The check a verifier of one kind makes: only credentials for `verifier`'s purpose, with
+    /// that kind's default [`Policy`], no challenge.
+    pub fn for_verifier(verifier: Purpose, now: u64) -> Self {
+        QrCheck { purpose: Some(verifier), now, challenge: &[], policy: Policy::for_verifier(verifier) }
+    }
 }
 
 impl TrustStore {
     /// Verifies a QR proof's text offline: decoding, issuer key and signature, credential
-    /// validity, purpose, holder signature and window, status.
-    pub fn verify_qr(&self, text: &str, check: &QrCheck<'_>) -> Result<VerifiedQr, Rejection> {
+    /// validity, purpose, holder signature and window, status (docs/formats.md §2.8).
+    pub fn verify_qr(&self, text: &str, check: &QrCheck<'_>) -> Outcome<VerifiedQr> {
+        match self.check_qr(text, check) {
+            Ok(v) => Outcome::Valid(v),
+            Err(r) => r.into_outcome(),
+        }
+    }
+
+    fn check_qr(&self, text: &str, check: &QrCheck<'_>) -> Result<VerifiedQr, Refusal> {
         if check.challenge.len() > MAX_CHALLENGE {
-            return Err(Rejection::malformed("challenge longer than 64 bytes"));
+            return Err(Rejection::malformed("challenge longer than 64 bytes").into());
         }
         let bytes = decode_text(text)?;
         let p = Presentation::parse(&bytes)?;
         let kid = &p.sign1.kid;
         let cred = &p.credential;
-        let at = |r: Reason, d: &'static str| Rejection::new(r, d).with_kid(kid).with_purpose(cred.purpose);
+        let at = |r: Reason, d: &'static str| {
+            Refusal::Invalid(Rejection::new(r, d).with_kid(kid).with_purpose(cred.purpose))
+        };
         let key =
             self.issuer_key(kid, cred.issued_at, check.now, &check.policy).map_err(|e| e.with_purpose(cred.purpose))?;
         if !p.sign1.verify(key) {
@@ -573,12 +875,21 @@ impl TrustStore {
         if check.now > p.t.saturating_add(window) {
             return Err(at(Reason::PresentationExpired, "presentation window has passed"));
         }
+        let mut warnings: Vec<Warning> = self.trust_list_warning(check.now).into_iter().collect();
+        let mut status_list_age = None;
         if let Some(s) = cred.status {
-            self.check_status(s.list, s.idx, check.now, &check.policy)
+            let checked = self
+                .check_status(s.list, s.idx, check.now, &check.policy)
                 .map_err(|e| e.with_kid(kid).with_purpose(cred.purpose))?;
+            status_list_age = checked.age;
+            if checked.warn {
+                warnings.push(Warning::StatusStale);
+            }
         } else if check.policy.require_status {
-            return Err(at(Reason::StatusUnknown, "credential carries no status reference"));
+            let u = Undecided::new(UndecidedReason::StatusUnknown, "credential carries no status reference");
+            return Err(Refusal::from(u).with_kid(kid).with_purpose(cred.purpose));
         }
+        warnings.sort();
         Ok(VerifiedQr {
             kid: kid.clone(),
             purpose: cred.purpose,
@@ -587,7 +898,128 @@ impl TrustStore {
             expires_at: cred.expires_at,
             presented_at: p.t,
             status: cred.status,
+            status_list_age,
             claims: cred.claims.clone(),
+            warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin_names_lose_characters_from_the_end_down_to_initials() {
+        let name = "BENNELONG WOOLOOMOOLOO WARRANDYTE WARNAMBOOL";
+        assert_eq!(shorten_latin(name, 60), name);
+        assert_eq!(shorten_latin(name, 26), "BENNELONG WOOLOOMOOLOO W W");
+        assert_eq!(shorten_latin(name, 25), "BENNELONG W W W");
+        assert_eq!(shorten_latin(name, 15), "BENNELONG W W W");
+        assert_eq!(shorten_latin(name, 14), "BENNELONG W W");
+        assert_eq!(shorten_latin(name, 5), "BENNE");
+        assert_eq!(shorten_latin(&"W".repeat(150), 60), "W".repeat(60));
+        assert_eq!(shorten_latin(&" ".repeat(70), 60), " ".repeat(60), "never empty");
+        let initials = vec!["A"; 75].join(" ");
+        assert_eq!(shorten_latin(&initials, 60), vec!["A"; 30].join(" "));
+    }
+
+    #[test]
+    fn cuts_keep_letters_with_their_marks_and_are_never_empty() {
+        let decomposed = "e\u{302}\u{303}"; // ễ as e + two combining marks, 5 bytes
+        assert_eq!(cut(&decomposed.repeat(3), 12), decomposed.repeat(2));
+        assert_eq!(cut(&decomposed.repeat(3), 9), decomposed);
+        assert_eq!(cut("Phố Liễu Giai, Ba Đình", 18), "Phố Liễu Giai");
+        assert_eq!(cut("Phố Liễu Giai, Ba Đình", 15), "Phố Liễu Gi");
+        assert_eq!(cut(", , , , , ,", 4), ", , ");
+        let zalgo = format!("e{}", "\u{301}".repeat(100));
+        assert_eq!(cut(&zalgo, 60).len(), 59);
+        assert!(!cut(&zalgo, 60).is_empty());
+        assert_eq!(cut("김민준김민준", 8), "김민");
+    }
+
+    #[test]
+    fn restrict_to_shortens_per_purpose_and_is_idempotent() {
+        let long = PersonClaims {
+            name: Some("가".repeat(150)),
+            name_latin: Some(["NGUYEN", "THI", "PHUONG", "HOANG", "BAO", "NGOC"].repeat(5).join(" ")),
+            nationality: Some("VNM".into()),
+            address: Some("Số 92 Đường Nguyễn Hữu Cảnh, ".repeat(10)),
+            ..PersonClaims::default()
+        };
+        let land = long.restrict_to(Purpose::Landlord);
+        assert_eq!(land.shortened, vec![Claim::NameLatin]);
+        // Thirty components: all but the first become initials, and that is still 64 bytes.
+        let latin = land.name_latin.as_deref().unwrap();
+        assert_eq!(latin, &format!("NGUYEN{}", " T P H B N N".repeat(5))[..60], "{latin}");
+        let twelve = ["NGUYEN", "THI", "PHUONG", "HOANG", "BAO", "NGOC"].repeat(2).join(" ");
+        assert_eq!(twelve.len(), 65);
+        let short = PersonClaims { name_latin: Some(twelve), ..PersonClaims::default() }.restrict_to(Purpose::Landlord);
+        assert_eq!(short.name_latin.as_deref(), Some("NGUYEN THI PHUONG HOANG BAO NGOC NGUYEN THI PHUONG HOANG B N"));
+        assert_eq!(short.shortened, vec![Claim::NameLatin]);
+        assert_eq!(land.name, None);
+        let office = long.restrict_to(Purpose::ResidenceOffice);
+        assert_eq!(office.shortened, vec![Claim::NameLatin, Claim::Name, Claim::Address]);
+        assert_eq!(office.name.as_deref(), Some("가".repeat(30).as_str()));
+        assert!(office.address.as_deref().unwrap().len() <= 160);
+        assert!(long.address.as_deref().unwrap().starts_with(office.address.as_deref().unwrap()));
+        for p in Purpose::ALL {
+            let once = long.restrict_to(p);
+            assert_eq!(once.restrict_to(p), once, "{p}");
+        }
+    }
+
+    fn landlord(claims: PersonClaims) -> QrCredential {
+        QrCredential {
+            purpose: Purpose::Landlord,
+            level: 2,
+            issued_at: 1,
+            expires_at: 2,
+            holder: PublicKey::from_bytes([7; 32]),
+            status: None,
+            claims,
+        }
+    }
+
+    #[test]
+    fn the_shortened_list_is_parsed_strictly() {
+        let named = |shortened| PersonClaims {
+            name_latin: Some("KIM".into()),
+            nationality: Some("KOR".into()),
+            shortened,
+            ..PersonClaims::default()
+        };
+        let ok = landlord(named(vec![Claim::NameLatin]));
+        assert_eq!(QrCredential::decode_payload(&ok.encode_payload()), Ok(ok.clone()));
+        for bad in [
+            vec![Claim::Address],                     // not in the credential
+            vec![Claim::Nationality],                 // never shortened
+            vec![Claim::NameLatin, Claim::NameLatin], // repeated
+        ] {
+            let c = landlord(named(bad.clone()));
+            let e = QrCredential::decode_payload(&c.encode_payload()).unwrap_err();
+            assert_eq!(e.reason, Reason::Malformed, "{bad:?}");
+        }
+        // Empty, and out of order: written by hand into a credential that has both names.
+        let both = QrCredential {
+            purpose: Purpose::ResidenceOffice,
+            claims: PersonClaims { name: Some("김".into()), ..named(vec![]) },
+            ..ok
+        };
+        let payload = both.encode_payload();
+        assert!(QrCredential::decode_payload(&payload).is_ok());
+        for tail in [&[0x16, 0x80][..], &[0x16, 0x82, 0x0b, 0x0a], &[0x16, 0x81, 0x0a, 0x16, 0x81, 0x0b]] {
+            let mut p = payload.clone();
+            // More entries in the identity map, whose head follows the private claims key.
+            let at = p.windows(5).position(|w| w == [0x3a, 0, 1, 0, 0]).unwrap() + 5;
+            p[at] += if tail.len() == 6 { 2 } else { 1 };
+            p.extend_from_slice(tail);
+            assert!(QrCredential::decode_payload(&p).is_err(), "{tail:02x?}");
+        }
+        let mut p = payload.clone();
+        let at = p.windows(5).position(|w| w == [0x3a, 0, 1, 0, 0]).unwrap() + 5;
+        p[at] += 1;
+        p.extend_from_slice(&[0x16, 0x82, 0x0a, 0x0b]);
+        assert!(QrCredential::decode_payload(&p).is_ok(), "in order, both present");
     }
 }

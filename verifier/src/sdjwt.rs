@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Reason, Rejection};
+use crate::error::{Outcome, Reason, Refusal, Rejection, Undecided, UndecidedReason, Warning};
 use crate::jws::{self, Jws};
 use crate::trustlist::{Policy, TrustStore};
 use crate::types::{KeyId, PublicKey};
@@ -36,6 +36,8 @@ pub struct SdJwtBuilder {
 }
 
 impl SdJwtBuilder {
+    /// The registered claims: issuer key id, `iss`, `iat`, `exp`, `vct` and the holder's key in
+    /// `cnf.jwk`.
     pub fn new(kid: &KeyId, issuer: &str, iat: u64, exp: u64, holder: &PublicKey) -> Self {
         let mut payload = Map::new();
         payload.insert("iss".into(), json!(issuer));
@@ -46,6 +48,7 @@ impl SdJwtBuilder {
         Self { kid: kid.clone(), payload, digests: Vec::new(), disclosures: Vec::new() }
     }
 
+    /// The status reference: status list URI and index.
     pub fn status(mut self, uri: &str, idx: u64) -> Self {
         self.payload.insert("status".into(), json!({"status_list": {"idx": idx, "uri": uri}}));
         self
@@ -90,24 +93,38 @@ impl SdJwtBuilder {
 
 /// A verified SD-JWT VC: the clear claims plus the disclosed ones.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerifiedSdJwt {
+    /// The issuer key that signed it.
     pub kid: KeyId,
+    /// The `iss` claim.
     pub issuer: String,
+    /// The `vct` claim.
     pub vct: String,
+    /// When it was issued (UNIX seconds).
     pub issued_at: u64,
+    /// When it expires (UNIX seconds).
     pub expires_at: u64,
+    /// The holder's device key (`cnf.jwk`).
     pub holder: PublicKey,
+    /// The status reference: status list URI and index.
     pub status: Option<(String, u64)>,
+    /// Age in seconds of the status list that was checked, if one was.
+    pub status_list_age: Option<u64>,
     /// Claims other than the registered ones, disclosed ones included.
     pub claims: Map<String, Value>,
     /// Whether a key-binding JWT was present and verified.
     pub key_bound: bool,
+    /// What the verifier should know although the credential is valid.
+    pub warnings: Vec<Warning>,
 }
 
 /// Key-binding expectations for an SD-JWT presented with a KB-JWT.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyBinding<'a> {
+    /// The `aud` the KB-JWT must carry: the verifier's identifier.
     pub audience: &'a str,
+    /// The `nonce` the KB-JWT must carry: the one the verifier handed out.
     pub nonce: &'a str,
 }
 
@@ -125,15 +142,29 @@ fn num(v: Option<&Value>) -> Option<u64> {
 
 impl TrustStore {
     /// Verifies an SD-JWT VC issued under this trust list: signature, times, disclosures (each
-    /// must match a digest, none twice), status, and a key-binding JWT when `kb` asks for one.
+    /// must match a digest, none twice), status, and a key-binding JWT when `kb` asks for one
+    /// (docs/formats.md §3.5).
     pub fn verify_sd_jwt(
         &self,
         sd_jwt: &str,
         now: u64,
         policy: &Policy,
         kb: Option<KeyBinding<'_>>,
-    ) -> Result<VerifiedSdJwt, Rejection> {
-        let bad = Rejection::malformed;
+    ) -> Outcome<VerifiedSdJwt> {
+        match self.check_sd_jwt(sd_jwt, now, policy, kb) {
+            Ok(v) => Outcome::Valid(v),
+            Err(r) => r.into_outcome(),
+        }
+    }
+
+    fn check_sd_jwt(
+        &self,
+        sd_jwt: &str,
+        now: u64,
+        policy: &Policy,
+        kb: Option<KeyBinding<'_>>,
+    ) -> Result<VerifiedSdJwt, Refusal> {
+        let bad = |d| Refusal::Invalid(Rejection::malformed(d));
         if sd_jwt.len() > MAX_LEN {
             return Err(bad("SD-JWT too long"));
         }
@@ -151,10 +182,10 @@ impl TrustStore {
         let iat = num(payload.get("iat")).ok_or(bad("no iat"))?;
         let exp = num(payload.get("exp")).ok_or(bad("no exp"))?;
         let key = self.issuer_key(&kid, iat, now, policy)?;
+        let at = |r, d| Refusal::Invalid(Rejection::new(r, d).with_kid(&kid));
         if !jws.verify(key) {
-            return Err(Rejection::new(Reason::BadSignature, "issuer signature does not verify").with_kid(&kid));
+            return Err(at(Reason::BadSignature, "issuer signature does not verify"));
         }
-        let at = |r, d| Rejection::new(r, d).with_kid(&kid);
         if now > exp {
             return Err(at(Reason::Expired, "credential expired"));
         }
@@ -183,18 +214,22 @@ impl TrustStore {
             )),
             None => None,
         };
+        let undecided = |d| Refusal::from(Undecided::new(UndecidedReason::StatusUnknown, d)).with_kid(&kid);
+        let mut warnings: Vec<Warning> = self.trust_list_warning(now).into_iter().collect();
+        let mut status_list_age = None;
         match &status {
             Some((uri, idx)) => {
-                let list = self
-                    .status_id(uri)
-                    .ok_or_else(|| at(Reason::StatusUnknown, "status list not in the trust list"))?;
-                self.check_status(list, *idx, now, policy).map_err(|e| e.with_kid(&kid))?;
+                let list = self.status_id(uri).ok_or_else(|| undecided("status list not in the trust list"))?;
+                let checked = self.check_status(list, *idx, now, policy).map_err(|e| e.with_kid(&kid))?;
+                status_list_age = checked.age;
+                if checked.warn {
+                    warnings.push(Warning::StatusStale);
+                }
             }
-            None if policy.require_status => {
-                return Err(at(Reason::StatusUnknown, "credential carries no status reference"))
-            }
+            None if policy.require_status => return Err(undecided("credential carries no status reference")),
             None => {}
         }
+        warnings.sort();
 
         let sd: Vec<String> = match payload.remove("_sd") {
             Some(Value::Array(a)) => a
@@ -235,7 +270,8 @@ impl TrustStore {
         let key_bound = match (kb, kb_jwt) {
             (Some(want), Some(kb_jwt)) => {
                 let presented = &sd_jwt[..sd_jwt.len() - kb_jwt.len()];
-                verify_kb(kb_jwt, presented, &holder, now, policy, want).map_err(|e| e.with_kid(&kid))?;
+                verify_kb(kb_jwt, presented, &holder, now, policy, want)
+                    .map_err(|e| Refusal::Invalid(e.with_kid(&kid)))?;
                 true
             }
             (Some(_), None) => return Err(at(Reason::BadHolderSignature, "key binding required but absent")),
@@ -249,8 +285,10 @@ impl TrustStore {
             expires_at: exp,
             holder,
             status,
+            status_list_age,
             claims,
             key_bound,
+            warnings,
         })
     }
 }

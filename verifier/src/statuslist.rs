@@ -1,6 +1,8 @@
 //! IETF Token Status List (draft-ietf-oauth-status-list): a compressed bit array, `bits` bits per
-//! credential (we use 2: 0 valid, 1 revoked, 2 suspended), carried in a JWT signed by an issuer
-//! key from the trust list. Verifiers sync it with the trust list and look statuses up offline.
+//! credential (we use 2: 0 valid, 1 revoked, 2 suspended; any other value is read as revoked),
+//! carried in a JWT signed by an issuer key from the trust list. Verifiers sync it with the trust
+//! list and look statuses up offline; how old a list they still decide with is their
+//! [`crate::Policy`], measured from the token's `iat`.
 
 use std::io::Read as _;
 
@@ -14,22 +16,36 @@ use crate::jws::{self, Jws};
 use crate::trustlist::{KeyState, TrustStore};
 use crate::types::KeyId;
 
+/// The JWS `typ` of a status list token.
 pub const TYP: &str = "statuslist+jwt";
 /// Largest decompressed list accepted (32 million credentials at 2 bits).
 pub const MAX_BYTES: usize = 8 << 20;
+/// Largest total of decompressed status lists one [`crate::TrustStore`] (one bundle) holds:
+/// eight maximal lists. Bounds a bundle's memory whatever its lists claim.
+pub const MAX_TOTAL_BYTES: usize = 64 << 20;
 
-/// Status values at 2 bits, as the draft registers them.
+/// Status value: valid.
 pub const VALID: u8 = 0;
+/// Status value: revoked (the draft's "INVALID"); final.
 pub const INVALID: u8 = 1;
+/// Status value: suspended; may go back to valid.
 pub const SUSPENDED: u8 = 2;
 
-/// A decoded status list.
+/// A decoded status list: the bit array alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusList {
     bits: u8,
     bytes: Vec<u8>,
-    /// Not used after this time (UNIX seconds), from the token's `exp`.
-    exp: Option<u64>,
+}
+
+/// A status list token that passed [`StatusList::verify_token`]: the list and its times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VerifiedToken {
+    pub(crate) list: StatusList,
+    /// When the issuer stated these statuses (the token's `iat`).
+    pub(crate) issued_at: u64,
+    /// Not used after this (the token's `exp`).
+    pub(crate) expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,24 +72,27 @@ impl StatusList {
             return None;
         }
         let bytes = len.checked_mul(usize::from(bits))?.div_ceil(8);
-        (bytes <= MAX_BYTES).then(|| Self { bits, bytes: vec![0; bytes], exp: None })
+        (bytes <= MAX_BYTES).then(|| Self { bits, bytes: vec![0; bytes] })
     }
 
+    /// Bits per status: 1, 2, 4 or 8.
     pub fn bits(&self) -> u8 {
         self.bits
     }
 
+    /// How many statuses the list holds.
     pub fn len(&self) -> usize {
         self.bytes.len() * 8 / usize::from(self.bits)
     }
 
+    /// Whether the list holds no status.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
-    /// A list without an expiry is never fresh: verifiers must not rely on it forever.
-    pub fn is_stale(&self, now: u64) -> bool {
-        self.exp.is_none_or(|exp| now > exp)
+    /// Size of the decompressed bit array in bytes.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.bytes.len()
     }
 
     /// The status at `idx`, or `None` past the end.
@@ -111,7 +130,14 @@ impl StatusList {
         B64.encode(enc.finish().unwrap_or_default())
     }
 
+    /// Decodes an `lst` member (base64url of ZLIB data), at most [`MAX_BYTES`] decompressed.
     pub fn decode_lst(bits: u8, lst: &str) -> Result<Self, Error> {
+        Self::decode_lst_within(bits, lst, MAX_BYTES)
+    }
+
+    /// Like [`Self::decode_lst`], refusing more than `max` decompressed bytes (checked while
+    /// inflating, so a ZLIB bomb costs at most `max + 1` bytes).
+    pub(crate) fn decode_lst_within(bits: u8, lst: &str, max: usize) -> Result<Self, Error> {
         let bad = Error::StatusListInvalid;
         if !matches!(bits, 1 | 2 | 4 | 8) {
             return Err(bad("bits must be 1, 2, 4 or 8"));
@@ -119,16 +145,21 @@ impl StatusList {
         if lst.len() > MAX_BYTES {
             return Err(bad("lst too long"));
         }
+        let max = max.min(MAX_BYTES);
         let z = B64.decode(lst).map_err(|_| bad("lst is not base64url"))?;
         let mut bytes = Vec::new();
         flate2::read::ZlibDecoder::new(z.as_slice())
-            .take(MAX_BYTES as u64 + 1)
+            .take(max as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(|_| bad("lst is not ZLIB data"))?;
-        if bytes.len() > MAX_BYTES {
-            return Err(bad("decompressed list too large"));
+        if bytes.len() > max {
+            return Err(bad(if max < MAX_BYTES {
+                "status lists larger than 64 MiB in total, decompressed"
+            } else {
+                "decompressed list too large"
+            }));
         }
-        Ok(Self { bits, bytes, exp: None })
+        Ok(Self { bits, bytes })
     }
 
     /// The JWT signing input for this list published at `uri`.
@@ -145,8 +176,14 @@ impl StatusList {
     }
 
     /// Checks a status list token: `typ`, `sub` equal to the listed URI, signed by a trust-listed
-    /// key that is not revoked.
-    pub fn verify_token(token: &str, uri: &str, store: &TrustStore) -> Result<Self, Error> {
+    /// key that is not revoked, within that key's periods; then decodes the list, at most
+    /// `max_bytes` decompressed.
+    pub(crate) fn verify_token(
+        token: &str,
+        uri: &str,
+        store: &TrustStore,
+        max_bytes: usize,
+    ) -> Result<VerifiedToken, Error> {
         let bad = Error::StatusListInvalid;
         let jws = Jws::parse(token).map_err(bad)?;
         if jws.header_str("typ") != Some(TYP) {
@@ -165,17 +202,16 @@ impl StatusList {
             return Err(bad("sub is not the listed uri"));
         }
         // The same rules as for a credential: the key may sign at the token's issue time, and
-        // a token must say when it stops being used.
+        // a token must say when it stops being used, within the key's validity.
         if claims.iat < listed.sign_from || claims.iat > listed.sign_until {
             return Err(bad("signed outside the key's signing period"));
         }
-        match claims.exp {
-            Some(exp) if exp > claims.iat && exp <= listed.valid_until => {}
+        let expires_at = match claims.exp {
+            Some(exp) if exp > claims.iat && exp <= listed.valid_until => exp,
             _ => return Err(bad("exp missing, before iat, or past the key's validity")),
-        }
-        let mut list = Self::decode_lst(claims.status_list.bits, &claims.status_list.lst)?;
-        list.exp = claims.exp;
-        Ok(list)
+        };
+        let list = Self::decode_lst_within(claims.status_list.bits, &claims.status_list.lst, max_bytes)?;
+        Ok(VerifiedToken { list, issued_at: claims.iat, expires_at })
     }
 }
 
@@ -220,7 +256,8 @@ mod tests {
         assert!(StatusList::decode_lst(8, &lst).is_ok());
         let mut big = l.bytes.clone();
         big.push(0);
-        let l2 = StatusList { bits: 8, bytes: big, exp: None };
+        let l2 = StatusList { bits: 8, bytes: big };
         assert!(StatusList::decode_lst(8, &l2.encode_lst()).is_err());
+        assert!(StatusList::decode_lst_within(8, &lst, MAX_BYTES - 1).is_err());
     }
 }

@@ -50,6 +50,97 @@ pub fn kim() -> PersonClaims {
         address: Some("Số 12 Phố Liễu Giai, Phường Ngọc Hà, Hà Nội".into()),
         eid_number: Some("079190001234".into()),
         age_over_18: Some(true),
+        shortened: Vec::new(),
+    }
+}
+
+/// Repeats `words` (space-separated) until the text has `chars` characters, then cuts it there
+/// (without a trailing space, which enrollment would trim).
+fn fill(words: &str, chars: usize) -> String {
+    let mut s = String::new();
+    while s.chars().count() < chars {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(words);
+    }
+    let mut cut: String = s.chars().take(chars).collect();
+    while cut.ends_with(' ') {
+        cut.pop();
+        cut.push('X');
+    }
+    cut
+}
+
+/// An applicant at the limits enrollment accepts (`enrollment::tk01`): a 150-character name as
+/// written and in Latin form, a 300-character address with Vietnamese diacritics, 20-character
+/// passport and card numbers.
+pub fn long_person() -> PersonClaims {
+    PersonClaims {
+        name: Some(fill("Nguyễn Thị Phương Hoàng Bảo Ngọc Trâm Anh Đỗ Quỳnh", 150)),
+        name_latin: Some(fill(
+            "WOLFESCHLEGELSTEINHAUSENBERGERDORFF HUBERT BLAINE ADOLPH CHARLES DAVID EARL FREDERICK",
+            150,
+        )),
+        address: Some(fill(
+            "Căn hộ 12.05, Tầng 12, Tòa nhà Saigon Pearl, Số 92 Đường Nguyễn Hữu Cảnh, Phường 22, Quận Bình Thạnh, \
+             Thành phố Hồ Chí Minh",
+            300,
+        )),
+        passport_number: Some("P1234567890123456789".into()),
+        residence_card_number: Some("TRC12345678901234567".into()),
+        ..kim()
+    }
+}
+
+/// A signed credential for `purpose` carrying `claims` (restricted to the purpose).
+pub fn credential_of(
+    w: &World,
+    signer: &SigningKey,
+    claims: &PersonClaims,
+    purpose: Purpose,
+    idx: u64,
+    exp: u64,
+) -> Vec<u8> {
+    let cred = QrCredential {
+        purpose,
+        level: 2,
+        issued_at: T0,
+        expires_at: exp,
+        holder: pk(&w.holder),
+        status: Some(StatusRef { list: 1, idx }),
+        claims: claims.restrict_to(purpose),
+    };
+    let u = cred.to_sign1(&kid(signer));
+    let sig = sign(signer, &u.to_be_signed());
+    u.finish(&sig)
+}
+
+/// The inputs of the crate docs' quick start: a bundle file's bytes, the root key an app pins,
+/// a valid landlord QR text, and the time to verify at.
+pub fn quickstart() -> (Vec<u8>, PublicKey, String, u64) {
+    let w = world();
+    let cred = credential(&w, &w.issuer, Purpose::Landlord, 4242, T0 + 2 * 365 * 86_400);
+    let text = present(&w, &cred, Purpose::Landlord, NOW - 10, &w.holder, b"");
+    (w.bundle.to_json(), pk(&w.root), text, NOW)
+}
+
+/// Crate internals the benchmarks measure piece by piece.
+pub mod internals {
+    pub use crate::base45::{decode as base45_decode, encode as base45_encode};
+    pub use crate::crypto::Ed25519Key;
+    pub use crate::jws::Jws;
+    pub use crate::qr::{decode_text, Presentation};
+    use crate::{KeyId, Policy, TrustStore};
+
+    /// Whether the trust store accepts `kid` for a credential issued at `iat`, at `now`.
+    pub fn issuer_key_ok(store: &TrustStore, kid: &KeyId, iat: u64, now: u64, policy: &Policy) -> bool {
+        store.issuer_key(kid, iat, now, policy).is_ok()
+    }
+
+    /// Whether status `idx` of list `list` is valid and fresh enough.
+    pub fn status_ok(store: &TrustStore, list: u32, idx: u64, now: u64, policy: &Policy) -> bool {
+        store.check_status(list, idx, now, policy).is_ok()
     }
 }
 
@@ -97,19 +188,9 @@ pub fn world() -> World {
     World { bundle, root, issuer, revoked, stranger, holder }
 }
 
+/// The demo person's signed credential for `purpose`.
 pub fn credential(w: &World, signer: &SigningKey, purpose: Purpose, idx: u64, exp: u64) -> Vec<u8> {
-    let cred = QrCredential {
-        purpose,
-        level: 2,
-        issued_at: T0,
-        expires_at: exp,
-        holder: pk(&w.holder),
-        status: Some(StatusRef { list: 1, idx }),
-        claims: kim().restrict_to(purpose),
-    };
-    let u = cred.to_sign1(&kid(signer));
-    let sig = sign(signer, &u.to_be_signed());
-    u.finish(&sig)
+    credential_of(w, signer, &kim(), purpose, idx, exp)
 }
 
 pub fn present(_w: &World, cred: &[u8], purpose: Purpose, t: u64, holder: &SigningKey, challenge: &[u8]) -> String {

@@ -9,15 +9,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::crypto::Ed25519Key;
-use crate::error::{Error, Reason, Rejection};
+use crate::error::{Error, Reason, Refusal, Rejection, Undecided, UndecidedReason, Warning};
 use crate::jws::{self, Jws};
-use crate::statuslist::StatusList;
-use crate::types::{KeyId, PublicKey};
+use crate::statuslist::{self, StatusList, VerifiedToken};
+use crate::types::{KeyId, PublicKey, Purpose};
 
 /// The JWS `typ` of a trust list.
 pub const TYP: &str = "vneid-trust-list+jwt";
-/// Bounds that keep a hostile trust list from costing more than a glance.
+/// Most keys a trust list may list: a bound that keeps a hostile list from costing more than a
+/// glance.
 pub const MAX_KEYS: usize = 1024;
+/// Most status lists a trust list may list.
 pub const MAX_STATUS_LISTS: usize = 4096;
 const MAX_URI: usize = 512;
 
@@ -36,6 +38,7 @@ pub enum KeyState {
 }
 
 impl KeyState {
+    /// The JSON name: `next`, `active`, `retired` or `revoked`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Next => "next",
@@ -50,9 +53,11 @@ impl KeyState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedKey {
+    /// The short key id credentials name it by; unique in the list.
     pub kid: KeyId,
     /// The Ed25519 public key.
     pub x: PublicKey,
+    /// Its rotation state.
     pub state: KeyState,
     /// First moment at which a credential's issue time may fall for this key.
     pub sign_from: u64,
@@ -69,7 +74,9 @@ pub struct TrustedKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusListRef {
+    /// The id credentials use; unique in the list.
     pub id: u32,
+    /// Where `verifier sync` fetches the token; also its `sub`.
     pub uri: String,
 }
 
@@ -83,10 +90,13 @@ pub struct TrustList {
     pub issuer: String,
     /// Increases with every publication; a verifier never goes back to a lower one.
     pub seq: u64,
+    /// When it was published.
     pub issued_at: u64,
     /// When the next trust list will be published at the latest; verifiers sync before.
     pub next_update: u64,
+    /// The issuer's signing keys, at most [`MAX_KEYS`].
     pub keys: Vec<TrustedKey>,
+    /// Where the status lists live, at most [`MAX_STATUS_LISTS`].
     #[serde(default)]
     pub status_lists: Vec<StatusListRef>,
 }
@@ -156,12 +166,24 @@ impl TrustList {
         Ok(list)
     }
 
+    /// The key listed as `kid`.
     pub fn key(&self, kid: &KeyId) -> Option<&TrustedKey> {
         self.keys.iter().find(|k| &k.kid == kid)
     }
 }
 
-/// How strict a verifier is about time. Defaults suit a landlord's phone.
+/// One day in seconds.
+pub const DAY: u64 = 86_400;
+
+/// How strict a verifier is about time and about the age of its own trust material.
+///
+/// Start from [`Policy::for_verifier`]: each kind of verifier has its defaults. A landlord who
+/// syncs weekly decides with status lists up to 7 days old (with a [`Warning::StatusStale`] after
+/// the first day); a bank or a residence office, which sync often and stake more on the answer,
+/// at most 24 hours old. Past that the answer is [`crate::Outcome::CannotDecide`], never
+/// "invalid": the holder is not at fault when the verifier's bundle is old.
+///
+/// [`Warning::StatusStale`]: crate::Warning::StatusStale
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// Longest holder-signed window accepted, whatever the wallet asked for (seconds).
@@ -170,14 +192,75 @@ pub struct Policy {
     pub clock_skew: u64,
     /// How long after the trust list's `next_update` it is still used (seconds).
     pub trust_list_grace: u64,
-    /// Whether a credential whose status cannot be checked is rejected (`status_unknown`).
+    /// Whether a credential whose status cannot be checked is undecided (`status_unknown`)
+    /// rather than accepted.
     pub require_status: bool,
+    /// Oldest status list decided with, as `now - iat` of its token (seconds). Older: cannot
+    /// decide (`status_stale`), unless the list says revoked, which is final.
+    pub max_status_age: u64,
+    /// Status lists older than this, but within `max_status_age`, give a `status_stale` warning
+    /// on a valid proof (seconds).
+    pub status_warn_age: u64,
+}
+
+impl Policy {
+    /// The defaults for a kind of verifier, named by the purpose it verifies for: a landlord
+    /// accepts status lists up to 7 days old (warning after 1 day); a bank and a residence
+    /// office up to 24 hours. Everything else is the same for all: a 120 s holder window at
+    /// most, 30 s of clock skew, 30 days of grace after the trust list's `next_update`, and a
+    /// status check required.
+    pub const fn for_verifier(verifier: Purpose) -> Self {
+        let max_status_age = match verifier {
+            Purpose::Landlord => 7 * DAY,
+            Purpose::Bank | Purpose::ResidenceOffice => DAY,
+        };
+        Self {
+            max_window: 120,
+            clock_skew: 30,
+            trust_list_grace: 30 * DAY,
+            require_status: true,
+            max_status_age,
+            status_warn_age: DAY,
+        }
+    }
+
+    /// The same policy accepting status lists up to `secs` old.
+    pub const fn with_max_status_age(mut self, secs: u64) -> Self {
+        self.max_status_age = secs;
+        self
+    }
 }
 
 impl Default for Policy {
+    /// The strictest defaults: those of a bank ([`Policy::for_verifier`]).
     fn default() -> Self {
-        Self { max_window: 120, clock_skew: 30, trust_list_grace: 30 * 86_400, require_status: true }
+        Self::for_verifier(Purpose::Bank)
     }
+}
+
+/// What a bundle says about one of its status lists (for display: the verdicts already use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusListInfo {
+    /// When the issuer stated these statuses (the token's `iat`, UNIX seconds).
+    pub issued_at: u64,
+    /// After this the list is not used at all (the token's `exp`, UNIX seconds).
+    pub expires_at: u64,
+    /// How many statuses it holds.
+    pub len: usize,
+}
+
+impl StatusListInfo {
+    /// Age at `now`, in seconds (0 when `now` is before `issued_at`).
+    pub fn age(&self, now: u64) -> u64 {
+        now.saturating_sub(self.issued_at)
+    }
+}
+
+/// A status that passed: how old the list was, and whether to warn about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatusChecked {
+    pub(crate) age: Option<u64>,
+    pub(crate) warn: bool,
 }
 
 /// A verified trust list with its keys decoded, and the status lists synced with it: everything
@@ -186,10 +269,15 @@ impl Default for Policy {
 pub struct TrustStore {
     list: TrustList,
     keys: Vec<(KeyId, Ed25519Key, usize)>,
-    status: BTreeMap<u32, StatusList>,
+    status: BTreeMap<u32, VerifiedToken>,
+    /// Decompressed bytes of every status list held, bounded by
+    /// [`statuslist::MAX_TOTAL_BYTES`].
+    status_bytes: usize,
 }
 
 impl TrustStore {
+    /// A store from a trust list already verified (see [`Self::from_signed`]), with no status
+    /// list yet.
     pub fn new(list: TrustList) -> Result<Self, Error> {
         list.validate()?;
         let keys = list
@@ -202,7 +290,7 @@ impl TrustStore {
                     .ok_or(Error::TrustListMalformed("key is not a valid Ed25519 public key"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { list, keys, status: BTreeMap::new() })
+        Ok(Self { list, keys, status: BTreeMap::new(), status_bytes: 0 })
     }
 
     /// Verifies a signed trust list under the root key and builds the store.
@@ -210,12 +298,15 @@ impl TrustStore {
         Self::new(TrustList::verify(compact, root)?)
     }
 
+    /// The trust list it holds.
     pub fn trust_list(&self) -> &TrustList {
         &self.list
     }
 
-    /// Adds a status list token after checking it against this trust list (see
-    /// [`StatusList::verify_token`]).
+    /// Adds a status list token after checking it against this trust list: `typ`, `sub` equal
+    /// to the URI listed for `id`, signed by a listed key that is not revoked, `iat` within that
+    /// key's signing period, `exp` after `iat` and within the key's validity. All the lists of
+    /// one store together hold at most [`statuslist::MAX_TOTAL_BYTES`] decompressed.
     pub fn add_status_list(&mut self, id: u32, token: &str) -> Result<(), Error> {
         let uri = self
             .list
@@ -224,13 +315,21 @@ impl TrustStore {
             .find(|s| s.id == id)
             .map(|s| s.uri.clone())
             .ok_or(Error::StatusListInvalid("status list id not in the trust list"))?;
-        let sl = StatusList::verify_token(token, &uri, self)?;
-        self.status.insert(id, sl);
+        let replaced = self.status.get(&id).map_or(0, |t| t.list.byte_len());
+        let budget = statuslist::MAX_TOTAL_BYTES.saturating_sub(self.status_bytes - replaced);
+        let token = StatusList::verify_token(token, &uri, self, budget)?;
+        self.status_bytes = self.status_bytes - replaced + token.list.byte_len();
+        self.status.insert(id, token);
         Ok(())
     }
 
-    pub fn status_list(&self, id: u32) -> Option<&StatusList> {
-        self.status.get(&id)
+    /// The times and size of status list `id`, if the store holds it.
+    pub fn status_list_info(&self, id: u32) -> Option<StatusListInfo> {
+        self.status.get(&id).map(|t| StatusListInfo {
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            len: t.list.len(),
+        })
     }
 
     /// The decoded key for `kid`, if listed and not revoked (for status list tokens, which are
@@ -242,17 +341,28 @@ impl TrustStore {
     }
 
     /// The key that may have signed a credential issued at `iat`, checked against its state and
-    /// periods at `now`, and the trust list's own freshness.
-    pub fn issuer_key(&self, kid: &KeyId, iat: u64, now: u64, policy: &Policy) -> Result<&Ed25519Key, Rejection> {
-        let reject = |r, d| Rejection::new(r, d).with_kid(kid);
-        if now > self.list.next_update.saturating_add(policy.trust_list_grace) {
-            return Err(reject(Reason::TrustListStale, "trust list is past its next update and grace period"));
-        }
-        let (vk, tk) =
-            self.listed_key(kid).ok_or_else(|| reject(Reason::UnknownKey, "key id not in the trust list"))?;
+    /// periods at `now`, and the trust list's own freshness. A key the trust list revokes is
+    /// refused even when the list is stale (revocation is final); a key it does not know is
+    /// `unknown_key` only while the list is fresh (a newer list may know it).
+    pub(crate) fn issuer_key(&self, kid: &KeyId, iat: u64, now: u64, policy: &Policy) -> Result<&Ed25519Key, Refusal> {
+        let reject = |r, d| Refusal::Invalid(Rejection::new(r, d).with_kid(kid));
+        let stale = now > self.list.next_update.saturating_add(policy.trust_list_grace);
+        let undecided = || {
+            Refusal::from(Undecided::new(
+                UndecidedReason::TrustListStale,
+                "trust list is past its next update and grace period",
+            ))
+            .with_kid(kid)
+        };
+        let Some((vk, tk)) = self.listed_key(kid) else {
+            return Err(if stale { undecided() } else { reject(Reason::UnknownKey, "key id not in the trust list") });
+        };
         match tk.state {
             KeyState::Revoked => return Err(reject(Reason::KeyRevoked, "issuer key is revoked")),
             KeyState::Next | KeyState::Active | KeyState::Retired => {}
+        }
+        if stale {
+            return Err(undecided());
         }
         if iat < tk.sign_from || iat > tk.sign_until {
             return Err(reject(Reason::KeyNotValid, "issue time outside the key's signing period"));
@@ -261,6 +371,11 @@ impl TrustStore {
             return Err(reject(Reason::KeyNotValid, "past the key's validity period"));
         }
         Ok(vk)
+    }
+
+    /// Warnings about the trust list itself at `now` (it is used, but due for an update).
+    pub(crate) fn trust_list_warning(&self, now: u64) -> Option<Warning> {
+        (now > self.list.next_update).then_some(Warning::TrustListDue)
     }
 
     /// The status list URI for an id, as listed.
@@ -273,20 +388,57 @@ impl TrustStore {
         self.list.status_lists.iter().find(|s| s.uri == uri).map(|s| s.id)
     }
 
-    /// Looks up a credential's status: `Ok(())` when valid.
-    pub fn check_status(&self, list: u32, idx: u64, now: u64, policy: &Policy) -> Result<(), Rejection> {
-        match self.status.get(&list) {
-            Some(sl) if !sl.is_stale(now) => match sl.get(idx) {
-                Some(0) => Ok(()),
-                Some(1) => Err(Rejection::new(Reason::Revoked, "status list says revoked")),
-                Some(2) => Err(Rejection::new(Reason::Suspended, "status list says suspended")),
-                Some(_) => Err(Rejection::new(Reason::Revoked, "status list gives an unknown status")),
-                None => Err(Rejection::malformed("status index beyond the status list")),
-            },
-            _ if policy.require_status => {
-                Err(Rejection::new(Reason::StatusUnknown, "no fresh status list for this credential"))
+    /// Looks up a credential's status in list `list` at index `idx`.
+    ///
+    /// In order: no such list in the store → cannot decide (`status_unknown`) when the policy
+    /// requires a status; index past the end → `malformed`; revoked (or an undefined value) →
+    /// `revoked`, however old the list (revocation is final); list past its `exp` or older than
+    /// `max_status_age` → cannot decide (`status_stale`) when the policy requires a status;
+    /// suspended → `suspended`; valid → ok, with a warning when older than `status_warn_age`.
+    pub(crate) fn check_status(
+        &self,
+        list: u32,
+        idx: u64,
+        now: u64,
+        policy: &Policy,
+    ) -> Result<StatusChecked, Refusal> {
+        let unchecked = StatusChecked { age: None, warn: false };
+        let Some(token) = self.status.get(&list) else {
+            if policy.require_status {
+                return Err(Undecided::new(UndecidedReason::StatusUnknown, "no status list for this credential").into());
             }
-            _ => Ok(()),
+            return Ok(unchecked);
+        };
+        let age = now.saturating_sub(token.issued_at);
+        let value = token.list.get(idx).ok_or_else(|| Rejection::malformed("status index beyond the status list"))?;
+        let rejected = |reason, detail| {
+            let mut r = Rejection::new(reason, detail);
+            r.status_list_age = Some(age);
+            Err(Refusal::Invalid(r))
+        };
+        match value {
+            statuslist::VALID | statuslist::SUSPENDED => {}
+            statuslist::INVALID => return rejected(Reason::Revoked, "status list says revoked"),
+            _ => return rejected(Reason::Revoked, "status list gives an undefined status, read as revoked"),
         }
+        let too_old = if now > token.expires_at {
+            Some("status list is past its exp")
+        } else if age > policy.max_status_age {
+            Some("status list is older than this verifier's policy accepts")
+        } else {
+            None
+        };
+        if let Some(detail) = too_old {
+            if !policy.require_status {
+                return Ok(unchecked);
+            }
+            let mut u = Undecided::new(UndecidedReason::StatusStale, detail);
+            u.status_list_age = Some(age);
+            return Err(u.into());
+        }
+        if value == statuslist::SUSPENDED {
+            return rejected(Reason::Suspended, "status list says suspended");
+        }
+        Ok(StatusChecked { age: Some(age), warn: age > policy.status_warn_age })
     }
 }

@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct KeyId(Vec<u8>);
 
 impl KeyId {
+    /// Longest key id, in bytes.
     pub const MAX_LEN: usize = 8;
 
+    /// The opaque bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -75,9 +77,11 @@ impl fmt::Debug for KeyId {
 pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
+    /// From its 32 bytes (whether they are a valid point is checked where the key is used).
     pub fn from_bytes(b: [u8; 32]) -> Self {
         Self(b)
     }
+    /// Its 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -140,6 +144,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose, in code order.
     pub const ALL: [Purpose; 3] = [Purpose::Landlord, Purpose::Bank, Purpose::ResidenceOffice];
 
     /// Wire code in the QR credential.
@@ -151,10 +156,12 @@ impl Purpose {
         }
     }
 
+    /// The purpose with wire code `c`.
     pub fn from_code(c: u64) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.code() == c)
     }
 
+    /// The name in JSON and on the command line: `landlord`, `bank` or `residence-office`.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Landlord => "landlord",
@@ -235,6 +242,7 @@ impl Date {
     pub fn from_days(days: i64) -> Option<Self> {
         (-62_091..=84_006).contains(&days).then_some(Self(days))
     }
+    /// A calendar date, if it exists and is plausible.
     pub fn from_ymd(y: i64, m: u32, d: u32) -> Option<Self> {
         if !(1..=12).contains(&m) || d == 0 || d > 31 {
             return None;
@@ -243,9 +251,11 @@ impl Date {
         (civil_from_days(days) == (y, m, d)).then_some(())?;
         Self::from_days(days)
     }
+    /// Days since 1970-01-01 (negative before).
     pub fn days(self) -> i64 {
         self.0
     }
+    /// Year, month (1–12), day (1–31).
     pub fn ymd(self) -> (i64, u32, u32) {
         civil_from_days(self.0)
     }

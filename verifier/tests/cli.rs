@@ -2,7 +2,8 @@
 //! exchange with an in-test server. Trust material is made here from fresh Ed25519 keys, so
 //! nothing depends on the vectors in `testdata/`.
 //!
-//! Exit codes under test: 0 valid, 1 invalid (malformed included), 2 error.
+//! Exit codes under test: 0 valid (warnings included), 1 invalid (malformed included), 3 cannot
+//! decide (the bundle is too old for this proof), 2 error; and `--json` always one object.
 
 // Tests may unwrap: a failure is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -18,13 +19,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{Signer as _, SigningKey};
 use rand_core::{OsRng, RngCore as _};
 use serde_json::Value;
-use verifier::qr::{self, CardKind, PersonClaims, QrCredential, StatusRef};
-use verifier::statuslist::{self, StatusList};
-use verifier::trustlist::{StatusListRef, TrustList, TrustedKey};
-use verifier::{jws, Bundle, KeyId, KeyState, PublicKey, Purpose};
+use verifier::build::qr::{self, QrCredential};
+use verifier::build::statuslist::{self, StatusList};
+use verifier::build::{jws, trustlist::TrustList};
+use verifier::{
+    Bundle, CardKind, KeyId, KeyState, PersonClaims, PublicKey, Purpose, StatusListRef, StatusRef, TrustedKey,
+};
 
 const T0: u64 = 1_780_000_000; // 2026-05-28T20:26:40Z
 const T0_RFC3339: &str = "2026-05-28T20:26:40Z";
+const DAY: u64 = 86_400;
 const REVOKED_IDX: u64 = 77;
 const GOOD_IDX: u64 = 4242;
 
@@ -155,10 +159,16 @@ fn at(secs: u64) -> String {
     format!("2026-05-28T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// Any UNIX time as RFC 3339, for `--at`.
+fn rfc(t: u64) -> String {
+    let when = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap()).unwrap();
+    when.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 /// Changes one base45 digit so that one byte pair inside the issuer signature changes and the
 /// text still decodes.
 fn tamper_issuer_signature(text: &str, issuer_sig: &[u8; 64]) -> String {
-    let bytes = qr::decode_text(text).unwrap();
+    let bytes = verifier::testkit::internals::decode_text(text).unwrap();
     let start = bytes.windows(64).position(|w| w == issuer_sig).expect("issuer signature in the presentation");
     // Base45 turns byte pair k (bytes 2k, 2k+1) into characters 3k..3k+3 after the prefix; take
     // a pair in the middle of the signature and change its low digit (value ±1, never past
@@ -168,7 +178,7 @@ fn tamper_issuer_signature(text: &str, issuer_sig: &[u8; 64]) -> String {
     let mut b = text.as_bytes().to_vec();
     b[i] = if b[i] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(b).unwrap();
-    let changed = qr::decode_text(&tampered).expect("still base45");
+    let changed = verifier::testkit::internals::decode_text(&tampered).expect("still base45");
     let diff: Vec<usize> = (0..bytes.len()).filter(|&j| bytes[j] != changed[j]).collect();
     assert!(!diff.is_empty() && diff.iter().all(|&j| (start..start + 64).contains(&j)), "{diff:?}");
     tampered
@@ -240,10 +250,36 @@ impl Desk {
 fn assert_invalid(run: &Run, reason: &str) {
     assert_eq!(run.code, 1, "stdout {} stderr {}", run.stdout, run.stderr);
     let j = run.json();
+    assert_eq!(j["outcome"], "invalid");
     assert_eq!(j["valid"], false);
     assert_eq!(j["reason"], reason);
     assert!(j["detail"].is_string());
     assert!(j["claims"].is_null());
+}
+
+/// Exit 3 and a `cannot_decide` verdict that says what to do.
+fn assert_cannot_decide(run: &Run, reason: &str) {
+    assert_eq!(run.code, 3, "stdout {} stderr {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!(j["outcome"], "cannot_decide");
+    assert_eq!(j["valid"], false);
+    assert_eq!(j["reason"], reason);
+    assert!(j["advice"].as_str().is_some_and(|a| a.contains("verifier sync")), "{j}");
+    assert!(j["claims"].is_null());
+    assert!(run.stderr.contains("verifier sync"), "{}", run.stderr);
+}
+
+/// Exit 2, and with `--json` one object saying what went wrong and what to do.
+fn assert_error_json(run: &Run, reason: &str) -> Value {
+    assert_eq!(run.code, 2, "stdout {} stderr {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!(j["outcome"], "error", "{j}");
+    assert_eq!(j["valid"], false);
+    assert_eq!(j["reason"], reason, "{j}");
+    assert!(j["detail"].is_string() && j["advice"].is_string(), "{j}");
+    assert!(j["claims"].is_null());
+    assert!(!run.stderr.is_empty());
+    j
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +294,12 @@ fn valid_proof_json_and_human() {
     let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &at(70)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j = run.json();
+    assert_eq!(j["outcome"], "valid");
     assert_eq!(j["valid"], true);
+    assert_eq!(j["warnings"], serde_json::json!([]));
+    assert_eq!(j["status_list_age"], 70);
+    assert_eq!(j["max_status_age"], 7 * DAY);
+    assert_eq!(j["bundle_synced_at"], T0);
     assert_eq!(j["reason"], Value::Null);
     assert_eq!(j["detail"], Value::Null);
     assert_eq!(j["purpose"], "landlord");
@@ -364,16 +405,93 @@ fn key_not_in_trust_list_is_unknown() {
 }
 
 #[test]
-fn stale_bundle_is_invalid_with_a_hint() {
+fn stale_trust_list_cannot_decide() {
     let w = World::new(T0);
     let desk = Desk::new(&w);
-    let late = T0 + 38 * 86_400; // next_update (7 days) + the default 30 days of grace, passed
+    let late = T0 + 38 * DAY; // next_update (7 days) + the default 30 days of grace, passed
     let (c, _) = w.credential(&w.issuer, "iss1", Purpose::Landlord, GOOD_IDX);
-    let when = time::OffsetDateTime::from_unix_timestamp(late as i64).unwrap();
-    let when = when.format(&time::format_description::well_known::Rfc3339).unwrap();
-    let run = desk.verify_text(&w.present(&c, Purpose::Landlord, late, b""), &["--at", &when]);
-    assert_invalid(&run, "trust_list_stale");
-    assert!(run.stderr.contains("verifier sync"), "{}", run.stderr);
+    let run = desk.verify_text(&w.present(&c, Purpose::Landlord, late, b""), &["--at", &rfc(late)]);
+    assert_cannot_decide(&run, "trust_list_stale");
+}
+
+/// The issue's cases: the status list in the bundle was signed at T0, and the proofs are shown
+/// three or eight days later.
+#[test]
+fn status_list_age_is_judged_by_the_kind_of_verifier() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let shown_at = |days: u64, p: Purpose, idx: u64| {
+        let t = T0 + days * DAY;
+        let (c, _) = w.credential(&w.issuer, "iss1", p, idx);
+        (w.present(&c, p, t, b""), rfc(t + 5))
+    };
+
+    // Three days old: a landlord decides, and is told the list is old (exit 0).
+    let (text, now) = shown_at(3, Purpose::Landlord, GOOD_IDX);
+    let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &now]);
+    assert_eq!(run.code, 0, "{} {}", run.stdout, run.stderr);
+    let j = run.json();
+    assert_eq!((j["outcome"].as_str(), j["valid"].as_bool()), (Some("valid"), Some(true)));
+    assert_eq!(j["warnings"], serde_json::json!(["status_stale"]));
+    assert_eq!(j["status_list_age"], 3 * DAY + 5);
+    assert_eq!(j["claims"]["name_latin"], "KIM MIN JUN");
+    let bundle = desk.bundle.display().to_string();
+    let human =
+        verifier(&["verify", "--bundle", &bundle, "--text", "-", "--purpose", "landlord", "--at", &now], Some(&text));
+    assert_eq!(human.code, 0);
+    assert!(human.stdout.starts_with("VALID purpose=landlord "), "{}", human.stdout);
+    assert!(human.stdout.contains("warning: status_stale: the status list is 3 days old"), "{}", human.stdout);
+
+    // Three days old: a bank cannot decide (exit 3), and nothing is said against the holder.
+    let (text, now) = shown_at(3, Purpose::Bank, GOOD_IDX);
+    let run = desk.verify_text(&text, &["--purpose", "bank", "--at", &now]);
+    assert_cannot_decide(&run, "status_stale");
+    let j = run.json();
+    assert_eq!(j["status_list_age"], 3 * DAY + 5);
+    assert_eq!(j["max_status_age"], DAY);
+    let human =
+        verifier(&["verify", "--bundle", &bundle, "--text", "-", "--purpose", "bank", "--at", &now], Some(&text));
+    assert_eq!(human.code, 3);
+    assert!(human.stdout.starts_with("CANNOT DECIDE reason=status_stale ("), "{}", human.stdout);
+    assert!(human.stdout.contains("status list 3 days old, this verifier accepts 24 hours"), "{}", human.stdout);
+    assert!(human.stdout.contains("what to do: ") && !human.stdout.contains("INVALID"), "{}", human.stdout);
+    // The bank may configure a longer age, and is then told the list is old.
+    let run = desk.verify_text(&text, &["--purpose", "bank", "--at", &now, "--max-status-age", "4d"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json()["warnings"], serde_json::json!(["status_stale"]));
+    // A residence office is as strict as a bank; with no purpose, the strictest rule applies.
+    let (text, now) = shown_at(3, Purpose::ResidenceOffice, GOOD_IDX);
+    assert_cannot_decide(&desk.verify_text(&text, &["--purpose", "residence-office", "--at", &now]), "status_stale");
+    assert_cannot_decide(&desk.verify_text(&text, &["--at", &now]), "status_stale");
+
+    // Eight days old: even a landlord cannot decide, unless configured to.
+    let (text, now) = shown_at(8, Purpose::Landlord, GOOD_IDX);
+    assert_cannot_decide(&desk.verify_text(&text, &["--purpose", "landlord", "--at", &now]), "status_stale");
+    let run = desk.verify_text(&text, &["--purpose", "landlord", "--at", &now, "--max-status-age", "10d"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // And a landlord who accepts only a day cannot decide at three.
+    let (text, now) = shown_at(3, Purpose::Landlord, GOOD_IDX);
+    assert_cannot_decide(
+        &desk.verify_text(&text, &["--purpose", "landlord", "--at", &now, "--max-status-age", "24h"]),
+        "status_stale",
+    );
+}
+
+#[test]
+fn revoked_with_an_old_status_list_is_still_revoked() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let t = T0 + 3 * DAY;
+    for p in [Purpose::Landlord, Purpose::Bank] {
+        let (c, _) = w.credential(&w.issuer, "iss1", p, REVOKED_IDX);
+        let run = desk.verify_text(&w.present(&c, p, t, b""), &["--purpose", p.as_str(), "--at", &rfc(t + 5)]);
+        assert_invalid(&run, "revoked");
+        assert_eq!(run.json()["status_list_age"], 3 * DAY + 5, "{p}");
+    }
+    // Eight days old and revoked: revoked, for the strictest verifier too.
+    let t = T0 + 8 * DAY;
+    let (c, _) = w.credential(&w.issuer, "iss1", Purpose::Bank, REVOKED_IDX);
+    assert_invalid(&desk.verify_text(&w.present(&c, Purpose::Bank, t, b""), &["--at", &rfc(t + 5)]), "revoked");
 }
 
 #[test]
@@ -426,18 +544,67 @@ fn unreadable_files_exit_2() {
     let missing = desk.dir.path().join("missing.txt").display().to_string();
     let bundle = desk.bundle.display().to_string();
     let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
-    for args in [
-        vec!["verify", "--bundle", &bundle, "--text", &missing, "--json"],
-        vec!["verify", "--bundle", &bundle, "--png", &missing, "--json"],
-        vec!["verify", "--bundle", &missing, "--text", &qr, "--json"],
-        vec!["verify", "--bundle", &bundle, "--text", desk.dir.path().to_str().unwrap(), "--json"],
-        vec!["inspect", "--text", &missing],
+    let dir = desk.dir.path().to_str().unwrap();
+    for (args, reason) in [
+        (vec!["verify", "--bundle", &bundle, "--text", &missing, "--json"], "input_unreadable"),
+        (vec!["verify", "--bundle", &bundle, "--png", &missing, "--json"], "image_unreadable"),
+        (vec!["verify", "--bundle", &missing, "--text", &qr, "--json"], "bundle_unreadable"),
+        (vec!["verify", "--bundle", &bundle, "--text", dir, "--json"], "input_unreadable"),
     ] {
+        // `--json` promises one object on stdout whatever happens; the message is on stderr too.
         let run = verifier(&args, None);
-        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
-        assert_eq!(run.stdout, "", "{args:?}: errors go to stderr only");
+        let j = assert_error_json(&run, reason);
+        assert!(j["detail"].as_str().unwrap().contains("cannot read"), "{args:?}: {j}");
         assert!(run.stderr.contains("cannot read"), "{args:?}: {}", run.stderr);
     }
+    for args in [vec!["verify", "--bundle", &missing, "--text", &qr], vec!["inspect", "--text", &missing]] {
+        let run = verifier(&args, None);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert_eq!(run.stdout, "", "{args:?}: without --json, errors go to stderr only");
+        assert!(run.stderr.contains("cannot read"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn usage_errors_with_json_are_one_json_object() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let bundle = desk.bundle.display().to_string();
+    let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
+    for args in [
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--at", "yesterday"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--purpose", "tenant"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--max-status-age", "a week"],
+        vec!["verify", "--bundle", &bundle, "--json"],
+        vec!["verify", "--bundle", &bundle, "--text", &qr, "--json", "--root-key", "short"],
+    ] {
+        let run = verifier(&args, None);
+        assert_error_json(&run, "usage");
+    }
+}
+
+#[test]
+fn bundle_pinned_to_another_root_is_reported_as_such() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let bundle = desk.bundle.display().to_string();
+    let qr = desk.file("qr.txt", w.landlord_qr()).display().to_string();
+    let other = pk(&fresh_key()).to_string();
+    let ours = pk(&w.root).to_string();
+    let args = ["verify", "--bundle", &bundle, "--text", &qr, "--at", &at(70), "--root-key", &other];
+    let run = verifier(&[&args[..], &["--json"]].concat(), None);
+    let j = assert_error_json(&run, "root_key_mismatch");
+    let detail = j["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("pinned to root key {ours}")) && detail.contains(&other), "{detail}");
+    assert!(!detail.contains("malformed"), "{detail}");
+    assert!(j["advice"].as_str().unwrap().contains("--root-key"), "{j}");
+    let run = verifier(&args, None);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("pinned to root key") && !run.stderr.contains("malformed"), "{}", run.stderr);
+    // The right pin verifies.
+    let run = verifier(&["verify", "--bundle", &bundle, "--text", &qr, "--at", &at(70), "--root-key", &ours], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]
@@ -471,9 +638,11 @@ fn corrupted_bundle_exits_2() {
     for (name, content) in cases {
         let path = desk.file("corrupt.json", &content).display().to_string();
         let run = verifier(&["verify", "--bundle", &path, "--text", &qr, "--json", "--at", &at(70)], None);
-        assert_eq!(run.code, 2, "{name}: {}", run.stdout);
-        assert_eq!(run.stdout, "", "{name}");
+        let j = assert_error_json(&run, "bundle_unusable");
+        assert!(j["detail"].as_str().unwrap().contains("unusable bundle"), "{name}: {j}");
         assert!(run.stderr.contains("unusable bundle"), "{name}: {}", run.stderr);
+        let run = verifier(&["verify", "--bundle", &path, "--text", &qr, "--at", &at(70)], None);
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{name}");
     }
 }
 
@@ -555,8 +724,118 @@ fn png_roundtrip() {
     assert_invalid(&run, "malformed");
     let not_png = desk.file("not.png", "VN1:NOT AN IMAGE").display().to_string();
     let run = verifier(&["verify", "--bundle", &bundle, "--png", &not_png, "--json"], None);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stdout, "");
+    assert_error_json(&run, "image_unreadable");
+}
+
+/// Draws a QR finder pattern (7x7 modules) with its top-left corner at (x, y).
+fn finder(img: &mut image::GrayImage, x: u32, y: u32, module: u32) {
+    for my in 0..7 {
+        for mx in 0..7 {
+            let ring = mx.min(my).min(6 - mx).min(6 - my);
+            let dark = ring != 1; // outer ring, white ring, 3x3 centre
+            for py in 0..module {
+                for px in 0..module {
+                    let v = if dark { 0 } else { 255 };
+                    img.put_pixel(x + mx * module + px, y + my * module + py, image::Luma([v]));
+                }
+            }
+        }
+    }
+}
+
+/// Runs `verify --png … --json` and returns the run and its wall time.
+fn verify_png(desk: &Desk, png: &Path) -> (Run, Duration) {
+    let bundle = desk.bundle.display().to_string();
+    let png = png.display().to_string();
+    let start = std::time::Instant::now();
+    let run = verifier(&["verify", "--bundle", &bundle, "--png", &png, "--at", &at(70), "--json"], None);
+    (run, start.elapsed())
+}
+
+/// The bound of issue 11: `verify --png` answers within one second, whatever the picture.
+const IMAGE_BOUND: Duration = Duration::from_secs(1);
+
+#[test]
+fn hostile_pictures_are_answered_within_a_second() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+
+    // 4096x4096 tiled with 16 384 finder patterns (4 px modules): rqrr alone would take minutes.
+    let mut tiles = image::GrayImage::from_pixel(4096, 4096, image::Luma([255u8]));
+    for ty in 0..128 {
+        for tx in 0..128 {
+            finder(&mut tiles, tx * 32 + 2, ty * 32 + 2, 4);
+        }
+    }
+    let tiled = desk.dir.path().join("finders.png");
+    tiles.save(&tiled).unwrap();
+    let (run, took) = verify_png(&desk, &tiled);
+    eprintln!(
+        "finder tiling 4096x4096 ({} KB): exit {} in {took:?}",
+        std::fs::metadata(&tiled).unwrap().len() >> 10,
+        run.code
+    );
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+    if run.code == 2 {
+        assert_error_json(&run, "image_too_complex");
+    }
+
+    // The largest picture read (16 megapixels), noise: the most work a PNG decoder can be given.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let noise = image::GrayImage::from_fn(4096, 4096, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        image::Luma([(seed & 0xff) as u8])
+    });
+    let noisy = desk.dir.path().join("noise.png");
+    noise.save(&noisy).unwrap();
+    let (run, took) = verify_png(&desk, &noisy);
+    eprintln!("noise 4096x4096 ({} KB): exit {} in {took:?}", std::fs::metadata(&noisy).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+
+    // Decompression bombs: a few KB that claim 64 megapixels, or a whole 16 of flat black.
+    let bomb = desk.dir.path().join("bomb.png");
+    image::GrayImage::new(8192, 8192).save(&bomb).unwrap();
+    let (run, took) = verify_png(&desk, &bomb);
+    eprintln!("bomb 8192x8192 ({} KB): exit {} in {took:?}", std::fs::metadata(&bomb).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    let j = assert_error_json(&run, "image_too_large");
+    assert!(j["detail"].as_str().unwrap().contains("8192x8192"), "{j}");
+    let black = desk.dir.path().join("black.png");
+    image::GrayImage::new(4096, 4096).save(&black).unwrap();
+    let (run, took) = verify_png(&desk, &black);
+    eprintln!("black 4096x4096 ({} KB): exit {} in {took:?}", std::fs::metadata(&black).unwrap().len() >> 10, run.code);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert!(run.code == 1 || run.code == 2, "{}", run.stdout);
+    // A header that claims more than a PNG may hold: refused before any pixel is decoded.
+    let mut huge = std::fs::read(&bomb).unwrap();
+    huge[16..24].copy_from_slice(&[0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff]); // IHDR width, height
+    let huge_path = desk.file("huge.png", &huge);
+    let (run, took) = verify_png(&desk, &huge_path);
+    assert!(took < IMAGE_BOUND, "{took:?}");
+    assert_eq!(run.code, 2, "{}", run.stdout);
+}
+
+#[test]
+fn a_small_code_in_a_large_photo_is_still_found() {
+    let w = World::new(T0);
+    let desk = Desk::new(&w);
+    let text = w.landlord_qr();
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let qr = code.render::<image::Luma<u8>>().module_dimensions(8, 8).build();
+    // A 2400x1800 photo, the code in a corner, a quarter of its width: found in the copy
+    // downscaled to 1280 pixels, at 4 pixels per module.
+    let mut photo = image::GrayImage::from_pixel(2400, 1800, image::Luma([235u8]));
+    image::imageops::overlay(&mut photo, &qr, 300, 200);
+    let path = desk.dir.path().join("photo.png");
+    photo.save(&path).unwrap();
+    let (run, took) = verify_png(&desk, &path);
+    eprintln!("photo 2400x1800 with a {}px code: exit {} in {took:?}", qr.width(), run.code);
+    assert_eq!(run.code, 0, "{} {}", run.stdout, run.stderr);
+    assert!(took < IMAGE_BOUND, "{took:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ impl fmt::Debug for DeviceKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verifier::crypto::Ed25519Key;
+    use verifier::build::crypto::Ed25519Key;
 
     #[test]
     fn signs_under_its_public_key() {

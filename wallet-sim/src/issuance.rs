@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use verifier::oid4vci::{self, CredentialOffer};
+use verifier::build::oid4vci::{self, CredentialOffer};
 use verifier::Purpose;
 use zeroize::Zeroizing;
 
@@ -253,7 +253,7 @@ impl Authorized {
     /// `now`), fetches the credentials and checks them (see [`check_received`]).
     pub fn credential(self, http: &Http, device: &DeviceKey, now: u64) -> Result<CredentialSet> {
         let input = oid4vci::proof_signing_input(&device.public(), &self.issuer, now, &self.c_nonce);
-        let proof = verifier::jws::assemble(&input, &device.sign(input.as_bytes()));
+        let proof = verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()));
         let body = json!({
             "credential_configuration_id": oid4vci::CONFIGURATION_ID,
             "proof": {"proof_type": "jwt", "jwt": proof},
@@ -327,9 +327,9 @@ pub(crate) mod tests {
     use std::time::Instant;
 
     use ed25519_dalek::{Signer as _, SigningKey};
-    use verifier::qr::{CardKind, PersonClaims, Sex, StatusRef};
-    use verifier::sdjwt::SdJwtBuilder;
-    use verifier::{Date, KeyId, PublicKey, QrCredential};
+    use verifier::build::qr::{CardKind, PersonClaims, QrCredential, Sex, StatusRef};
+    use verifier::build::sdjwt::SdJwtBuilder;
+    use verifier::{Date, KeyId, PublicKey};
 
     use super::*;
 
@@ -358,11 +358,18 @@ pub(crate) mod tests {
             address: Some("Số 12 Nguyễn Huệ, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh".into()),
             eid_number: Some("079190001234".into()),
             age_over_18: Some(true),
+            shortened: Vec::new(),
         }
     }
 
-    /// A signed QR credential for `purpose`, bound to `holder`.
-    pub(crate) fn sample_qr(issuer: &SigningKey, holder: &PublicKey, purpose: Purpose, idx: u64) -> Vec<u8> {
+    /// A signed QR credential of `person` for `purpose`, bound to `holder`.
+    pub(crate) fn sample_qr_of(
+        issuer: &SigningKey,
+        holder: &PublicKey,
+        purpose: Purpose,
+        idx: u64,
+        person: &PersonClaims,
+    ) -> Vec<u8> {
         let cred = QrCredential {
             purpose,
             level: 2,
@@ -370,7 +377,7 @@ pub(crate) mod tests {
             expires_at: NOW + YEAR,
             holder: *holder,
             status: Some(StatusRef { list: 1, idx }),
-            claims: kim().restrict_to(purpose),
+            claims: person.restrict_to(purpose),
         };
         let unsigned = cred.to_sign1(&kid());
         let sig = issuer.sign(&unsigned.to_be_signed()).to_bytes();
@@ -390,16 +397,42 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn credential_response(issuer: &SigningKey, holder: &PublicKey) -> Value {
+        credential_response_of(issuer, holder, &kim())
+    }
+
+    fn credential_response_of(issuer: &SigningKey, holder: &PublicKey, person: &PersonClaims) -> Value {
         let qr: serde_json::Map<String, Value> = Purpose::ALL
             .iter()
-            .map(|p| (p.as_str().to_owned(), json!(B64.encode(sample_qr(issuer, holder, *p, 100 + p.code())))))
+            .map(|p| {
+                let cred = sample_qr_of(issuer, holder, *p, 1_000_000 + p.code(), person);
+                (p.as_str().to_owned(), json!(B64.encode(cred)))
+            })
             .collect();
         json!({"credentials": [{"credential": sample_sd_jwt(issuer, holder)}], "qr_credentials": qr})
     }
 
     pub(crate) fn sample_set(device: &DeviceKey) -> CredentialSet {
-        let v = credential_response(&issuer_key(), &device.public());
+        sample_set_of(device, &kim())
+    }
+
+    /// What the wallet stores after receiving `person`'s credentials.
+    pub(crate) fn sample_set_of(device: &DeviceKey, person: &PersonClaims) -> CredentialSet {
+        let v = credential_response_of(&issuer_key(), &device.public(), person);
         check_received("test", &v, "http://issuer.test".into(), device, NOW).unwrap()
+    }
+
+    /// An applicant at the limits enrollment accepts: names of 150 characters, an address of
+    /// 300 with Vietnamese diacritics, 20-character document numbers.
+    pub(crate) fn longest() -> PersonClaims {
+        let fill = |unit: &str, n: usize| unit.chars().cycle().take(n).collect::<String>();
+        PersonClaims {
+            name: Some(fill("김민준", 150)),
+            name_latin: Some(fill("PHILIPPA NGUYEN THI LAN ANH ", 150).trim_end().to_owned()),
+            passport_number: Some("P1234567890123456789".into()),
+            residence_card_number: Some("TRC12345678901234567".into()),
+            address: Some(fill("Căn hộ 12.05, Tầng 12, Tòa nhà Saigon Pearl, Số 92 Đường Nguyễn Hữu Cảnh, ", 300)),
+            ..kim()
+        }
     }
 
     /// How the fake issuer misbehaves.

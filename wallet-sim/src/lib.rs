@@ -23,7 +23,7 @@
 //!   durable (temporary file, fsync, rename, fsync of the folder).
 //! - **Presenting** ([`present`], [`render`]): the holder signature over the credential, the
 //!   purpose, the time `t`, the window `d` and an optional verifier challenge, encoded with
-//!   [`verifier::qr::encode_presentation`], drawn as a QR code at error correction M in
+//!   [`verifier::build::qr::encode_presentation`], drawn as a QR code at error correction M in
 //!   alphanumeric mode (the text is base45, so it never needs byte mode).
 //!
 //! Every wire format comes from the `verifier` crate; this crate only moves bytes between it,

@@ -56,7 +56,7 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         text: Option<PathBuf>,
         /// Seconds the presentation stays valid.
-        #[arg(long, value_name = "SECS", default_value_t = verifier::qr::DEFAULT_WINDOW, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "SECS", default_value_t = verifier::build::qr::DEFAULT_WINDOW, value_parser = clap::value_parser!(u64).range(1..))]
         window: u64,
         /// The verifier's challenge, hex (at most 64 bytes).
         #[arg(long, value_name = "HEX", value_parser = wallet_sim::parse_challenge)]

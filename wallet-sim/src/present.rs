@@ -1,12 +1,12 @@
 //! Holder-bound QR presentations.
 //!
-//! The device key signs [`verifier::qr::holder_signing_input`]: the credential bytes exactly as
+//! The device key signs [`verifier::build::qr::holder_signing_input`]: the credential bytes exactly as
 //! the issuer signed them, the purpose, the time `t`, the window `d` and the verifier's
 //! challenge (empty when the verifier showed none). A verifier accepts it only within `d`
 //! seconds of `t` (capped by its own policy), so a screenshot stops working within a minute.
 
-use verifier::qr::{self, Presentation};
-use verifier::Purpose;
+use verifier::build::qr;
+use verifier::{inspect_qr, Purpose};
 
 use crate::render::Qr;
 use crate::store::CredentialSet;
@@ -131,21 +131,20 @@ pub fn present(set: &CredentialSet, device: &DeviceKey, opts: &PresentOptions) -
     let sig = device.sign(&msg);
     let text = qr::encode_presentation(cred, opts.at, opts.window, &sig);
     // Read back what a verifier will read, so a bad QR is caught here and not at the landlord's.
-    let bytes = qr::decode_text(&text).map_err(|r| Error::Qr(r.to_string()))?;
-    let p = Presentation::parse(&bytes).map_err(|r| Error::Qr(r.to_string()))?;
-    if p.credential.purpose != purpose || p.t != opts.at || p.d != opts.window {
+    let back = inspect_qr(&text).map_err(|r| Error::Qr(r.to_string()))?;
+    if back.credential.purpose != purpose || back.presented_at != opts.at || back.window != opts.window {
         return Err(Error::Qr("presentation does not read back as written".into()));
     }
     let qr = Qr::encode(&text)?;
-    Ok(Presented { purpose, cbor_len: bytes.len(), text, qr })
+    Ok(Presented { purpose, cbor_len: back.presentation_len, text, qr })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use verifier::crypto::Ed25519Key;
-    use verifier::trustlist::{KeyState, TrustList, TrustedKey};
-    use verifier::{Policy, QrCheck, Reason, TrustStore};
+    use verifier::build::crypto::Ed25519Key;
+    use verifier::build::trustlist::{KeyState, TrustList, TrustedKey};
+    use verifier::{Outcome, Policy, QrCheck, Reason, TrustStore};
 
     use super::*;
     use crate::issuance::tests::{issuer_key, kid, sample_set, NOW, YEAR};
@@ -192,28 +191,27 @@ mod tests {
         assert!(p.text.starts_with("VN1:"));
 
         // The holder signature, checked by hand with the verifier's Ed25519.
-        let bytes = qr::decode_text(&p.text).unwrap();
-        assert_eq!(bytes.len(), p.cbor_len);
-        let mut r = verifier::cbor::Reader::new(&bytes);
-        assert_eq!(r.array().unwrap(), 4);
-        let cred = r.item().unwrap();
-        assert_eq!(cred, set.qr(Purpose::Landlord).unwrap().credential());
-        assert_eq!((r.uint().unwrap(), r.uint().unwrap()), (NOW, qr::DEFAULT_WINDOW));
-        let sig = r.bytes().unwrap();
+        let back = inspect_qr(&p.text).unwrap();
+        assert_eq!(back.presentation_len, p.cbor_len);
+        let cred = set.qr(Purpose::Landlord).unwrap().credential();
+        assert_eq!(back.credential_len, cred.len());
+        assert_eq!((back.presented_at, back.window), (NOW, qr::DEFAULT_WINDOW));
+        let sig = back.holder_signature;
         let vk = Ed25519Key::from_public(&device.public()).unwrap();
         let msg = qr::holder_signing_input(cred, Purpose::Landlord, NOW, qr::DEFAULT_WINDOW, &[0xc0, 0xff, 0xee]);
-        assert!(vk.verify(&msg, sig));
-        assert!(!vk.verify(&qr::holder_signing_input(cred, Purpose::Landlord, NOW, qr::DEFAULT_WINDOW, &[]), sig));
+        assert!(vk.verify(&msg, &sig));
+        assert!(!vk.verify(&qr::holder_signing_input(cred, Purpose::Landlord, NOW, qr::DEFAULT_WINDOW, &[]), &sig));
 
         // And the whole proof, as a landlord's phone checks it.
         let t = trust();
-        let v = t.verify_qr(&p.text, &check(NOW + 5, &[0xc0, 0xff, 0xee])).unwrap();
+        let v = t.verify_qr(&p.text, &check(NOW + 5, &[0xc0, 0xff, 0xee])).valid().unwrap();
         assert_eq!(v.claims.name_latin.as_deref(), Some("KIM MIN JUN"));
         assert_eq!(v.presented_at, NOW);
-        assert_eq!(t.verify_qr(&p.text, &check(NOW + 5, b"")).unwrap_err().reason, Reason::BadHolderSignature);
+        let reason = |o: Outcome<_>| o.invalid().map(|r| r.reason);
+        assert_eq!(reason(t.verify_qr(&p.text, &check(NOW + 5, b""))), Some(Reason::BadHolderSignature));
         assert_eq!(
-            t.verify_qr(&p.text, &check(NOW + 300, &[0xc0, 0xff, 0xee])).unwrap_err().reason,
-            Reason::PresentationExpired
+            reason(t.verify_qr(&p.text, &check(NOW + 300, &[0xc0, 0xff, 0xee]))),
+            Some(Reason::PresentationExpired)
         );
         assert!(p.summary().starts_with("purpose=landlord version="), "{}", p.summary());
     }

@@ -167,6 +167,23 @@ mod tests {
     }
 
     #[test]
+    fn an_applicant_at_enrollments_limits_fits_every_purpose() {
+        let device = DeviceKey::from_seed(&[3; 32]);
+        let set = crate::issuance::tests::sample_set_of(&device, &crate::issuance::tests::longest());
+        for (purpose, limit) in [(Purpose::Landlord, 13), (Purpose::Bank, 15), (Purpose::ResidenceOffice, 20)] {
+            let opts = PresentOptions { purpose, at: NOW, window: 60, challenge: parse_challenge("").unwrap() };
+            let p = present(&set, &device, &opts).unwrap();
+            eprintln!("{}", p.summary());
+            assert!(p.qr.version() <= limit, "{}", p.summary());
+            assert!(p.summary().contains(&format!("version={} ec=M", p.qr.version())), "{}", p.summary());
+            let (meta, text) = decode_png(&p.qr.png().unwrap());
+            assert_eq!((meta.version.0, text.as_str()), (usize::try_from(p.qr.version()).unwrap(), p.text.as_str()));
+            let claims = verifier::inspect_qr(&text).unwrap().credential.claims;
+            assert!(claims.shortened.contains(&verifier::Claim::NameLatin), "{purpose}: {:?}", claims.shortened);
+        }
+    }
+
+    #[test]
     fn svg_and_terminal_have_the_right_size() {
         let p = presented(Purpose::Landlord);
         let side = p.qr.width() + 8;

@@ -1,12 +1,12 @@
 //! What the wallet reads of its SD-JWT VC, without a trust list: the holder binding, the
 //! registered claims and the disclosed claims. The issuer's signature is not checked here (the
 //! wallet does not know the issuer's keys); [`verifier::TrustStore::verify_sd_jwt`] does that
-//! at the verifier. This is glue over [`verifier::jws`] and [`verifier::sdjwt`], not a format.
+//! at the verifier. This is glue over [`verifier::build::jws`] and [`verifier::build::sdjwt`], not a format.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde_json::{Map, Value};
-use verifier::sdjwt::{self, MAX_LEN, TYP};
+use verifier::build::sdjwt::{self, MAX_LEN, TYP};
 use verifier::PublicKey;
 
 /// Registered claims that are not personal claims.
@@ -38,7 +38,7 @@ pub fn parse(sd_jwt: &str) -> Result<SdJwtView, &'static str> {
     if disclosures.len() > MAX_DISCLOSURES {
         return Err("too many disclosures");
     }
-    let jws = verifier::jws::Jws::parse(jwt)?;
+    let jws = verifier::build::jws::Jws::parse(jwt)?;
     if jws.header_str("typ") != Some(TYP) {
         return Err("typ must be dc+sd-jwt");
     }
@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(v.holder, device.public());
         assert_eq!(v.claims["name_latin"], "KIM MIN JUN");
         assert_eq!(v.claims["passport_number"], "M12345678");
-        assert_eq!(v.vct.as_deref(), Some(verifier::sdjwt::VCT));
+        assert_eq!(v.vct.as_deref(), Some(verifier::build::sdjwt::VCT));
 
         let stray = B64.encode(r#"["c2FsdA","address","somewhere"]"#);
         assert_eq!(parse(&format!("{s}{stray}~")), Err("disclosure not referenced by the credential"));

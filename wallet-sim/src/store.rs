@@ -19,9 +19,8 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use verifier::cbor::Reader;
-use verifier::cose::Sign1;
-use verifier::{KeyId, Purpose, QrCredential, Rejection};
+use verifier::build::qr::{decode_credential, QrCredential};
+use verifier::{KeyId, Purpose, Rejection};
 use zeroize::Zeroizing;
 
 use crate::device::{DeviceKey, SEED_LEN};
@@ -206,11 +205,7 @@ impl StoredQr {
 
 /// Parses one tagged COSE_Sign1 QR credential with nothing after it, and its CWT payload.
 pub(crate) fn decode_qr_credential(bytes: &[u8]) -> Result<(KeyId, QrCredential), Rejection> {
-    let mut r = Reader::new(bytes);
-    let sign1 = Sign1::read(&mut r)?;
-    r.finish()?;
-    let cred = QrCredential::decode_payload(sign1.payload)?;
-    Ok((sign1.kid, cred))
+    decode_credential(bytes)
 }
 
 mod b64 {

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::json;
-use verifier::qr::{PersonClaims, StatusRef};
-use verifier::sdjwt::SdJwtBuilder;
-use verifier::{KeyId, PublicKey, Purpose, QrCredential};
+use verifier::build::qr::{PersonClaims, QrCredential, StatusRef};
+use verifier::build::sdjwt::SdJwtBuilder;
+use verifier::{KeyId, PublicKey, Purpose};
 
 fn wallet(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wallet-sim"))

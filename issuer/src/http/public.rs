@@ -76,9 +76,9 @@ async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
             {"name": "2단계 전자신분증", "locale": "ko"}
         ],
         "credential_configurations_supported": {
-            verifier::oid4vci::CONFIGURATION_ID: {
+            verifier::build::oid4vci::CONFIGURATION_ID: {
                 "format": "dc+sd-jwt",
-                "vct": verifier::sdjwt::VCT,
+                "vct": verifier::build::sdjwt::VCT,
                 "cryptographic_binding_methods_supported": ["jwk"],
                 "credential_signing_alg_values_supported": ["EdDSA"],
                 "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["EdDSA"]}},

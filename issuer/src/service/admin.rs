@@ -45,9 +45,9 @@ impl CredentialStatus {
     /// The Token Status List value.
     pub fn value(self) -> u8 {
         match self {
-            Self::Valid => verifier::statuslist::VALID,
-            Self::Suspended => verifier::statuslist::SUSPENDED,
-            Self::Revoked => verifier::statuslist::INVALID,
+            Self::Valid => verifier::build::statuslist::VALID,
+            Self::Suspended => verifier::build::statuslist::SUSPENDED,
+            Self::Revoked => verifier::build::statuslist::INVALID,
         }
     }
 }
@@ -179,7 +179,7 @@ impl Service {
         let cred = self.store.credential(id).await?.ok_or(ServiceError::NotFound)?;
         for _attempt in 0..4 {
             let current = self.store.status(cred.status_list, cred.status_idx).await?.ok_or(ServiceError::NotFound)?;
-            if current == verifier::statuslist::INVALID && to != CredentialStatus::Revoked {
+            if current == verifier::build::statuslist::INVALID && to != CredentialStatus::Revoked {
                 return Err(ServiceError::conflict("credential_revoked"));
             }
             let audit = AuditEntry::new(

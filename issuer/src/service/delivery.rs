@@ -36,7 +36,7 @@ pub struct TokenGrant {
 impl Service {
     /// Trades a pre-authorized code for an access token.
     pub async fn redeem_code(&self, grant_type: &str, code: Option<&str>) -> Result<TokenGrant> {
-        if grant_type != verifier::oid4vci::PRE_AUTH_GRANT {
+        if grant_type != verifier::build::oid4vci::PRE_AUTH_GRANT {
             return Err(ServiceError::Wallet(WalletError::UnsupportedGrantType));
         }
         let code = code.filter(|c| !c.is_empty() && c.len() <= 128).ok_or(WalletError::InvalidRequest)?;
@@ -78,7 +78,7 @@ impl Service {
         if bearer.is_empty() || bearer.len() > 128 {
             return Err(WalletError::InvalidToken.into());
         }
-        if configuration.is_some_and(|c| c != verifier::oid4vci::CONFIGURATION_ID) {
+        if configuration.is_some_and(|c| c != verifier::build::oid4vci::CONFIGURATION_ID) {
             return Err(WalletError::UnsupportedCredentialType.into());
         }
         let now = self.now();
@@ -87,9 +87,14 @@ impl Service {
         if access.expires_at < now {
             return Err(WalletError::InvalidToken.into());
         }
-        let holder =
-            verifier::oid4vci::verify_proof(proof_jwt, self.issuer_url(), &access.nonce, now, self.settings.access_ttl)
-                .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
+        let holder = verifier::build::oid4vci::verify_proof(
+            proof_jwt,
+            self.issuer_url(),
+            &access.nonce,
+            now,
+            self.settings.access_ttl,
+        )
+        .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
         if let Some(issued) = &access.credential {
             return self.redeliver(issued, &holder).await;
         }

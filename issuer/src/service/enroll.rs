@@ -157,7 +157,7 @@ impl Service {
         let Some(cred_id) = &meta.credential else { return Ok(false) };
         let Some(cred) = self.store.credential(cred_id).await? else { return Ok(false) };
         let status = self.store.status(cred.status_list, cred.status_idx).await?;
-        Ok(status != Some(verifier::statuslist::INVALID) && cred.expires_at >= now)
+        Ok(status != Some(verifier::build::statuslist::INVALID) && cred.expires_at >= now)
     }
 
     /// Files a TK01 application.
@@ -295,7 +295,7 @@ impl Service {
         let expires_at = now + self.settings.offer_ttl;
         view.meta.offer = Some(OfferMeta { generation, code: code_hash, expires_at });
         let row = CodeRow { application: view.id.clone(), generation, expires_at, access: None };
-        let uri = verifier::oid4vci::CredentialOffer::pre_authorized(self.issuer_url(), &code).to_uri();
+        let uri = verifier::build::oid4vci::CredentialOffer::pre_authorized(self.issuer_url(), &code).to_uri();
         (Offer { id: view.id.clone(), state: view.meta.state, offer_uri: uri, expires_at }, code_hash, row)
     }
 

@@ -5,8 +5,8 @@
 
 use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
-use verifier::qr::{PersonClaims, QrCredential, StatusRef};
-use verifier::sdjwt::SdJwtBuilder;
+use verifier::build::qr::{PersonClaims, QrCredential, StatusRef};
+use verifier::build::sdjwt::SdJwtBuilder;
 use verifier::{PublicKey, Purpose};
 
 use keys::Signer;
@@ -42,7 +42,7 @@ fn json_claim(claims: &PersonClaims) -> Vec<(&'static str, Value)> {
     // PersonClaims serializes exactly the claims present, under their JSON names.
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => {
-            verifier::qr::Claim::ALL.iter().filter_map(|c| m.get(c.name()).map(|v| (c.name(), v.clone()))).collect()
+            verifier::Claim::ALL.iter().filter_map(|c| m.get(c.name()).map(|v| (c.name(), v.clone()))).collect()
         }
         _ => Vec::new(),
     }

@@ -16,16 +16,18 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use verifier::statuslist::StatusList;
-use verifier::trustlist::{StatusListRef, TrustList};
+use verifier::build::statuslist::StatusList;
+use verifier::build::trustlist::{StatusListRef, TrustList};
 
 use super::delivery::STATUS_LIST;
 use super::{Result, Service, ServiceError};
 
 /// How long a published trust list claims to hold before the next one.
 pub const TRUST_LIST_PERIOD: u64 = 7 * 86_400;
-/// Status list tokens: valid for a day; verifiers refresh them hourly.
-pub const STATUS_EXP: u64 = 86_400;
+/// Status list tokens stay usable for 8 days, so a landlord who syncs weekly can still decide
+/// (docs/formats.md §9: a list is never used past its `exp`); verifiers that can refresh do so
+/// hourly (`ttl`), and each kind of verifier has its own freshness limit.
+pub const STATUS_EXP: u64 = 8 * 86_400;
 pub const STATUS_TTL: u64 = 3_600;
 
 const SEQ_SETTING: &str = "trust_list_seq";
@@ -155,7 +157,7 @@ impl Service {
         let signer = self.custody.signer();
         let input = list.token_signing_input(signer.kid(), &self.status_uri(id), now, now + STATUS_EXP, STATUS_TTL);
         let sig = signer.sign(input.as_bytes()).map_err(ServiceError::internal)?;
-        let token: Arc<str> = verifier::jws::assemble(&input, &sig).into();
+        let token: Arc<str> = verifier::build::jws::assemble(&input, &sig).into();
         self.published.write(|s| {
             s.status.insert(id, StatusToken { token, signed_at: now, status_version, keys_version });
             s.last_status_signing = Some(Instant::now());

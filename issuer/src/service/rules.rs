@@ -8,7 +8,7 @@ use enrollment::registry::{NationalRegistry, RegistryQuery};
 use enrollment::reports::ApplicationSummary;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use verifier::qr::{CardKind, PersonClaims, Sex};
+use verifier::build::qr::{CardKind, PersonClaims, Sex};
 
 use crate::ids::ApplicationId;
 use crate::service::error::Reason;
@@ -227,6 +227,7 @@ pub fn person_claims(form: &Form, eid: Option<&str>, today: verifier::Date) -> P
         address: Some(form.address().as_ref().to_owned()),
         eid_number: eid.map(str::to_owned),
         age_over_18: Some(age >= 18),
+        shortened: Vec::new(),
     }
 }
 

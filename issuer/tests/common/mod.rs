@@ -225,7 +225,7 @@ impl Api {
     /// device key; returns the credential response.
     pub async fn redeem(&self, offer_uri: &str) -> Value {
         use ed25519_dalek::Signer as _;
-        let offer = verifier::oid4vci::CredentialOffer::from_uri(offer_uri).unwrap();
+        let offer = verifier::build::oid4vci::CredentialOffer::from_uri(offer_uri).unwrap();
         let code = offer.pre_authorized_code().unwrap();
         let form = format!(
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}"
@@ -241,14 +241,14 @@ impl Api {
         let tok: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
         let device = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
         let pk = verifier::PublicKey::from_bytes(device.verifying_key().to_bytes());
-        let input = verifier::oid4vci::proof_signing_input(
+        let input = verifier::build::oid4vci::proof_signing_input(
             &pk,
             &offer.credential_issuer,
             self.clock.now_for_tests(),
             tok["c_nonce"].as_str().unwrap(),
         );
-        let jwt = verifier::jws::assemble(&input, &device.sign(input.as_bytes()).to_bytes());
-        let body = json!({"credential_configuration_id": verifier::oid4vci::CONFIGURATION_ID, "proof": {"proof_type": "jwt", "jwt": jwt}});
+        let jwt = verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()).to_bytes());
+        let body = json!({"credential_configuration_id": verifier::build::oid4vci::CONFIGURATION_ID, "proof": {"proof_type": "jwt", "jwt": jwt}});
         let req = Request::builder()
             .method(Method::POST)
             .uri("/credential")
