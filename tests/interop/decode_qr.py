@@ -19,7 +19,8 @@ def main() -> int:
     print(json.dumps({
         "text": r.text,
         "format": str(r.format),
-        "version": getattr(r, "version", ""),
+        # zxing-cpp 3 reports the symbol version in `extra` ({"Version": "13", ...}).
+        "version": (getattr(r, "extra", None) or {}).get("Version", getattr(r, "version", "")),
         "ec_level": r.ec_level,
     }))
     return 0

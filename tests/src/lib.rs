@@ -258,6 +258,17 @@ impl Http {
     }
 }
 
+/// Runs one of the independent checks in `tests/interop/` with the Python the test command
+/// prepared (`VNEID_PYTHON`, else `python3`); returns its stdout.
+pub fn interop(script: &str, args: &[&Path]) -> Result<String> {
+    let python = std::env::var("VNEID_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python).arg(workspace().join("tests/interop").join(script)).args(args).output()?;
+    if !out.status.success() {
+        bail!("{script} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 /// Deterministic stand-ins for captured biometrics: the right magic bytes, plausible sizes.
 pub fn fake_portrait(seed: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
