@@ -68,7 +68,7 @@ impl Service {
         let now = self.now();
         let token = new_secret("vnid_adm_");
         let row = TokenRow {
-            id: TokenId::random(),
+            id: TokenId::generate(),
             role: Role::Admin,
             name: "bootstrap-admin".into(),
             reception_point: None,
@@ -99,7 +99,7 @@ impl Service {
         };
         let token = new_secret(prefix);
         let row = TokenRow {
-            id: TokenId::random(),
+            id: TokenId::generate(),
             role: req.role,
             name: req.name,
             reception_point: req.reception_point,

@@ -118,7 +118,7 @@ impl Service {
                 issue::issue(signer.as_ref(), self.issuer_url(), &claims, &holder, (&uri, STATUS_LIST, idx), now)
                     .map_err(ServiceError::internal)?;
             let cred = CredentialRow {
-                id: CredentialId::random(),
+                id: CredentialId::generate(),
                 application: view.id.clone(),
                 kid: signer.kid().to_string(),
                 holder: holder.to_string(),

@@ -189,7 +189,7 @@ impl Service {
 
         let on_file = rules::biometrics_on_file(self.registry.as_ref(), &form, today);
         let due_on = rules::due_date(today, on_file, &self.holidays);
-        let id = ApplicationId::random();
+        let id = ApplicationId::generate();
         let record = ApplicationRecord {
             workflow: Application::submitted(at(now)),
             form,

@@ -62,7 +62,7 @@ async fn audit_len(s: &Arc<dyn Store>) -> usize {
 }
 
 async fn new_app(s: &Arc<dyn Store>, identity: Vec<Digest>) -> ApplicationId {
-    let id = ApplicationId::random();
+    let id = ApplicationId::generate();
     let new = NewApplication {
         id: id.clone(),
         meta: meta("hn-ba-dinh-police", enrollment::workflow::Status::Submitted),
@@ -96,7 +96,7 @@ fn access_row(app: &ApplicationId, generation: u32) -> AccessRow {
 
 fn credential(app: &ApplicationId, idx: u64) -> CredentialRow {
     CredentialRow {
-        id: CredentialId::random(),
+        id: CredentialId::generate(),
         application: app.clone(),
         kid: "k".into(),
         holder: "h".into(),
@@ -124,7 +124,7 @@ async fn issue(s: &Arc<dyn Store>, app: &ApplicationId, access: u8, idx: u64) ->
 }
 
 fn token(role: Role) -> TokenRow {
-    TokenRow { id: TokenId::random(), role, name: "t".into(), reception_point: None, created_at: 1, revoked: false }
+    TokenRow { id: TokenId::generate(), role, name: "t".into(), reception_point: None, created_at: 1, revoked: false }
 }
 
 async fn tokens_and_the_last_admin(s: Arc<dyn Store>) {
@@ -139,7 +139,7 @@ async fn tokens_and_the_last_admin(s: Arc<dyn Store>) {
     assert!(matches!(s.revoke_token(&a.id, audit("r")).await, Err(StoreError::Conflict(Conflict::LastAdmin))));
     assert_eq!(audit_len(&s).await, before, "a refused change writes no audit entry");
     assert!(s.revoke_token(&o.id, audit("r")).await.unwrap().revoked);
-    assert!(matches!(s.revoke_token(&TokenId::random(), audit("r")).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.revoke_token(&TokenId::generate(), audit("r")).await, Err(StoreError::NotFound)));
     let b = token(Role::Admin);
     s.create_token(digest(3), b.clone(), audit("t")).await.unwrap();
     assert!(s.revoke_token(&a.id, audit("r")).await.unwrap().revoked);
@@ -181,7 +181,12 @@ async fn applications_are_versioned_and_refusals_write_nothing(s: Arc<dyn Store>
     assert_eq!(s.application_by_identity(&digest(9)).await.unwrap().map(|(i, _)| i), Some(id));
     assert!(matches!(
         s.update_application(
-            AppChange { id: ApplicationId::random(), expected_version: 1, meta: meta("x", Submitted), sealed: vec![] },
+            AppChange {
+                id: ApplicationId::generate(),
+                expected_version: 1,
+                meta: meta("x", Submitted),
+                sealed: vec![]
+            },
             audit("u")
         )
         .await,
@@ -194,7 +199,7 @@ async fn one_open_application_per_person(s: Arc<dyn Store>) {
     let first = new_app(&s, vec![digest(1), digest(2)]).await;
     // Same card (second key), another passport: refused while the first is open.
     let dup = NewApplication {
-        id: ApplicationId::random(),
+        id: ApplicationId::generate(),
         meta: meta("p", Submitted),
         sealed: vec![],
         identity: vec![digest(3), digest(2)],
@@ -213,7 +218,7 @@ async fn one_open_application_per_person(s: Arc<dyn Store>) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let new = NewApplication {
-                id: ApplicationId::random(),
+                id: ApplicationId::generate(),
                 meta: meta("p", Submitted),
                 sealed: vec![],
                 identity: vec![digest(77)],
@@ -362,7 +367,7 @@ async fn status_changes_are_compare_and_set(s: Arc<dyn Store>) {
     assert_eq!(audit_len(&s).await, before);
     s.set_status(&cred, 2, 0, audit("reinstate")).await.unwrap();
     assert!(s.status_marks(1).await.unwrap().is_empty());
-    assert!(matches!(s.set_status(&CredentialId::random(), 0, 1, audit("x")).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.set_status(&CredentialId::generate(), 0, 1, audit("x")).await, Err(StoreError::NotFound)));
     // Racing changes from the same status: one wins.
     let mut tasks = Vec::new();
     for n in 0..8u8 {
