@@ -20,25 +20,52 @@ pub enum CustodyError {
     RevokeActive,
 }
 
-/// Key handles of one issuer node.
+/// Key handles of one issuer node: its own signing keys, and the deployment's root (which signs
+/// the trust list; development mode only, production keeps it offline).
+///
+/// One node alone keeps both in one keystore. Several nodes each have their own keystore for
+/// their signing keys (no private key is shared between nodes) and read the root from the
+/// deployment's keystore.
 #[derive(Debug)]
 pub struct Custody {
     node: Option<String>,
+    /// This node's signing keys.
     keystore: Mutex<Keystore>,
+    /// The deployment's root, when it is not in `keystore`.
+    root: Option<Mutex<Keystore>>,
     signer: RwLock<Arc<dyn Signer>>,
     /// Bumped by every key change, so publication knows the trust list must be signed again.
     version: AtomicU64,
 }
 
 impl Custody {
-    pub fn new(keystore: Keystore, node: Option<String>) -> Result<Self, CustodyError> {
+    /// `keystore` holds this node's signing keys (and the root, when `root` is `None`).
+    pub fn new(keystore: Keystore, root: Option<Keystore>, node: Option<String>) -> Result<Self, CustodyError> {
         let signer: Arc<dyn Signer> = Arc::new(keystore.active_signing(node.as_deref())?);
-        Ok(Self { node, keystore: Mutex::new(keystore), signer: RwLock::new(signer), version: AtomicU64::new(1) })
+        Ok(Self {
+            node,
+            keystore: Mutex::new(keystore),
+            root: root.map(Mutex::new),
+            signer: RwLock::new(signer),
+            version: AtomicU64::new(1),
+        })
+    }
+
+    /// The node's name in the trust list and the store (`default` for a single node).
+    pub fn node(&self) -> &str {
+        self.node.as_deref().unwrap_or("default")
+    }
+
+    fn root_handle(&self) -> Result<keys::SigningHandle, CustodyError> {
+        Ok(match &self.root {
+            Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()).root()?,
+            None => self.keystore().root()?,
+        })
     }
 
     /// The root public key verifiers pin.
     pub fn root_public(&self) -> String {
-        self.keystore().root().map(|r| r.public_key().to_string()).unwrap_or_default()
+        self.root_handle().map(|r| r.public_key().to_string()).unwrap_or_default()
     }
 
     /// The handle that signs credentials and status lists now.
@@ -72,8 +99,12 @@ impl Custody {
 
     /// Signs a trust list with the root key.
     pub fn sign_trust_list(&self, list: &TrustList) -> Result<String, CustodyError> {
-        let root = self.keystore().root()?;
-        Ok(keys::sign_trust_list(&root, list)?)
+        Ok(keys::sign_trust_list(&self.root_handle()?, list)?)
+    }
+
+    /// Whether `kid` is one of this node's keys.
+    pub fn holds(&self, kid: &verifier::KeyId) -> bool {
+        self.keystore().record(kid).is_some()
     }
 
     /// Generates a signing key in state `next`, so verifiers have it before it signs anything;
@@ -114,7 +145,7 @@ impl Custody {
         Ok(())
     }
 
-    /// The public key records, for the trust list, the admin API and the JWK Set.
+    /// This node's public key records (signing keys only), to publish through the store.
     pub fn key_records(&self) -> Vec<verifier::TrustedKey> {
         self.keystore().trusted_keys()
     }

@@ -49,7 +49,17 @@ pub struct Config {
     pub public_url: Option<String>,
     pub registry: Option<PathBuf>,
     pub holidays: Option<PathBuf>,
+    /// This node's name, when several nodes share one database: its signing keys are its own
+    /// (`DATA/node-keys`), the root and the data keys come from the deployment keystore.
     pub node: Option<String>,
+    /// The deployment keystore (root, data-sealing keys); default `DATA/keys`. Every node of a
+    /// deployment must use the same one.
+    pub keys: Option<PathBuf>,
+    /// `postgres://…`: share this database with other nodes instead of the embedded store.
+    pub database: Option<String>,
+    /// Entries per status list, and when the next list is opened.
+    pub status_capacity: u64,
+    pub status_list_max_entries: u64,
     /// Status and trust list tokens are signed again on change at most this often.
     pub publish_interval: Duration,
     /// Writes in flight before new ones wait, and how long they wait before a 503.
@@ -67,6 +77,10 @@ impl Config {
             registry: None,
             holidays: None,
             node: None,
+            keys: None,
+            database: None,
+            status_capacity: 1 << 20,
+            status_list_max_entries: 1 << 19,
             publish_interval: Duration::from_secs(1),
             max_writes_in_flight: 1024,
             write_wait: Duration::from_secs(2),
@@ -79,14 +93,26 @@ impl Config {
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<Service>, Option<Zeroizing<String>>)> {
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
     let now = clock.now();
-    let (keystore, _created) = keys::dev_init(&config.data.join("keys"), now).context("opening the keystore")?;
+    let keys_dir = config.keys.clone().unwrap_or_else(|| config.data.join("keys"));
+    let (deployment, _created) = keys::dev_init(&keys_dir, now).context("opening the keystore")?;
     let (data_key, index_key) =
-        (keystore.derive_secret("issuer/records/v1")?, keystore.derive_secret("issuer/blind-index/v1")?);
+        (deployment.derive_secret("issuer/records/v1")?, deployment.derive_secret("issuer/blind-index/v1")?);
     let sealer = Sealer::new(&data_key, index_key);
     let gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
-    let store: Arc<dyn Store> = Arc::new(store::embedded::Embedded::open(&config.data.join("db"), gate)?);
+    let store: Arc<dyn Store> = match &config.database {
+        None => Arc::new(store::embedded::Embedded::open(&config.data.join("db"), gate)?),
+        Some(url) => Arc::new(store::postgres::Postgres::connect(url, gate).await?),
+    };
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let custody = Arc::new(Custody::new(keystore, config.node.clone())?);
+    let custody = match &config.node {
+        None => Custody::new(deployment, None, None)?,
+        Some(node) => {
+            let (own, _) = keys::dev_init_node(&config.data.join("node-keys"), node, now)
+                .context("opening this node's keystore")?;
+            Custody::new(own, Some(deployment), Some(node.clone()))?
+        }
+    };
+    let custody = Arc::new(custody);
     let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
         Some(p) => Arc::new(
             enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,
@@ -100,6 +126,12 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     };
     let mut settings = Settings::new(&url);
     settings.publish_interval = config.publish_interval;
+    anyhow::ensure!(
+        config.status_capacity >= 131_072 && config.status_capacity <= 1 << 26,
+        "the status list capacity must be between 131072 and 67108864 entries"
+    );
+    settings.status_capacity = config.status_capacity;
+    settings.status_list_max_entries = config.status_list_max_entries.clamp(1, config.status_capacity);
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;

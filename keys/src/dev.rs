@@ -39,11 +39,49 @@ pub fn dev_init(dir: &Path, now: u64) -> Result<(Keystore, bool), KeyError> {
     Ok((ks, true))
 }
 
+/// Opens the development keystore of one node of several in `dir`, creating it on first start:
+/// a key file, and one activated signing key for `node`; **no root key** (the nodes of a
+/// deployment share one root, kept apart: see [`dev_init`]). Development only, like
+/// [`dev_init`].
+pub fn dev_init_node(dir: &Path, node: &str, now: u64) -> Result<(Keystore, bool), KeyError> {
+    let kek = dir.join("kek");
+    let unlock = Unlock::KeyFile(kek.clone());
+    let (mut ks, _) = if dir.join("keystore.json").exists() {
+        (Keystore::open(dir, &unlock)?, false)
+    } else {
+        private_dir(dir)?;
+        if !kek.exists() {
+            create_key_file(&kek)?;
+        }
+        Keystore::open_or_create(dir, &unlock, KdfParams::default())?
+    };
+    if ks.active_signing(Some(node)).is_ok() {
+        return Ok((ks, false));
+    }
+    let kid = ks.generate_signing(now, Some(node), &KeyPolicy::default())?;
+    ks.activate(&kid, now)?;
+    Ok((ks, true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::tests::NOW;
     use crate::Signer as _;
+
+    #[test]
+    fn a_node_keystore_holds_only_its_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ks, created) = dev_init_node(dir.path(), "node-a", NOW).unwrap();
+        assert!(created);
+        assert!(ks.root().is_err(), "a node keystore has no root key");
+        let kid = ks.active_signing(Some("node-a")).unwrap().kid().clone();
+        drop(ks);
+        let (ks, created) = dev_init_node(dir.path(), "node-a", NOW + 1).unwrap();
+        assert!(!created);
+        assert_eq!(ks.active_signing(Some("node-a")).unwrap().kid(), &kid);
+        assert_eq!(ks.records().len(), 1);
+    }
 
     #[test]
     fn creates_once_then_opens() {

@@ -81,7 +81,7 @@ mod signer;
 mod trust;
 
 pub use crypto::{KdfParams, Unlock};
-pub use dev::dev_init;
+pub use dev::{dev_init, dev_init_node};
 pub use fsio::create_key_file;
 pub use keystore::Keystore;
 #[cfg(feature = "pkcs11")]

@@ -55,14 +55,25 @@ async fn revoke_token(
     Ok(Json(json!({"id": row.id, "revoked": row.revoked})))
 }
 
+/// Every node's keys, each with its node.
+fn keys_json(keys: Vec<(String, verifier::TrustedKey)>) -> Value {
+    keys.into_iter()
+        .map(|(node, k)| {
+            let mut v = serde_json::to_value(&k).unwrap_or(Value::Null);
+            v["node"] = json!(node);
+            v
+        })
+        .collect()
+}
+
 async fn list_keys(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "keys": s.service.keys(&who)? })))
+    Ok(Json(json!({ "keys": keys_json(s.service.keys(&who).await?) })))
 }
 
 /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
 async fn prepare_key(State(s): State<AppState>, Admin(who): Admin) -> Result<(StatusCode, Json<Value>), ApiError> {
     let kid = s.service.prepare_key(&who).await?;
-    Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": s.service.keys(&who)?}))))
+    Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)}))))
 }
 
 /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
@@ -72,13 +83,13 @@ async fn activate_key(
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let kid = s.service.activate_key(&who, &kid).await?;
-    Ok(Json(json!({"active": kid.to_string(), "keys": s.service.keys(&who)?})))
+    Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
 /// Immediate rotation (for emergencies).
 async fn rotate_key(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
     let kid = s.service.rotate_key(&who).await?;
-    Ok(Json(json!({"active": kid.to_string(), "keys": s.service.keys(&who)?})))
+    Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
 async fn revoke_key(
@@ -87,7 +98,7 @@ async fn revoke_key(
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     s.service.revoke_key(&who, &kid).await?;
-    Ok(Json(json!({"keys": s.service.keys(&who)?})))
+    Ok(Json(json!({"keys": keys_json(s.service.keys(&who).await?)})))
 }
 
 #[derive(Debug, Deserialize)]

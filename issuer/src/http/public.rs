@@ -46,18 +46,18 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 
 /// The issuer's signing keys as an RFC 7517 JWK Set (every state, so old credentials can
 /// still be checked by tools that do not read the trust list).
-async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
+async fn jwks(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let keys: Vec<_> = s
         .service
-        .custody()
-        .key_records()
+        .public_keys()
+        .await?
         .into_iter()
         .map(|k| {
             json!({"kty": "OKP", "crv": "Ed25519", "x": k.x.to_string(), "kid": k.kid.to_string(),
                    "alg": "EdDSA", "use": "sig", "key_state": k.state.as_str()})
         })
         .collect();
-    ([(header::CONTENT_TYPE, "application/jwk-set+json")], Json(json!({ "keys": keys })))
+    Ok(([(header::CONTENT_TYPE, "application/jwk-set+json")], Json(json!({ "keys": keys }))))
 }
 
 /// OpenID4VCI credential issuer metadata (with the token endpoint folded in: this issuer is its

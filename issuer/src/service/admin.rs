@@ -119,15 +119,16 @@ impl Service {
         Ok(self.store.revoke_token(id, audit).await?)
     }
 
-    pub fn keys(&self, who: &Principal) -> Result<Vec<verifier::TrustedKey>> {
+    /// Every node's signing keys, with the node that holds each.
+    pub async fn keys(&self, who: &Principal) -> Result<Vec<(String, verifier::TrustedKey)>> {
         require(who, Role::Admin)?;
-        Ok(self.custody.key_records())
+        Ok(self.store.keys().await?)
     }
 
-    /// A key id from a request that the keystore knows, else not found.
-    fn listed_kid(&self, raw: &str) -> Result<verifier::KeyId> {
+    /// A key id from a request that some node published, else not found.
+    async fn listed_kid(&self, raw: &str) -> Result<verifier::KeyId> {
         let kid: verifier::KeyId = raw.parse().map_err(|_| ServiceError::NotFound)?;
-        if self.custody.key_records().iter().any(|k| k.kid == kid) {
+        if self.custody.holds(&kid) || self.store.keys().await?.iter().any(|(_, k)| k.kid == kid) {
             Ok(kid)
         } else {
             Err(ServiceError::NotFound)
@@ -135,7 +136,8 @@ impl Service {
     }
 
     async fn key_event(&self, who: &Principal, action: &str, kid: &verifier::KeyId) -> Result<()> {
-        self.store.append_audit(AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), None)).await?;
+        let detail = Some(format!("node={}", self.custody.node()));
+        self.store.append_audit(AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), detail)).await?;
         self.publish(true).await
     }
 
@@ -150,7 +152,13 @@ impl Service {
     /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
     pub async fn activate_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
-        let kid = self.listed_kid(kid)?;
+        let kid = self.listed_kid(kid).await?;
+        if !self.custody.holds(&kid) {
+            // Only the node that holds a key can make it sign.
+            return Err(ServiceError::Conflict(
+                super::Reason::new("key_transition_refused").arg("detail", "the key belongs to another node: activate it there"),
+            ));
+        }
         self.custody.activate(&kid, self.now()).map_err(refused)?;
         self.key_event(who, "key.activated", &kid).await?;
         Ok(kid)
@@ -165,11 +173,21 @@ impl Service {
         Ok(kid)
     }
 
+    /// Revokes a key. This node's own keys are revoked in its keystore (not the one it signs
+    /// with: rotate first); another node's key is revoked in the store, and that node stops
+    /// signing with it at once.
     pub async fn revoke_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
-        let kid = self.listed_kid(kid)?;
-        self.custody.revoke(&kid, self.now()).map_err(refused)?;
-        self.key_event(who, "key.revoked", &kid).await?;
+        let kid = self.listed_kid(kid).await?;
+        let now = self.now();
+        if self.custody.holds(&kid) {
+            self.custody.revoke(&kid, now).map_err(refused)?;
+            self.key_event(who, "key.revoked", &kid).await?;
+        } else {
+            let audit = AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), Some("node=other".into()));
+            self.store.revoke_key(&kid.to_string(), now, audit).await?;
+            self.publish(true).await?;
+        }
         Ok(kid)
     }
 

@@ -22,8 +22,6 @@ use super::{hash_secret, new_secret, rules, Result, Service, ServiceError, Walle
 use crate::ids::CredentialId;
 use crate::store::{AccessRow, AuditEntry, Conflict, CredentialRow, Issuance, StoreError};
 
-/// The status list new credentials go to.
-pub const STATUS_LIST: u32 = 1;
 
 /// What the token endpoint returns.
 #[derive(Debug)]
@@ -111,12 +109,12 @@ impl Service {
             rules::eligibility(&view.record.form, today, false)
                 .map_err(|r| ServiceError::refused("not_eligible", r))?;
             let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), today);
-            let signer = self.custody.signer_for(now)?;
-            let idx = random_index(self.settings.status_capacity);
-            let uri = self.status_uri(STATUS_LIST);
-            let batch =
-                issue::issue(signer.as_ref(), self.issuer_url(), &claims, &holder, (&uri, STATUS_LIST, idx), now)
-                    .map_err(ServiceError::internal)?;
+            let signer = self.signer_for(now)?;
+            let list = self.status_list_for_issuance().await?;
+            let idx = random_index(list.capacity);
+            let uri = self.status_uri(list.id);
+            let batch = issue::issue(signer.as_ref(), self.issuer_url(), &claims, &holder, (&uri, list.id, idx), now)
+                .map_err(ServiceError::internal)?;
             let cred = CredentialRow {
                 id: CredentialId::generate(),
                 application: view.id.clone(),
@@ -124,7 +122,7 @@ impl Service {
                 holder: holder.to_string(),
                 issued_at: now,
                 expires_at: batch.expires_at,
-                status_list: STATUS_LIST,
+                status_list: list.id,
                 status_idx: idx,
             };
             self.apply(&mut view, Action::Issue, "wallet", now)?;
@@ -160,7 +158,7 @@ impl Service {
         let view = self.load(&cred.application).await?;
         let day = verifier::Date::from_unix_vn(cred.issued_at);
         let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), day);
-        let signer = self.custody.signer_for(self.now())?;
+        let signer = self.signer_for(self.now())?;
         let uri = self.status_uri(cred.status_list);
         let batch = issue::issue(
             signer.as_ref(),
@@ -173,6 +171,55 @@ impl Service {
         .map_err(ServiceError::internal)?;
         tracing::info!(credential = %cred.id, "credential delivered again for a retried request");
         Ok(batch)
+    }
+
+    /// The node's signing handle, refused once its signing period is over or when its key was
+    /// revoked through the store (by any node): an admin must rotate this node's key first.
+    fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
+        let signer = self.custody.signer_for(now)?;
+        if self.revoked_in_store(&signer.kid().to_string()) {
+            return Err(ServiceError::internal("this node's signing key was revoked: rotate it (POST /v1/admin/keys/rotate)"));
+        }
+        Ok(signer)
+    }
+
+    /// The status list new credentials go to: the newest, until it holds its configured share of
+    /// entries; then the next one is opened (by whichever node gets there first) and named in
+    /// the next trust list. Indices stay random within each list.
+    async fn status_list_for_issuance(&self) -> Result<crate::store::StatusListRow> {
+        let mut lists = self.status_lists();
+        if lists.is_empty() {
+            lists = self.store.status_lists().await?;
+        }
+        let current = *lists.last().ok_or_else(|| ServiceError::internal("no status list"))?;
+        if current.allocated < self.settings.status_list_max_entries.min(current.capacity) {
+            return Ok(current);
+        }
+        // Re-read before opening: the cached count may be behind, another node may have opened
+        // the next list already.
+        let fresh = self.store.status_lists().await?;
+        let last = *fresh.last().ok_or_else(|| ServiceError::internal("no status list"))?;
+        if last.id != current.id || last.allocated < self.settings.status_list_max_entries.min(last.capacity) {
+            self.publish(false).await?;
+            return Ok(last);
+        }
+        let next = last.id + 1;
+        let audit = AuditEntry::new(
+            self.now(),
+            "system",
+            "status_list.opened",
+            &next.to_string(),
+            Some(format!("after list {} holds {}", last.id, last.allocated)),
+        );
+        match self.store.open_status_list(next, self.settings.status_capacity, audit).await {
+            Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(list = next, "status list opened");
+        // Sign the new list and a trust list that names it before anything refers to it.
+        self.publish(true).await?;
+        let fresh = self.store.status_lists().await?;
+        fresh.last().copied().ok_or_else(|| ServiceError::internal("no status list"))
     }
 
     /// The URL a status list is published at.

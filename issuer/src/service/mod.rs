@@ -40,8 +40,11 @@ pub struct Settings {
     pub access_ttl: u64,
     /// Status list and trust list tokens are signed again on change at most this often.
     pub publish_interval: Duration,
-    /// Entries per status list.
+    /// Entries per status list (at least 131,072, so random indices keep holders unlinkable).
     pub status_capacity: u64,
+    /// A new status list is opened once the newest holds this many entries (random indices
+    /// collide more often as a list fills).
+    pub status_list_max_entries: u64,
 }
 
 impl Settings {
@@ -52,6 +55,7 @@ impl Settings {
             access_ttl: 300,
             publish_interval: Duration::from_secs(1),
             status_capacity: 1 << 20,
+            status_list_max_entries: 1 << 19,
         }
     }
 }

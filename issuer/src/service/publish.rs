@@ -1,26 +1,31 @@
-//! Publication of the trust list and the status list tokens, off the hot path.
+//! Publication of the trust list and the status list tokens, off the hot path, and the view of
+//! what every node shares through the store (signing keys, status lists, the trust list).
 //!
-//! Requests never sign: `GET /status-lists/{id}` and the trust list serve the last signed token
-//! from memory. Tokens are signed again
-//! - when a key changes (at once: verifiers should learn of a revocation without delay),
-//! - when a status changed (the store's status version moved), at most once per
-//!   [`Settings::publish_interval`](super::Settings::publish_interval): a burst of revocations
-//!   costs one signature, and issuing never invalidates anything (a new credential's status is
-//!   0, which every list already says),
-//! - before they get old (half their lifetime), so a long-running node never serves a stale list.
+//! Requests never sign: `GET /status-lists/{id}` and the trust list serve tokens from memory.
+//! - **Keys.** Each node publishes its own signing keys' public records to the store; the trust
+//!   list names every node's keys. A key can be revoked through any node; the node that holds it
+//!   stops signing with it.
+//! - **Trust list.** Signed by the root when the keys or the status lists change (the store's
+//!   keys version moved) and before it ages; stored, so every node serves the newest one.
+//!   Development mode signs it with the root key on the node; production keeps the root offline
+//!   (`keys trust-list sign`) and uploads the signed list.
+//! - **Status lists.** Every node signs the same content (the store's status marks) with its own
+//!   key: when a status changed (the store's status version moved), at most once per
+//!   [`Settings::publish_interval`](super::Settings::publish_interval); when its key changed; and
+//!   before the token ages. Issuing never changes a list (a new credential's status is 0).
 //!
-//! A background task ([`Service::run_publisher`]) polls the store's status version, which also
-//! picks up changes made by other nodes sharing the store.
+//! A background task ([`Service::run_publisher`]) polls the store's versions, which is how
+//! changes made through other nodes reach this one within about a second.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use verifier::build::statuslist::StatusList;
-use verifier::build::trustlist::{StatusListRef, TrustList};
+use verifier::{KeyState, StatusListRef, TrustList};
 
-use super::delivery::STATUS_LIST;
 use super::{Result, Service, ServiceError};
+use crate::store::{PublishedTrustList, StatusListRow};
 
 /// How long a published trust list claims to hold before the next one.
 pub const TRUST_LIST_PERIOD: u64 = 7 * 86_400;
@@ -30,26 +35,32 @@ pub const TRUST_LIST_PERIOD: u64 = 7 * 86_400;
 pub const STATUS_EXP: u64 = 8 * 86_400;
 pub const STATUS_TTL: u64 = 3_600;
 
-const SEQ_SETTING: &str = "trust_list_seq";
-
 #[derive(Debug, Clone)]
 struct StatusToken {
     token: Arc<str>,
     signed_at: u64,
     status_version: u64,
-    keys_version: u64,
+    signer: String,
 }
 
 #[derive(Debug, Default)]
 struct Snapshot {
+    /// The trust list served (the store's newest).
     trust_list: Option<Arc<str>>,
-    trust_signed_at: u64,
-    trust_keys_version: u64,
+    trust_seq: u64,
+    /// The store's keys version the last trust list this node signed was built from.
+    signed_keys_version: Option<u64>,
+    /// The custody version last published to the store.
+    published_custody: u64,
     status: BTreeMap<u32, StatusToken>,
+    lists: Vec<StatusListRow>,
+    /// Key ids revoked in the store.
+    revoked: BTreeSet<String>,
     last_status_signing: Option<Instant>,
 }
 
-/// The tokens being served, and the lock that makes one task at a time sign them.
+/// The tokens being served, what the node knows of the shared state, and the lock that makes
+/// one task at a time sign.
 #[derive(Debug, Default)]
 pub struct Published {
     snapshot: RwLock<Snapshot>,
@@ -77,89 +88,121 @@ impl Service {
         self.published.read(|s| s.status.get(&id).map(|t| t.token.clone()))
     }
 
-    /// The status lists this issuer publishes.
-    pub fn status_lists(&self) -> Vec<u32> {
-        vec![STATUS_LIST]
+    /// The status lists, as last read from the store.
+    pub fn status_lists(&self) -> Vec<StatusListRow> {
+        self.published.read(|s| s.lists.clone())
     }
 
-    /// Signs again whatever is out of date. `force` signs everything now.
+    /// Every node's signing keys (public records), for the JWK Set.
+    pub async fn public_keys(&self) -> Result<Vec<verifier::TrustedKey>> {
+        Ok(self.store.keys().await?.into_iter().map(|(_, k)| k).collect())
+    }
+
+    /// Whether a key was revoked through the store (by any node).
+    pub fn revoked_in_store(&self, kid: &str) -> bool {
+        self.published.read(|s| s.revoked.contains(kid))
+    }
+
+    /// Reads the shared state (lists, revocations) and signs again whatever is out of date.
+    /// `force` signs everything now.
     pub async fn publish(&self, force: bool) -> Result<()> {
         let _one_at_a_time = self.published.signing.lock().await;
         let now = self.now();
-        let keys_version = self.custody.version();
-        let (trust_due, last_signing) = self.published.read(|s| {
-            let due = s.trust_list.is_none()
-                || s.trust_keys_version != keys_version
-                || now >= s.trust_signed_at + TRUST_LIST_PERIOD / 2;
-            (due, s.last_status_signing)
-        });
-        if force || trust_due {
-            self.sign_trust_list(now, keys_version).await?;
+        // This node's keys into the store, when they changed here.
+        let custody_version = self.custody.version();
+        if self.published.read(|s| s.published_custody) != custody_version {
+            self.store.publish_keys(self.custody.node(), self.custody.key_records()).await?;
+            self.published.write(|s| s.published_custody = custody_version);
         }
+        let keys_version = self.store.keys_version().await?;
+        let lists = self.ensure_status_lists().await?;
+        let keys = self.store.keys().await?;
+        let revoked: BTreeSet<String> =
+            keys.iter().filter(|(_, k)| k.state == KeyState::Revoked).map(|(_, k)| k.kid.to_string()).collect();
+        self.published.write(|s| {
+            s.lists = lists.clone();
+            s.revoked = revoked;
+        });
+
+        // The trust list: sign a new one if the keys or lists changed since this node last
+        // signed, or the stored one is getting old; then serve the newest stored.
+        let stored = self.store.trust_list().await?;
+        let stale = stored.as_ref().is_none_or(|t| now >= t.seq.saturating_add(TRUST_LIST_PERIOD / 2));
+        let changed = self.published.read(|s| s.signed_keys_version != Some(keys_version));
+        if force || stale || changed {
+            let seq = now.max(stored.as_ref().map_or(0, |t| t.seq) + 1);
+            let list = TrustList {
+                v: 1,
+                issuer: self.issuer_url().to_owned(),
+                seq,
+                issued_at: now,
+                next_update: now + TRUST_LIST_PERIOD,
+                keys: keys.into_iter().map(|(_, k)| k).collect(),
+                status_lists: lists.iter().map(|l| StatusListRef { id: l.id, uri: self.status_uri(l.id) }).collect(),
+            };
+            let jws = self.custody.sign_trust_list(&list)?;
+            if self.store.publish_trust_list(PublishedTrustList { seq, jws }).await? {
+                tracing::info!(seq, "trust list signed");
+            }
+            self.published.write(|s| s.signed_keys_version = Some(keys_version));
+        }
+        if let Some(t) = self.store.trust_list().await? {
+            if self.published.read(|s| s.trust_seq != t.seq) {
+                self.published.write(|s| {
+                    s.trust_seq = t.seq;
+                    s.trust_list = Some(t.jws.into());
+                });
+            }
+        }
+
+        // Status lists, signed with this node's key.
         let status_version = self.store.status_version().await?;
+        let signer = self.custody.signer().kid().to_string();
+        let last_signing = self.published.read(|s| s.last_status_signing);
         let interval_passed = last_signing.is_none_or(|t| t.elapsed() >= self.settings.publish_interval);
-        for list in self.status_lists() {
-            let due = self.published.read(|s| match s.status.get(&list) {
+        for list in &lists {
+            let due = self.published.read(|s| match s.status.get(&list.id) {
                 None => true,
                 Some(t) => {
-                    t.keys_version != keys_version
+                    t.signer != signer
                         || now >= t.signed_at + STATUS_TTL / 2
                         || (t.status_version != status_version && interval_passed)
                 }
             });
             if force || due {
-                self.sign_status_list(list, now, status_version, keys_version).await?;
+                self.sign_status_list(list, now, status_version).await?;
             }
         }
         Ok(())
     }
 
-    async fn sign_trust_list(&self, now: u64, keys_version: u64) -> Result<()> {
-        // Strictly increasing, and roughly the publication time, so a restarted node never goes
-        // below what it published before.
-        let previous = self
-            .store
-            .setting(SEQ_SETTING)
-            .await?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
-        let seq = now.max(previous + 1);
-        self.store.put_setting(SEQ_SETTING, seq.to_be_bytes().to_vec(), None).await?;
-        let list = TrustList {
-            v: 1,
-            issuer: self.issuer_url().to_owned(),
-            seq,
-            issued_at: now,
-            next_update: now + TRUST_LIST_PERIOD,
-            keys: self.custody.key_records(),
-            status_lists: self
-                .status_lists()
-                .into_iter()
-                .map(|id| StatusListRef { id, uri: self.status_uri(id) })
-                .collect(),
-        };
-        let signed: Arc<str> = self.custody.sign_trust_list(&list)?.into();
-        self.published.write(|s| {
-            s.trust_list = Some(signed);
-            s.trust_signed_at = now;
-            s.trust_keys_version = keys_version;
-        });
-        tracing::info!(seq, "trust list signed");
-        Ok(())
+    /// The status lists, opening the first one on a fresh store.
+    async fn ensure_status_lists(&self) -> Result<Vec<StatusListRow>> {
+        let lists = self.store.status_lists().await?;
+        if !lists.is_empty() {
+            return Ok(lists);
+        }
+        let audit = crate::store::AuditEntry::new(self.now(), "system", "status_list.opened", "1", None);
+        match self.store.open_status_list(1, self.settings.status_capacity, audit).await {
+            Ok(()) | Err(crate::store::StoreError::Conflict(crate::store::Conflict::StatusListExists)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self.store.status_lists().await?)
     }
 
-    async fn sign_status_list(&self, id: u32, now: u64, status_version: u64, keys_version: u64) -> Result<()> {
-        let capacity = usize::try_from(self.settings.status_capacity).map_err(ServiceError::internal)?;
-        let mut list = StatusList::new(2, capacity).ok_or_else(|| ServiceError::internal("status list capacity"))?;
-        for (idx, value) in self.store.status_marks(id).await? {
-            list.set(idx, value);
+    async fn sign_status_list(&self, list: &StatusListRow, now: u64, status_version: u64) -> Result<()> {
+        let capacity = usize::try_from(list.capacity).map_err(ServiceError::internal)?;
+        let mut bits = StatusList::new(2, capacity).ok_or_else(|| ServiceError::internal("status list capacity"))?;
+        for (idx, value) in self.store.status_marks(list.id).await? {
+            bits.set(idx, value);
         }
         let signer = self.custody.signer();
-        let input = list.token_signing_input(signer.kid(), &self.status_uri(id), now, now + STATUS_EXP, STATUS_TTL);
+        let input = bits.token_signing_input(signer.kid(), &self.status_uri(list.id), now, now + STATUS_EXP, STATUS_TTL);
         let sig = signer.sign(input.as_bytes()).map_err(ServiceError::internal)?;
         let token: Arc<str> = verifier::build::jws::assemble(&input, &sig).into();
+        let kid = signer.kid().to_string();
         self.published.write(|s| {
-            s.status.insert(id, StatusToken { token, signed_at: now, status_version, keys_version });
+            s.status.insert(list.id, StatusToken { token, signed_at: now, status_version, signer: kid });
             s.last_status_signing = Some(Instant::now());
         });
         Ok(())
@@ -181,7 +224,7 @@ impl Service {
     }
 
     /// The background publisher: re-signs what is out of date, about every interval (at least
-    /// every second, so lists changed by other nodes and ageing tokens are picked up). Runs
+    /// every second, so changes made through other nodes and ageing tokens are picked up). Runs
     /// until the service is dropped.
     pub async fn run_publisher(self: Arc<Self>) {
         let tick = self.settings.publish_interval.clamp(Duration::from_millis(100), Duration::from_secs(1));

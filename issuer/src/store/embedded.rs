@@ -55,9 +55,17 @@ const STATUS: TableDefinition<(u32, u64), u8> = TableDefinition::new("status");
 /// list token is built from, without reading every allocated index.
 const STATUS_MARKS: TableDefinition<(u32, u64), u8> = TableDefinition::new("status_marks");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// kid → {node, key}: every node's published signing keys.
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+/// id → capacity.
+const STATUS_LISTS: TableDefinition<u32, u64> = TableDefinition::new("status_lists");
+/// scope, 0, SHA-256 of the key → the record.
+const IDEMPOTENCY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("idempotency");
 
 const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
+const K_KEYS_VERSION: &str = "keys_version";
+const K_TRUST_LIST: &str = "trust_list";
 
 /// Most changes in one group commit.
 const MAX_GROUP: usize = 4096;
@@ -86,6 +94,7 @@ trait Job: Send {
 
 struct Change<T, F> {
     f: Option<F>,
+    idempotency: Option<IdempotencyRecord>,
     result: Option<Result<T>>,
     reply: tokio::sync::oneshot::Sender<Result<T>>,
     _permit: tokio::sync::OwnedSemaphorePermit,
@@ -94,7 +103,7 @@ struct Change<T, F> {
 impl<T: Send, F: FnOnce(&Tx<'_>) -> Result<T> + Send> Job for Change<T, F> {
     fn apply(&mut self, tx: &Tx<'_>) -> bool {
         let r = match self.f.take() {
-            Some(f) => f(tx),
+            Some(f) => with_idempotency(tx, self.idempotency.take(), f),
             None => Err(StoreError::Engine("change applied twice".into())),
         };
         let ok = r.is_ok();
@@ -197,9 +206,19 @@ impl Embedded {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        self.write_recorded(None, f).await
+    }
+
+    /// [`Self::write`], recording an idempotency record with the change (refused if the key is
+    /// taken).
+    async fn write_recorded<T, F>(&self, idempotency: Option<IdempotencyRecord>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
         let permit = self.gate.enter().await?;
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let job = Box::new(Change { f: Some(f), result: None, reply, _permit: permit });
+        let job = Box::new(Change { f: Some(f), idempotency, result: None, reply, _permit: permit });
         self.jobs.send(job).map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Engine("the store writer has stopped".into()))?
     }
@@ -226,6 +245,9 @@ fn create_tables(db: &Database) -> Result<()> {
         txn.open_table(STATUS).map_err(engine_err)?;
         txn.open_table(STATUS_MARKS).map_err(engine_err)?;
         txn.open_table(AUDIT).map_err(engine_err)?;
+        txn.open_table(KEYS).map_err(engine_err)?;
+        txn.open_table(STATUS_LISTS).map_err(engine_err)?;
+        txn.open_table(IDEMPOTENCY).map_err(engine_err)?;
     }
     txn.commit().map_err(engine_err)
 }
@@ -335,6 +357,31 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
 
 // ----- helpers inside transactions -----
 
+fn idempotency_key(scope: &str, key: &Digest) -> Vec<u8> {
+    let mut k = Vec::with_capacity(scope.len() + 33);
+    k.extend_from_slice(scope.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&key.0);
+    k
+}
+
+/// Runs a change with its idempotency record: the key must be free (decided first), and the
+/// record is written with the change.
+fn with_idempotency<T>(
+    tx: &Tx<'_>,
+    record: Option<IdempotencyRecord>,
+    f: impl FnOnce(&Tx<'_>) -> Result<T>,
+) -> Result<T> {
+    let Some(record) = record else { return f(tx) };
+    let key = idempotency_key(&record.scope, &record.key);
+    if tx.read(IDEMPOTENCY)?.get(key.as_slice()).map_err(engine_err)?.is_some() {
+        return Err(Conflict::IdempotencyKeyUsed.into());
+    }
+    let out = f(tx)?;
+    tx.write(IDEMPOTENCY)?.insert(key.as_slice(), to_json(&record).as_slice()).map_err(engine_err)?;
+    Ok(out)
+}
+
 fn audit_append(tx: &Tx<'_>, entry: &AuditEntry) -> Result<u64> {
     let mut t = tx.write(AUDIT)?;
     let seq = t.last().map_err(engine_err)?.map_or(1, |(k, _)| k.value() + 1);
@@ -416,6 +463,13 @@ fn set_meta_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
     Ok(())
 }
 
+/// A node's published signing key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct KeyRow {
+    node: String,
+    key: verifier::TrustedKey,
+}
+
 fn allocated_key(list: u32) -> String {
     format!("status_allocated/{list}")
 }
@@ -448,7 +502,7 @@ impl Store for Embedded {
     }
 
     async fn create_token(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<()> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             tx.write(TOKENS)?.insert(hash.0.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
             audit_append(tx, &audit)?;
             Ok(())
@@ -457,7 +511,7 @@ impl Store for Embedded {
     }
 
     async fn bootstrap_admin(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<bool> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             if meta_u64(tx, K_BOOTSTRAPPED)? != 0 {
                 return Ok(false);
             }
@@ -471,7 +525,7 @@ impl Store for Embedded {
 
     async fn revoke_token(&self, id: &TokenId, audit: AuditEntry) -> Result<TokenRow> {
         let id = id.clone();
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             let mut found = None;
             let mut active_admins = 0;
             {
@@ -538,7 +592,7 @@ impl Store for Embedded {
     }
 
     async fn insert_application(&self, new: NewApplication, audit: AuditEntry) -> Result<()> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             {
                 let index = tx.read(IDENTITY)?;
                 let metas = tx.read(APP_META)?;
@@ -573,7 +627,7 @@ impl Store for Embedded {
     }
 
     async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             check_change(tx, &change)?;
             let v = write_change(tx, &change)?;
             audit_append(tx, &audit)?;
@@ -583,7 +637,7 @@ impl Store for Embedded {
     }
 
     async fn capture_biometrics(&self, change: AppChange, sealed_files: Vec<u8>, audit: AuditEntry) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             check_change(tx, &change)?;
             let v = write_change(tx, &change)?;
             tx.write(BIOMETRICS)?.insert(change.id.as_str(), sealed_files.as_slice()).map_err(engine_err)?;
@@ -608,7 +662,7 @@ impl Store for Embedded {
         code: CodeRow,
         audit: AuditEntry,
     ) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             if tx.read(EIDS)?.get(eid.0.as_slice()).map_err(engine_err)?.is_some() {
                 return Err(Conflict::EidTaken.into());
             }
@@ -623,7 +677,7 @@ impl Store for Embedded {
     }
 
     async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             let old = check_change(tx, &change)?;
             let v = write_change(tx, &change)?;
             let mut codes = tx.write(CODES)?;
@@ -651,7 +705,7 @@ impl Store for Embedded {
         access: AccessRow,
         audit: AuditEntry,
     ) -> Result<()> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             let current: Option<CodeRow> = tx_json(tx, CODES, code_hash.0.as_slice(), "code")?;
             let Some(mut current) = current.filter(|c| *c == seen) else {
                 return Err(Conflict::InvalidGrant.into());
@@ -676,7 +730,7 @@ impl Store for Embedded {
     }
 
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             let Issuance { access, app, credential } = issuance;
             // Decide.
             let row: Option<AccessRow> = tx_json(tx, ACCESS, access.0.as_slice(), "access token")?;
@@ -730,7 +784,7 @@ impl Store for Embedded {
 
     async fn set_status(&self, credential: &CredentialId, expected: u8, new: u8, audit: AuditEntry) -> Result<()> {
         let id = credential.clone();
-        self.write(move |tx| {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
             let cred: CredentialRow =
                 tx_json(tx, CREDENTIALS, id.as_str(), "credential")?.ok_or(StoreError::NotFound)?;
             let key = (cred.status_list, cred.status_idx);
@@ -782,8 +836,150 @@ impl Store for Embedded {
         })
     }
 
+    async fn status_lists(&self) -> Result<Vec<StatusListRow>> {
+        self.read(|txn| {
+            let t = txn.open_table(STATUS_LISTS).map_err(engine_err)?;
+            let meta = txn.open_table(META).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                let id = k.value();
+                let allocated = meta
+                    .get(allocated_key(id).as_str())
+                    .map_err(engine_err)?
+                    .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+                    .map_or(0, u64::from_be_bytes);
+                out.push(StatusListRow { id, capacity: v.value(), allocated });
+            }
+            Ok(out)
+        })
+    }
+
+    async fn open_status_list(&self, id: u32, capacity: u64, audit: AuditEntry) -> Result<()> {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            if tx.read(STATUS_LISTS)?.get(id).map_err(engine_err)?.is_some() {
+                return Err(Conflict::StatusListExists.into());
+            }
+            tx.write(STATUS_LISTS)?.insert(id, capacity).map_err(engine_err)?;
+            let v = meta_u64(tx, K_KEYS_VERSION)?;
+            set_meta_u64(tx, K_KEYS_VERSION, v + 1)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn publish_keys(&self, node: &str, keys: Vec<verifier::TrustedKey>) -> Result<()> {
+        let node = node.to_owned();
+        self.write(move |tx| {
+            let mut rows = Vec::new();
+            let mut changed = false;
+            {
+                let t = tx.read(KEYS)?;
+                for mut key in keys {
+                    let kid = key.kid.to_string();
+                    let old: Option<KeyRow> = match t.get(kid.as_str()).map_err(engine_err)? {
+                        Some(v) => Some(from_json(v.value(), "key")?),
+                        None => None,
+                    };
+                    if let Some(old) = &old {
+                        if old.key.state == verifier::KeyState::Revoked {
+                            // Revoked through the store (from any node): stays revoked.
+                            key = old.key.clone();
+                        }
+                    }
+                    let row = KeyRow { node: node.clone(), key };
+                    if old.as_ref() != Some(&row) {
+                        changed = true;
+                        rows.push((kid, row));
+                    }
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+            {
+                let mut t = tx.write(KEYS)?;
+                for (kid, row) in rows {
+                    t.insert(kid.as_str(), to_json(&row).as_slice()).map_err(engine_err)?;
+                }
+            }
+            let v = meta_u64(tx, K_KEYS_VERSION)?;
+            set_meta_u64(tx, K_KEYS_VERSION, v + 1)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys(&self) -> Result<Vec<(String, verifier::TrustedKey)>> {
+        self.read(|txn| {
+            let t = txn.open_table(KEYS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (_, v) = kv.map_err(engine_err)?;
+                let row: KeyRow = from_json(v.value(), "key")?;
+                out.push((row.node, row.key));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn revoke_key(&self, kid: &str, at: u64, audit: AuditEntry) -> Result<()> {
+        let kid = kid.to_owned();
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            let row: Option<KeyRow> = tx_json(tx, KEYS, kid.as_str(), "key")?;
+            let mut row = row.ok_or(StoreError::NotFound)?;
+            row.key.state = verifier::KeyState::Revoked;
+            row.key.sign_until = row.key.sign_until.min(at);
+            row.key.valid_until = row.key.valid_until.min(at);
+            let v = meta_u64(tx, K_KEYS_VERSION)?;
+            tx.write(KEYS)?.insert(kid.as_str(), to_json(&row).as_slice()).map_err(engine_err)?;
+            set_meta_u64(tx, K_KEYS_VERSION, v + 1)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys_version(&self) -> Result<u64> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(K_KEYS_VERSION).map_err(engine_err)?;
+            Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+        })
+    }
+
+    async fn publish_trust_list(&self, list: PublishedTrustList) -> Result<bool> {
+        self.write(move |tx| {
+            let current: Option<PublishedTrustList> = {
+                let t = tx.read(META)?;
+                let v = t.get(K_TRUST_LIST).map_err(engine_err)?;
+                v.map(|v| from_json(v.value(), "trust list")).transpose()?
+            };
+            if current.is_some_and(|c| c.seq >= list.seq) {
+                return Ok(false);
+            }
+            tx.write(META)?.insert(K_TRUST_LIST, to_json(&list).as_slice()).map_err(engine_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn trust_list(&self) -> Result<Option<PublishedTrustList>> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(K_TRUST_LIST).map_err(engine_err)?;
+            v.map(|v| from_json(v.value(), "trust list")).transpose()
+        })
+    }
+
+    async fn idempotency(&self, scope: &str, key: &Digest) -> Result<Option<IdempotencyRecord>> {
+        let k = idempotency_key(scope, key);
+        self.read(|txn| get_json(txn, IDEMPOTENCY, k.as_slice(), "idempotency record"))
+    }
+
     async fn append_audit(&self, entry: AuditEntry) -> Result<u64> {
-        self.write(move |tx| audit_append(tx, &entry)).await
+        self.write_recorded(entry.idempotency.clone(), move |tx| audit_append(tx, &entry)).await
     }
 
     async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
@@ -808,7 +1004,7 @@ impl Store for Embedded {
 
     async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()> {
         let key = format!("setting/{key}");
-        self.write(move |tx| {
+        self.write_recorded(audit.as_ref().and_then(|a| a.idempotency.clone()), move |tx| {
             tx.write(META)?.insert(key.as_str(), value.as_slice()).map_err(engine_err)?;
             if let Some(a) = &audit {
                 audit_append(tx, a)?;

@@ -19,6 +19,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod postgres;
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,6 +49,10 @@ pub enum StoreError {
     /// A stored record does not decode.
     #[error("stored record is corrupted: {0}")]
     Corrupt(&'static str),
+    /// A transient failure the engine retries itself (serialization failure, deadlock); never
+    /// returned to callers unless retries ran out.
+    #[error("transient conflict between concurrent transactions")]
+    Transient,
     /// The engine failed (I/O, lost connection, a stopped writer). Whether an unacknowledged
     /// change was applied is unknown; a retry with the same inputs is safe where the change is
     /// idempotent.
@@ -77,6 +82,10 @@ pub enum Conflict {
     StatusChanged,
     /// The change would leave no active admin token.
     LastAdmin,
+    /// The caller's idempotency key was used by a change that committed first.
+    IdempotencyKeyUsed,
+    /// The status list to open exists already (another node opened it first).
+    StatusListExists,
 }
 
 impl From<Conflict> for StoreError {
@@ -238,6 +247,21 @@ pub struct Issuance {
     pub credential: CredentialRow,
 }
 
+/// What answers a retried request that carried an `Idempotency-Key`: written in the same
+/// transaction as the change it answers, so either both are durable or neither.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Whose key it is (a staff token id): keys are per caller.
+    pub scope: String,
+    /// SHA-256 of the key.
+    pub key: Digest,
+    /// SHA-256 of what was asked (route and inputs): the same key with another request is refused.
+    pub fingerprint: Digest,
+    /// The use case's result, sealed by the service (it may hold personal data or a secret).
+    pub outcome: Vec<u8>,
+    pub created_at: u64,
+}
+
 /// One audit log entry. Carries ids and codes, never personal data or secrets.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -250,12 +274,32 @@ pub struct AuditEntry {
     pub subject: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Not part of the log: when set, the engine writes this record with the change, and
+    /// refuses the change with [`Conflict::IdempotencyKeyUsed`] if the key has a record already
+    /// (decided before anything is written).
+    #[serde(skip)]
+    pub idempotency: Option<IdempotencyRecord>,
 }
 
 impl AuditEntry {
     pub fn new(at: u64, actor: &str, action: &str, subject: &str, detail: Option<String>) -> Self {
-        Self { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail }
+        Self { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail, idempotency: None }
     }
+}
+
+/// A status list: its size and how many indices are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListRow {
+    pub id: u32,
+    pub capacity: u64,
+    pub allocated: u64,
+}
+
+/// A signed trust list as published (all nodes serve the newest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedTrustList {
+    pub seq: u64,
+    pub jws: String,
 }
 
 /// Where the issuer keeps its state. One method per atomic change; see the module docs.
@@ -342,6 +386,35 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn status_allocated(&self, list: u32) -> Result<u64>;
     /// A number that changes whenever any status mark changes (publication compares it).
     async fn status_version(&self) -> Result<u64>;
+
+    /// Every status list, oldest first.
+    async fn status_lists(&self) -> Result<Vec<StatusListRow>>;
+    /// Opens a new status list (its id must be new: [`Conflict::StatusListExists`] otherwise).
+    async fn open_status_list(&self, id: u32, capacity: u64, audit: AuditEntry) -> Result<()>;
+
+    // ----- keys and the trust list (shared by every node) -----
+
+    /// Publishes the public records of one node's signing keys (replacing that node's earlier
+    /// records; records of kids marked revoked in the store stay revoked). Bumps the keys
+    /// version when anything changed.
+    async fn publish_keys(&self, node: &str, keys: Vec<verifier::TrustedKey>) -> Result<()>;
+    /// Every node's published signing keys.
+    async fn keys(&self) -> Result<Vec<(String, verifier::TrustedKey)>>;
+    /// Marks a published key revoked (from any node): the node that holds it stops signing.
+    async fn revoke_key(&self, kid: &str, at: u64, audit: AuditEntry) -> Result<()>;
+    /// A number that changes whenever the published keys or the status lists change (what the
+    /// trust list names).
+    async fn keys_version(&self) -> Result<u64>;
+    /// Stores a signed trust list if its sequence number is higher than the stored one's;
+    /// `false` when it is not (another node published a newer one).
+    async fn publish_trust_list(&self, list: PublishedTrustList) -> Result<bool>;
+    /// The newest published trust list.
+    async fn trust_list(&self) -> Result<Option<PublishedTrustList>>;
+
+    // ----- idempotency -----
+
+    /// The record that answers a retry of `scope`'s request with idempotency key `key`.
+    async fn idempotency(&self, scope: &str, key: &Digest) -> Result<Option<IdempotencyRecord>>;
 
     // ----- audit and settings -----
 

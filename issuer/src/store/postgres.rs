@@ -1,0 +1,816 @@
+//! The PostgreSQL engine: any number of stateless issuer nodes share one database.
+//!
+//! - **Uniqueness lives in the database**: status indices (`status` primary key), e-ID numbers
+//!   (`eids`), one open application per person (`identity_index`), ids, idempotency keys and the
+//!   audit order (a sequence) are enforced by constraints, never by a node's memory.
+//! - **Transactions** run at READ COMMITTED with explicit row locks where an invariant needs
+//!   them (`SELECT … FOR UPDATE` on the application, the code, the access token, the status
+//!   entry being changed, the active admin tokens), and unique violations turned into typed
+//!   [`Conflict`]s. Each change locks rows in the same order (application, then its code or
+//!   token); a deadlock or serialization failure PostgreSQL reports anyway is retried.
+//! - **Durability**: a change is acknowledged after `COMMIT` returns, with PostgreSQL's
+//!   `synchronous_commit` (on by default): the WAL is flushed first.
+//! - **Migrations** (`issuer/migrations/*.sql`) are applied at start under an advisory lock, so
+//!   nodes starting together apply each once.
+//! - A connection pool per node; the [`WriteGate`] bounds the writes in flight.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde_json::Value;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{IsolationLevel, NoTls, Transaction};
+
+use super::*;
+
+/// The migrations, in order. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+/// Shards of a list's allocation counter.
+const SHARDS: i16 = 16;
+
+/// How many times a change is retried after a deadlock or serialization failure.
+const RETRIES: u32 = 8;
+
+/// The PostgreSQL engine.
+pub struct Postgres {
+    pool: Pool,
+    gate: WriteGate,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Postgres").field("pool", &self.pool.status()).finish_non_exhaustive()
+    }
+}
+
+/// Why the PostgreSQL store did not open.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    #[error("the database URL does not parse: {0}")]
+    Url(String),
+    #[error("cannot reach PostgreSQL: {0}")]
+    Connect(String),
+    #[error("applying migration {version}: {detail}")]
+    Migration { version: i32, detail: String },
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            StoreError::Transient
+        }
+        Some(c) if *c == SqlState::DISK_FULL => StoreError::DiskFull,
+        _ => StoreError::Engine(e.to_string()),
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+        deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
+        e => StoreError::Engine(e.to_string()),
+    }
+}
+
+/// A unique violation means `conflict`; anything else is what it is.
+fn unique_or(conflict: Conflict) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |e| {
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            StoreError::Conflict(conflict)
+        } else {
+            pg_err(e)
+        }
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(v: Value, what: &'static str) -> Result<T> {
+    serde_json::from_value(v).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn id_of<T: std::str::FromStr>(s: &str) -> Result<T> {
+    s.parse().map_err(|_| StoreError::Corrupt("record id"))
+}
+
+/// Runs `$body` in a transaction (with `$tx` bound to it), claiming the idempotency record
+/// first, committing at the end; retried after deadlocks and serialization failures. `$body`
+/// may use `?`; it is evaluated again on a retry.
+macro_rules! transaction {
+    ($self:ident, $idem:expr, |$tx:ident| $body:block) => {{
+        let _permit = $self.gate.enter().await?;
+        let mut attempt = 0;
+        loop {
+            let mut client = $self.pool.get().await.map_err(pool_err)?;
+            let $tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::ReadCommitted)
+                .start()
+                .await
+                .map_err(pg_err)?;
+            let outcome: Result<_> = async {
+                if let Some(rec) = $idem {
+                    claim_idempotency(&$tx, rec).await?;
+                }
+                Ok($body)
+            }
+            .await;
+            let outcome = match outcome {
+                Ok(v) => $tx.commit().await.map(|()| v).map_err(pg_err),
+                Err(e) => {
+                    let _ = $tx.rollback().await;
+                    Err(e)
+                }
+            };
+            match outcome {
+                Err(StoreError::Transient) if attempt < RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(2 << attempt.min(6))).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Result<()> {
+    let n = tx
+        .execute(
+            "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 {
+        return Err(Conflict::IdempotencyKeyUsed.into());
+    }
+    Ok(())
+}
+
+async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
+    let row = tx
+        .query_one("INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)])
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+async fn bump(tx: &Transaction<'_>, counter: &str) -> Result<()> {
+    tx.execute("UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
+    Ok(())
+}
+
+/// Locks the application at the version the change was computed from and returns its summary.
+async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
+    let row = tx
+        .query_opt("SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
+        .await
+        .map_err(pg_err)?
+        .ok_or(StoreError::NotFound)?;
+    if row.get::<_, i64>(0) as u64 != change.expected_version {
+        return Err(Conflict::ApplicationChanged.into());
+    }
+    from_value(row.get(1), "application summary")
+}
+
+async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
+    let version = change.expected_version + 1;
+    tx.execute(
+        "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
+        &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(version)
+}
+
+impl Postgres {
+    /// Connects (a pool of up to `gate`'s writes in flight, at most 32 connections) and applies
+    /// the migrations the database lacks.
+    pub async fn connect(url: &str, gate: WriteGate) -> std::result::Result<Self, ConnectError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(32)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        let s = Self { pool, gate };
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    async fn migrate(&self) -> std::result::Result<(), ConnectError> {
+        let connect = |e: String| ConnectError::Connect(e);
+        let mut client = self.pool.get().await.map_err(|e| connect(e.to_string()))?;
+        // One node at a time applies migrations.
+        client.execute("SELECT pg_advisory_lock(7734201)", &[]).await.map_err(|e| connect(e.to_string()))?;
+        let result = async {
+            client
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
+                     applied_at timestamptz NOT NULL DEFAULT now())",
+                )
+                .await
+                .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?;
+            for (version, sql) in MIGRATIONS {
+                let done = client
+                    .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
+                    .await
+                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?
+                    .is_some();
+                if done {
+                    continue;
+                }
+                let tx = client
+                    .transaction()
+                    .await
+                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+                tx.batch_execute(sql).await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
+                    .await
+                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+                tx.commit().await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+                tracing::info!(version, "database migration applied");
+            }
+            Ok(())
+        }
+        .await;
+        let _ = client.execute("SELECT pg_advisory_unlock(7734201)", &[]).await;
+        result
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Drops every table (tests only: a fresh database for each conformance check).
+    #[doc(hidden)]
+    pub async fn reset_for_tests(url: &str) -> std::result::Result<(), ConnectError> {
+        let (client, conn) =
+            tokio_postgres::connect(url, NoTls).await.map_err(|e| ConnectError::Connect(e.to_string()))?;
+        tokio::spawn(conn);
+        client
+            .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .await
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for Postgres {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            bump(&tx, "heartbeat").await?;
+        })
+    }
+
+    async fn token(&self, hash: &Digest) -> Result<Option<TokenRow>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT body FROM tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        row.map(|r| from_value(r.get(0), "token")).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        let c = self.client().await?;
+        let rows = c.query("SELECT body FROM tokens ORDER BY id", &[]).await.map_err(pg_err)?;
+        rows.into_iter().map(|r| from_value(r.get(0), "token")).collect()
+    }
+
+    async fn create_token(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<()> {
+        let role = if row.role == Role::Admin { "admin" } else { "officer" };
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            tx.execute(
+                "INSERT INTO tokens (hash, id, role, revoked, body) VALUES ($1, $2, $3, $4, $5)",
+                &[&hash.0.as_slice(), &row.id.as_str(), &role, &row.revoked, &json(&row)],
+            )
+            .await
+            .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn bootstrap_admin(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<bool> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE counters SET value = $1 WHERE name = 'admin_bootstrapped' AND value = 0",
+                    &[&(row.created_at.max(1) as i64)],
+                )
+                .await
+                .map_err(pg_err)?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT INTO tokens (hash, id, role, revoked, body) VALUES ($1, $2, 'admin', false, $3)",
+                    &[&hash.0.as_slice(), &row.id.as_str(), &json(&row)],
+                )
+                .await
+                .map_err(pg_err)?;
+                audit_append(&tx, &audit).await?;
+            }
+            n == 1
+        })
+    }
+
+    async fn revoke_token(&self, id: &TokenId, audit: AuditEntry) -> Result<TokenRow> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            // Lock every active admin token, so two revocations cannot both leave "another one".
+            let admins = tx
+                .query("SELECT id FROM tokens WHERE role = 'admin' AND NOT revoked ORDER BY id FOR UPDATE", &[])
+                .await
+                .map_err(pg_err)?;
+            let row = tx
+                .query_opt("SELECT body FROM tokens WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?;
+            let mut token: TokenRow = from_value(row.get(0), "token")?;
+            if token.role == Role::Admin && !token.revoked && admins.len() <= 1 {
+                return Err(Conflict::LastAdmin.into());
+            }
+            token.revoked = true;
+            tx.execute("UPDATE tokens SET revoked = true, body = $2 WHERE id = $1", &[&id.as_str(), &json(&token)])
+                .await
+                .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+            token
+        })
+    }
+
+    async fn application(&self, id: &ApplicationId) -> Result<Option<AppRow>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT version, meta, sealed FROM applications WHERE id = $1", &[&id.as_str()])
+            .await
+            .map_err(pg_err)?;
+        row.map(|r| {
+            Ok(AppRow {
+                id: id.clone(),
+                version: r.get::<_, i64>(0) as u64,
+                meta: from_value(r.get(1), "application summary")?,
+                sealed: r.get(2),
+            })
+        })
+        .transpose()
+    }
+
+    async fn application_metas(&self, point: Option<&str>) -> Result<Vec<(ApplicationId, AppMeta)>> {
+        let c = self.client().await?;
+        let rows = match point {
+            Some(p) => c
+                .query("SELECT id, meta FROM applications WHERE reception_point = $1 ORDER BY id", &[&p])
+                .await
+                .map_err(pg_err)?,
+            None => c.query("SELECT id, meta FROM applications ORDER BY id", &[]).await.map_err(pg_err)?,
+        };
+        rows.into_iter()
+            .map(|r| Ok((id_of(r.get::<_, &str>(0))?, from_value(r.get(1), "application summary")?)))
+            .collect()
+    }
+
+    async fn application_by_identity(&self, key: &Digest) -> Result<Option<(ApplicationId, AppMeta)>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT a.id, a.meta FROM identity_index i JOIN applications a ON a.id = i.application WHERE i.key = $1",
+                &[&key.0.as_slice()],
+            )
+            .await
+            .map_err(pg_err)?;
+        row.map(|r| Ok((id_of(r.get::<_, &str>(0))?, from_value(r.get(1), "application summary")?))).transpose()
+    }
+
+    async fn insert_application(&self, new: NewApplication, audit: AuditEntry) -> Result<()> {
+        let keys: Vec<&[u8]> = new.identity.iter().map(|k| k.0.as_slice()).collect();
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            // The person's existing index entries, locked: a concurrent submission for the same
+            // person waits here, then sees this one.
+            let existing = tx
+                .query("SELECT key, application FROM identity_index WHERE key = ANY($1) ORDER BY key FOR UPDATE", &[&keys])
+                .await
+                .map_err(pg_err)?;
+            let others: Vec<String> = existing.iter().map(|r| r.get::<_, String>(1)).collect();
+            if !others.is_empty() {
+                let metas = tx
+                    .query("SELECT meta FROM applications WHERE id = ANY($1)", &[&others])
+                    .await
+                    .map_err(pg_err)?;
+                for m in metas {
+                    let meta: AppMeta = from_value(m.get(0), "application summary")?;
+                    if !meta.state.is_closed() {
+                        return Err(Conflict::ApplicationExists.into());
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO applications (id, version, reception_point, meta, sealed) VALUES ($1, 1, $2, $3, $4)",
+                &[&new.id.as_str(), &new.meta.reception_point, &json(&new.meta), &new.sealed],
+            )
+            .await
+            .map_err(pg_err)?;
+            let known: Vec<Vec<u8>> = existing.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
+            for key in &new.identity {
+                if known.iter().any(|k| k.as_slice() == key.0.as_slice()) {
+                    tx.execute("UPDATE identity_index SET application = $2 WHERE key = $1", &[&key.0.as_slice(), &new.id.as_str()])
+                        .await
+                        .map_err(pg_err)?;
+                } else {
+                    // A concurrent first submission for the same person loses on the key.
+                    tx.execute("INSERT INTO identity_index (key, application) VALUES ($1, $2)", &[&key.0.as_slice(), &new.id.as_str()])
+                        .await
+                        .map_err(unique_or(Conflict::ApplicationExists))?;
+                }
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            lock_app(&tx, &change).await?;
+            let v = write_app(&tx, &change).await?;
+            audit_append(&tx, &audit).await?;
+            v
+        })
+    }
+
+    async fn capture_biometrics(&self, change: AppChange, sealed_files: Vec<u8>, audit: AuditEntry) -> Result<u64> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            lock_app(&tx, &change).await?;
+            let v = write_app(&tx, &change).await?;
+            tx.execute(
+                "INSERT INTO biometrics (application, sealed) VALUES ($1, $2) \
+                 ON CONFLICT (application) DO UPDATE SET sealed = EXCLUDED.sealed",
+                &[&change.id.as_str(), &sealed_files],
+            )
+            .await
+            .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+            v
+        })
+    }
+
+    async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT sealed FROM biometrics WHERE application = $1", &[&id.as_str()]).await.map_err(pg_err)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn approve(&self, change: AppChange, eid: Digest, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            lock_app(&tx, &change).await?;
+            tx.execute("INSERT INTO eids (key, application) VALUES ($1, $2)", &[&eid.0.as_slice(), &change.id.as_str()])
+                .await
+                .map_err(unique_or(Conflict::EidTaken))?;
+            let v = write_app(&tx, &change).await?;
+            tx.execute("INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
+                .await
+                .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+            v
+        })
+    }
+
+    async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let old = lock_app(&tx, &change).await?;
+            let v = write_app(&tx, &change).await?;
+            if let Some(offer) = &old.offer {
+                tx.execute("DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
+            }
+            tx.execute("INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
+                .await
+                .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+            v
+        })
+    }
+
+    async fn code(&self, hash: &Digest) -> Result<Option<CodeRow>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT body FROM codes WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        row.map(|r| from_value(r.get(0), "code")).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: Digest,
+        seen: CodeRow,
+        access_hash: Digest,
+        access: AccessRow,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let row = tx
+                .query_opt("SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&code_hash.0.as_slice()])
+                .await
+                .map_err(pg_err)?;
+            let current: Option<CodeRow> = row.map(|r| from_value(r.get(0), "code")).transpose()?;
+            let Some(mut current) = current.filter(|c| *c == seen) else {
+                return Err(Conflict::InvalidGrant.into());
+            };
+            if let Some(previous) = current.access {
+                tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()]).await.map_err(pg_err)?;
+            }
+            tx.execute("INSERT INTO access_tokens (hash, body) VALUES ($1, $2)", &[&access_hash.0.as_slice(), &json(&access)])
+                .await
+                .map_err(pg_err)?;
+            current.access = Some(access_hash);
+            tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&code_hash.0.as_slice(), &json(&current)])
+                .await
+                .map_err(pg_err)?;
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn access(&self, hash: &Digest) -> Result<Option<AccessRow>> {
+        let c = self.client().await?;
+        let row =
+            c.query_opt("SELECT body FROM access_tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        row.map(|r| from_value(r.get(0), "access token")).transpose()
+    }
+
+    async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
+        let Issuance { access, app, credential } = &issuance;
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            // The application first (every change locks it first), then its token.
+            let old = lock_app(&tx, app).await?;
+            let row = tx
+                .query_opt("SELECT body FROM access_tokens WHERE hash = $1 FOR UPDATE", &[&access.0.as_slice()])
+                .await
+                .map_err(pg_err)?;
+            let mut token: AccessRow = match row {
+                Some(r) => from_value(r.get(0), "access token")?,
+                None => return Err(Conflict::InvalidToken.into()),
+            };
+            if let Some(issued) = token.credential {
+                return Err(Conflict::AlreadyIssued(issued).into());
+            }
+            if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
+                return Err(Conflict::InvalidToken.into());
+            }
+            tx.execute(
+                "INSERT INTO status (list, idx, value) VALUES ($1, $2, 0)",
+                &[&(credential.status_list as i32), &(credential.status_idx as i64)],
+            )
+            .await
+            .map_err(unique_or(Conflict::StatusIndexTaken))?;
+            let shard = (credential.status_idx % SHARDS as u64) as i16;
+            tx.execute(
+                "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
+                 ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
+                &[&(credential.status_list as i32), &shard],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.execute(
+                "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &credential.id.as_str(),
+                    &app.id.as_str(),
+                    &(credential.status_list as i32),
+                    &(credential.status_idx as i64),
+                    &json(credential),
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+            token.credential = Some(credential.id.clone());
+            tx.execute("UPDATE access_tokens SET body = $2 WHERE hash = $1", &[&access.0.as_slice(), &json(&token)])
+                .await
+                .map_err(pg_err)?;
+            write_app(&tx, app).await?;
+            if let Some(offer) = &old.offer {
+                tx.execute("DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT body FROM credentials WHERE id = $1", &[&id.as_str()]).await.map_err(pg_err)?;
+        row.map(|r| from_value(r.get(0), "credential")).transpose()
+    }
+
+    async fn status(&self, list: u32, idx: u64) -> Result<Option<u8>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT value FROM status WHERE list = $1 AND idx = $2", &[&(list as i32), &(idx as i64)])
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| r.get::<_, i16>(0) as u8))
+    }
+
+    async fn set_status(&self, credential: &CredentialId, expected: u8, new: u8, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let row = tx
+                .query_opt("SELECT status_list, status_idx FROM credentials WHERE id = $1", &[&credential.as_str()])
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?;
+            let (list, idx): (i32, i64) = (row.get(0), row.get(1));
+            let current = tx
+                .query_opt("SELECT value FROM status WHERE list = $1 AND idx = $2 FOR UPDATE", &[&list, &idx])
+                .await
+                .map_err(pg_err)?
+                .map(|r| r.get::<_, i16>(0) as u8);
+            if current != Some(expected) {
+                return Err(Conflict::StatusChanged.into());
+            }
+            tx.execute("UPDATE status SET value = $3 WHERE list = $1 AND idx = $2", &[&list, &idx, &i16::from(new)])
+                .await
+                .map_err(pg_err)?;
+            bump(&tx, "status_version").await?;
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn status_marks(&self, list: u32) -> Result<Vec<(u64, u8)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT idx, value FROM status WHERE list = $1 AND value <> 0 ORDER BY idx", &[&(list as i32)])
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.into_iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i16>(1) as u8)).collect())
+    }
+
+    async fn status_allocated(&self, list: u32) -> Result<u64> {
+        let c = self.client().await?;
+        let row = c
+            .query_one("SELECT COALESCE(sum(n), 0)::bigint FROM status_allocated WHERE list = $1", &[&(list as i32)])
+            .await
+            .map_err(pg_err)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn status_version(&self) -> Result<u64> {
+        let c = self.client().await?;
+        let row = c.query_one("SELECT value FROM counters WHERE name = 'status_version'", &[]).await.map_err(pg_err)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn status_lists(&self) -> Result<Vec<StatusListRow>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT l.id, l.capacity, COALESCE((SELECT sum(n) FROM status_allocated a WHERE a.list = l.id), 0)::bigint \
+                 FROM status_lists l ORDER BY l.id",
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StatusListRow {
+                id: r.get::<_, i32>(0) as u32,
+                capacity: r.get::<_, i64>(1) as u64,
+                allocated: r.get::<_, i64>(2) as u64,
+            })
+            .collect())
+    }
+
+    async fn open_status_list(&self, id: u32, capacity: u64, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            tx.execute("INSERT INTO status_lists (id, capacity) VALUES ($1, $2)", &[&(id as i32), &(capacity as i64)])
+                .await
+                .map_err(unique_or(Conflict::StatusListExists))?;
+            bump(&tx, "keys_version").await?;
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn publish_keys(&self, node: &str, keys: Vec<verifier::TrustedKey>) -> Result<()> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let mut changed = 0;
+            for key in &keys {
+                // A key revoked through the store stays revoked.
+                changed += tx
+                    .execute(
+                        "INSERT INTO signing_keys (kid, node, body) VALUES ($1, $2, $3) \
+                         ON CONFLICT (kid) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body \
+                         WHERE signing_keys.body->>'state' <> 'revoked' \
+                           AND (signing_keys.body <> EXCLUDED.body OR signing_keys.node <> EXCLUDED.node)",
+                        &[&key.kid.to_string(), &node, &json(key)],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+            }
+            if changed > 0 {
+                bump(&tx, "keys_version").await?;
+            }
+        })
+    }
+
+    async fn keys(&self) -> Result<Vec<(String, verifier::TrustedKey)>> {
+        let c = self.client().await?;
+        let rows = c.query("SELECT node, body FROM signing_keys ORDER BY kid", &[]).await.map_err(pg_err)?;
+        rows.into_iter().map(|r| Ok((r.get::<_, String>(0), from_value(r.get(1), "key")?))).collect()
+    }
+
+    async fn revoke_key(&self, kid: &str, at: u64, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let row = tx
+                .query_opt("SELECT body FROM signing_keys WHERE kid = $1 FOR UPDATE", &[&kid])
+                .await
+                .map_err(pg_err)?
+                .ok_or(StoreError::NotFound)?;
+            let mut key: verifier::TrustedKey = from_value(row.get(0), "key")?;
+            key.state = verifier::KeyState::Revoked;
+            key.sign_until = key.sign_until.min(at);
+            key.valid_until = key.valid_until.min(at);
+            tx.execute("UPDATE signing_keys SET body = $2 WHERE kid = $1", &[&kid, &json(&key)]).await.map_err(pg_err)?;
+            bump(&tx, "keys_version").await?;
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn keys_version(&self) -> Result<u64> {
+        let c = self.client().await?;
+        let row = c.query_one("SELECT value FROM counters WHERE name = 'keys_version'", &[]).await.map_err(pg_err)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn publish_trust_list(&self, list: PublishedTrustList) -> Result<bool> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO trust_lists (seq, jws) SELECT $1, $2 \
+                     WHERE $1 > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
+                    &[&(list.seq as i64), &list.jws],
+                )
+                .await
+                .map_err(pg_err)?;
+            if n == 1 {
+                // Keep the recent history only.
+                tx.execute("DELETE FROM trust_lists WHERE seq < $1 - 30 * 86400", &[&(list.seq as i64)])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            n == 1
+        })
+    }
+
+    async fn trust_list(&self) -> Result<Option<PublishedTrustList>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT seq, jws FROM trust_lists ORDER BY seq DESC LIMIT 1", &[]).await.map_err(pg_err)?;
+        Ok(row.map(|r| PublishedTrustList { seq: r.get::<_, i64>(0) as u64, jws: r.get(1) }))
+    }
+
+    async fn idempotency(&self, scope: &str, key: &Digest) -> Result<Option<IdempotencyRecord>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT body FROM idempotency WHERE scope = $1 AND key = $2", &[&scope, &key.0.as_slice()])
+            .await
+            .map_err(pg_err)?;
+        row.map(|r| from_value(r.get(0), "idempotency record")).transpose()
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64> {
+        transaction!(self, entry.idempotency.as_ref(), |tx| { audit_append(&tx, &entry).await? })
+    }
+
+    async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT seq, entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&(after.unwrap_or(0) as i64), &(limit as i64)],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows.into_iter().map(|r| Ok((r.get::<_, i64>(0) as u64, from_value(r.get(1), "audit entry")?))).collect()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key]).await.map_err(pg_err)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()> {
+        transaction!(self, audit.as_ref().and_then(|a| a.idempotency.as_ref()), |tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&key, &value],
+            )
+            .await
+            .map_err(pg_err)?;
+            if let Some(a) = &audit {
+                audit_append(&tx, a).await?;
+            }
+        })
+    }
+}
