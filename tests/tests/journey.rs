@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use e2e::{journey, run, run_ok, Issuer};
 use serde_json::Value;
 
@@ -35,9 +35,20 @@ fn verify_offline(bundle: &Path, input: (&str, &Path), extra: &[&str]) -> Result
 }
 
 fn python(script: &str, args: &[&Path]) -> Result<String> {
-    let out = Command::new("python3").arg(e2e::workspace().join("tests/interop").join(script)).args(args).output()?;
+    // scripts/test installs tests/requirements.txt into .venv and sets VNEID_PYTHON.
+    let py = e2e::python();
+    let out = Command::new(&py)
+        .arg(e2e::workspace().join("tests/interop").join(script))
+        .args(args)
+        .output()
+        .with_context(|| format!("running {} (run scripts/test once: it makes .venv)", py.display()))?;
     if !out.status.success() {
-        bail!("{script} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{script} failed with {}: {}{}",
+            py.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8(out.stdout)?)
 }
