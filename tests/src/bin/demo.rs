@@ -54,7 +54,9 @@ fn main() -> ExitCode {
 fn demo(out: &Path, reset: bool) -> anyhow::Result<()> {
     prepare_out(out, reset)?;
     ensure_binaries()?;
-    std::fs::write(out.join(MARKER), "written by the demo binary; `demo --reset` removes this folder's demo files\n")?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join(MARKER), "written by the demo binary; `demo --reset` removes this folder's demo files\n")
+        .with_context(|| format!("writing {}", out.join(MARKER).display()))?;
     let log = out.join("issuer.log");
     let j = e2e::journey_logging(out, Some(&log)).with_context(|| format!("issuer log: {}", log.display()))?;
     let verdict = e2e::run_ok(
@@ -128,6 +130,16 @@ fn ensure_binaries() -> anyhow::Result<()> {
     };
     let mut cmd = Command::new(&cargo);
     cmd.arg("build").args(&profile).current_dir(e2e::workspace());
+    // `cargo run` describes the running package in the environment; build scripts that watch those
+    // variables (ring's watches CARGO_MANIFEST_DIR) would otherwise rerun and rebuild half the tree.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"].iter().any(|p| k.starts_with(p))
+            || ["CARGO_PRIMARY_PACKAGE", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"].contains(&k.as_ref())
+        {
+            cmd.env_remove(&key);
+        }
+    }
     for b in BINARIES {
         cmd.args(["--bin", b]);
     }
