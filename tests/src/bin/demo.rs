@@ -3,9 +3,10 @@
 //! credential.sd-jwt (the SD-JWT VC as issued), issuer-jwks.json (the issuer's public keys) and
 //! issuer.log (the issuer's request log, kept out of the demo's own output).
 //!
-//! Run through cargo (`cargo run --release --bin demo`), it first has cargo build the `issuer`,
-//! `wallet-sim` and `verifier` binaries of its own profile, with the workspace's feature set (a
-//! no-op after `cargo build --release --bins`). Run directly, it uses the binaries beside it.
+//! Run through cargo (`cargo run --bin demo`, as the README does), it first has cargo build the
+//! `issuer`, `wallet-sim` and `verifier` binaries of its own profile, with the workspace's feature
+//! set (a no-op after `cargo build --bins`, or `--release --bins` for `--release`). Run directly,
+//! it uses the binaries beside it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
