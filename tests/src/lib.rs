@@ -2,8 +2,10 @@
 //! other, the way an officer, a holder and a landlord would, and the [`journey`] that the `demo`
 //! binary and the tests share.
 //!
-//! The binaries are found next to the running executable (`target/<profile>/`); the test
-//! command builds them first (`cargo build --workspace --bins`).
+//! The binaries are found next to the running executable (`target/<profile>/`), or in
+//! `VNEID_BIN_DIR`; the test command builds them first (`cargo build --bins --tests`). The
+//! independent checks in Python run with [`python`]: the interpreter of the virtual environment
+//! that `scripts/test` makes.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -22,8 +24,26 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `target/<profile>/`, where cargo puts the workspace's binaries.
+/// The Python interpreter for the independent checks (`tests/interop/*.py`): `VNEID_PYTHON`
+/// (`scripts/test` sets it to its virtual environment's), else the workspace's `.venv` when there
+/// is one, else `python3` on the PATH.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("VNEID_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let venv = workspace().join(".venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}
+
+/// Where the workspace's binaries are: `VNEID_BIN_DIR` when set, else `target/<profile>/`, the
+/// folder of the running executable (of its parent for a test binary in `deps/`).
 pub fn bin_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("VNEID_BIN_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().ok_or_else(|| anyhow!("no parent"))?.to_path_buf();
     if dir.ends_with("deps") {
@@ -35,7 +55,10 @@ pub fn bin_dir() -> Result<PathBuf> {
 pub fn bin(name: &str) -> Result<PathBuf> {
     let p = bin_dir()?.join(name);
     if !p.exists() {
-        bail!("{} not found: build the binaries first (cargo build --workspace --bins)", p.display());
+        bail!(
+            "{} not found: build the binaries first (cargo build --bins, with --release for target/release)",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -72,19 +95,38 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// Starts the issuer; its log (stderr) goes to this process's stderr.
     pub fn start(data: &Path, extra: &[&str]) -> Result<Self> {
-        Self::start_with(data, &workspace().join("enrollment/data/registry-sample.jsonl"), "127.0.0.1:0", extra)
+        Self::start_logging(data, extra, None)
+    }
+
+    /// Starts the issuer; its log (stderr) goes to `log` when given (created or appended to),
+    /// else to this process's stderr.
+    pub fn start_logging(data: &Path, extra: &[&str], log: Option<&Path>) -> Result<Self> {
+        let registry = workspace().join("enrollment/data/registry-sample.jsonl");
+        Self::launch(&[], data, &registry, "127.0.0.1:0", extra, log)
     }
 
     /// Starts on a given registry file and listen address (a fixed port lets clients reach a
     /// node restarted after a crash at the same address).
     pub fn start_with(data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
-        Self::start_wrapped(&[], data, registry, listen, extra)
+        Self::launch(&[], data, registry, listen, extra, None)
     }
 
     /// Starts under a wrapper command (`strace -f -o FILE`, …) that runs the issuer as its
     /// arguments.
     pub fn start_wrapped(wrapper: &[&str], data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
+        Self::launch(wrapper, data, registry, listen, extra, None)
+    }
+
+    fn launch(
+        wrapper: &[&str],
+        data: &Path,
+        registry: &Path,
+        listen: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Result<Self> {
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -99,28 +141,39 @@ impl Issuer {
             cmd.args(["--publish-interval-ms", "0"]);
         }
         cmd.args(extra);
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting issuer")?;
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the issuer's log {}", path.display()))?,
+            ),
+            None => Stdio::inherit(),
+        };
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).spawn().context("starting issuer")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keep reading after start-up (and after the receiver is gone): an issuer that prints
+            // later must not find its stdout closed.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let (mut url, mut root_key, mut admin_token) = (None, None, None);
         while url.is_none() {
             let line = match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(l) => l,
-                Err(_) => {
+                Err(e) => {
                     let _ = child.kill();
-                    bail!("issuer did not start within 60 s");
+                    let _ = child.wait();
+                    let see = log.map(|l| format!("; its log: {}", l.display())).unwrap_or_default();
+                    if e == mpsc::RecvTimeoutError::Disconnected {
+                        bail!("issuer exited before it listened{see}");
+                    }
+                    bail!("issuer did not start within 60 s{see}");
                 }
             };
             if let Some(k) = line.strip_prefix("root key (pin it in verifiers): ") {
@@ -259,10 +312,14 @@ impl Http {
 }
 
 /// Runs one of the independent checks in `tests/interop/` with the Python the test command
-/// prepared (`VNEID_PYTHON`, else `python3`); returns its stdout.
+/// prepared ([`python`]); returns its stdout.
 pub fn interop(script: &str, args: &[&Path]) -> Result<String> {
-    let python = std::env::var("VNEID_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python).arg(workspace().join("tests/interop").join(script)).args(args).output()?;
+    let py = python();
+    let out = Command::new(&py)
+        .arg(workspace().join("tests/interop").join(script))
+        .args(args)
+        .output()
+        .with_context(|| format!("running {} (run scripts/test once: it makes .venv)", py.display()))?;
     if !out.status.success() {
         bail!("{script} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
@@ -356,11 +413,16 @@ pub struct Journey {
 
 /// The whole journey: an issuer starts on a fresh data folder, an officer enrolls and approves
 /// the demo applicant, the wallet receives the credentials, a landlord syncs a bundle, the wallet
-/// shows the landlord QR. Files land in `out`.
+/// shows the landlord QR. Files land in `out`; the issuer's log goes to this process's stderr.
 pub fn journey(out: &Path) -> Result<Journey> {
+    journey_logging(out, None)
+}
+
+/// [`journey`], with the issuer's log in `log` when given.
+pub fn journey_logging(out: &Path, log: Option<&Path>) -> Result<Journey> {
     std::fs::create_dir_all(out)?;
     let data = out.join("issuer-data");
-    let issuer = Issuer::start(&data, &[])?;
+    let issuer = Issuer::start_logging(&data, &[], log)?;
     let http = issuer.http();
     let admin = issuer.admin_token.clone().ok_or_else(|| anyhow!("fresh issuer printed no admin token"))?;
     let officer = officer_token(&http, &admin)?;

@@ -35,11 +35,7 @@ fn verify_offline(bundle: &Path, input: (&str, &Path), extra: &[&str]) -> Result
 }
 
 fn python(script: &str, args: &[&Path]) -> Result<String> {
-    let out = Command::new("python3").arg(e2e::workspace().join("tests/interop").join(script)).args(args).output()?;
-    if !out.status.success() {
-        bail!("{script} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?)
+    e2e::interop(script, args)
 }
 
 fn stderr_field(stderr: &str, key: &str) -> Option<u64> {

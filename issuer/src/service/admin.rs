@@ -156,7 +156,8 @@ impl Service {
         if !self.custody.holds(&kid) {
             // Only the node that holds a key can make it sign.
             return Err(ServiceError::Conflict(
-                super::Reason::new("key_transition_refused").arg("detail", "the key belongs to another node: activate it there"),
+                super::Reason::new("key_transition_refused")
+                    .arg("detail", "the key belongs to another node: activate it there"),
             ));
         }
         self.custody.activate(&kid, self.now()).map_err(refused)?;
@@ -184,7 +185,8 @@ impl Service {
             self.custody.revoke(&kid, now).map_err(refused)?;
             self.key_event(who, "key.revoked", &kid).await?;
         } else {
-            let audit = AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), Some("node=other".into()));
+            let audit =
+                AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), Some("node=other".into()));
             self.store.revoke_key(&kid.to_string(), now, audit).await?;
             self.publish(true).await?;
         }

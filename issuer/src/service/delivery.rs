@@ -22,7 +22,6 @@ use super::{hash_secret, new_secret, rules, Result, Service, ServiceError, Walle
 use crate::ids::CredentialId;
 use crate::store::{AccessRow, AuditEntry, Conflict, CredentialRow, Issuance, StoreError};
 
-
 /// What the token endpoint returns.
 #[derive(Debug)]
 pub struct TokenGrant {
@@ -178,7 +177,9 @@ impl Service {
     fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
         let signer = self.custody.signer_for(now)?;
         if self.revoked_in_store(&signer.kid().to_string()) {
-            return Err(ServiceError::internal("this node's signing key was revoked: rotate it (POST /v1/admin/keys/rotate)"));
+            return Err(ServiceError::internal(
+                "this node's signing key was revoked: rotate it (POST /v1/admin/keys/rotate)",
+            ));
         }
         Ok(signer)
     }

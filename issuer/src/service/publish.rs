@@ -197,7 +197,8 @@ impl Service {
             bits.set(idx, value);
         }
         let signer = self.custody.signer();
-        let input = bits.token_signing_input(signer.kid(), &self.status_uri(list.id), now, now + STATUS_EXP, STATUS_TTL);
+        let input =
+            bits.token_signing_input(signer.kid(), &self.status_uri(list.id), now, now + STATUS_EXP, STATUS_TTL);
         let sig = signer.sign(input.as_bytes()).map_err(ServiceError::internal)?;
         let token: Arc<str> = verifier::build::jws::assemble(&input, &sig).into();
         let kid = signer.kid().to_string();

@@ -153,10 +153,8 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
 }
 
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
-    let row = tx
-        .query_one("INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)])
-        .await
-        .map_err(pg_err)?;
+    let row =
+        tx.query_one("INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 
@@ -193,7 +191,8 @@ impl Postgres {
     /// Connects (a pool of up to `gate`'s writes in flight, at most 32 connections) and applies
     /// the migrations the database lacks.
     pub async fn connect(url: &str, gate: WriteGate) -> std::result::Result<Self, ConnectError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(32)
@@ -233,7 +232,9 @@ impl Postgres {
                     .transaction()
                     .await
                     .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                tx.batch_execute(sql).await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+                tx.batch_execute(sql)
+                    .await
+                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
                 tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
                     .await
                     .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
@@ -279,7 +280,8 @@ impl Store for Postgres {
 
     async fn token(&self, hash: &Digest) -> Result<Option<TokenRow>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT body FROM tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        let row =
+            c.query_opt("SELECT body FROM tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "token")).transpose()
     }
 
@@ -398,15 +400,16 @@ impl Store for Postgres {
             // The person's existing index entries, locked: a concurrent submission for the same
             // person waits here, then sees this one.
             let existing = tx
-                .query("SELECT key, application FROM identity_index WHERE key = ANY($1) ORDER BY key FOR UPDATE", &[&keys])
+                .query(
+                    "SELECT key, application FROM identity_index WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                    &[&keys],
+                )
                 .await
                 .map_err(pg_err)?;
             let others: Vec<String> = existing.iter().map(|r| r.get::<_, String>(1)).collect();
             if !others.is_empty() {
-                let metas = tx
-                    .query("SELECT meta FROM applications WHERE id = ANY($1)", &[&others])
-                    .await
-                    .map_err(pg_err)?;
+                let metas =
+                    tx.query("SELECT meta FROM applications WHERE id = ANY($1)", &[&others]).await.map_err(pg_err)?;
                 for m in metas {
                     let meta: AppMeta = from_value(m.get(0), "application summary")?;
                     if !meta.state.is_closed() {
@@ -423,14 +426,20 @@ impl Store for Postgres {
             let known: Vec<Vec<u8>> = existing.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
             for key in &new.identity {
                 if known.iter().any(|k| k.as_slice() == key.0.as_slice()) {
-                    tx.execute("UPDATE identity_index SET application = $2 WHERE key = $1", &[&key.0.as_slice(), &new.id.as_str()])
-                        .await
-                        .map_err(pg_err)?;
+                    tx.execute(
+                        "UPDATE identity_index SET application = $2 WHERE key = $1",
+                        &[&key.0.as_slice(), &new.id.as_str()],
+                    )
+                    .await
+                    .map_err(pg_err)?;
                 } else {
                     // A concurrent first submission for the same person loses on the key.
-                    tx.execute("INSERT INTO identity_index (key, application) VALUES ($1, $2)", &[&key.0.as_slice(), &new.id.as_str()])
-                        .await
-                        .map_err(unique_or(Conflict::ApplicationExists))?;
+                    tx.execute(
+                        "INSERT INTO identity_index (key, application) VALUES ($1, $2)",
+                        &[&key.0.as_slice(), &new.id.as_str()],
+                    )
+                    .await
+                    .map_err(unique_or(Conflict::ApplicationExists))?;
                 }
             }
             audit_append(&tx, &audit).await?;
@@ -464,16 +473,29 @@ impl Store for Postgres {
 
     async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT sealed FROM biometrics WHERE application = $1", &[&id.as_str()]).await.map_err(pg_err)?;
+        let row = c
+            .query_opt("SELECT sealed FROM biometrics WHERE application = $1", &[&id.as_str()])
+            .await
+            .map_err(pg_err)?;
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn approve(&self, change: AppChange, eid: Digest, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
+    async fn approve(
+        &self,
+        change: AppChange,
+        eid: Digest,
+        code_hash: Digest,
+        code: CodeRow,
+        audit: AuditEntry,
+    ) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            tx.execute("INSERT INTO eids (key, application) VALUES ($1, $2)", &[&eid.0.as_slice(), &change.id.as_str()])
-                .await
-                .map_err(unique_or(Conflict::EidTaken))?;
+            tx.execute(
+                "INSERT INTO eids (key, application) VALUES ($1, $2)",
+                &[&eid.0.as_slice(), &change.id.as_str()],
+            )
+            .await
+            .map_err(unique_or(Conflict::EidTaken))?;
             let v = write_app(&tx, &change).await?;
             tx.execute("INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
                 .await
@@ -522,11 +544,16 @@ impl Store for Postgres {
                 return Err(Conflict::InvalidGrant.into());
             };
             if let Some(previous) = current.access {
-                tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()]).await.map_err(pg_err)?;
+                tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
+                    .await
+                    .map_err(pg_err)?;
             }
-            tx.execute("INSERT INTO access_tokens (hash, body) VALUES ($1, $2)", &[&access_hash.0.as_slice(), &json(&access)])
-                .await
-                .map_err(pg_err)?;
+            tx.execute(
+                "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
+                &[&access_hash.0.as_slice(), &json(&access)],
+            )
+            .await
+            .map_err(pg_err)?;
             current.access = Some(access_hash);
             tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&code_hash.0.as_slice(), &json(&current)])
                 .await
@@ -537,8 +564,10 @@ impl Store for Postgres {
 
     async fn access(&self, hash: &Digest) -> Result<Option<AccessRow>> {
         let c = self.client().await?;
-        let row =
-            c.query_opt("SELECT body FROM access_tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        let row = c
+            .query_opt("SELECT body FROM access_tokens WHERE hash = $1", &[&hash.0.as_slice()])
+            .await
+            .map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "access token")).transpose()
     }
 
@@ -731,7 +760,9 @@ impl Store for Postgres {
             key.state = verifier::KeyState::Revoked;
             key.sign_until = key.sign_until.min(at);
             key.valid_until = key.valid_until.min(at);
-            tx.execute("UPDATE signing_keys SET body = $2 WHERE kid = $1", &[&kid, &json(&key)]).await.map_err(pg_err)?;
+            tx.execute("UPDATE signing_keys SET body = $2 WHERE kid = $1", &[&kid, &json(&key)])
+                .await
+                .map_err(pg_err)?;
             bump(&tx, "keys_version").await?;
             audit_append(&tx, &audit).await?;
         })
@@ -765,7 +796,8 @@ impl Store for Postgres {
 
     async fn trust_list(&self) -> Result<Option<PublishedTrustList>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT seq, jws FROM trust_lists ORDER BY seq DESC LIMIT 1", &[]).await.map_err(pg_err)?;
+        let row =
+            c.query_opt("SELECT seq, jws FROM trust_lists ORDER BY seq DESC LIMIT 1", &[]).await.map_err(pg_err)?;
         Ok(row.map(|r| PublishedTrustList { seq: r.get::<_, i64>(0) as u64, jws: r.get(1) }))
     }
 
