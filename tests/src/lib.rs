@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 pub mod drill;
 pub mod load;
+pub mod pg;
 use serde_json::{json, Value};
 
 /// The workspace root (for the sample registry and other shipped files).

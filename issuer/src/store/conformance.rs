@@ -41,6 +41,10 @@ pub async fn run(fresh: Factory<'_>) {
         status_changes_are_compare_and_set,
         audit_follows_commit_order_and_pages,
         settings_round_trip,
+        status_lists_open_once_and_count,
+        keys_revoked_through_the_store_stay_revoked,
+        trust_lists_only_move_forward,
+        idempotency_records_go_with_their_change,
     );
 }
 
@@ -114,6 +118,10 @@ async fn redeem(s: &Arc<dyn Store>, code: u8, access: u8) -> Result<()> {
 }
 
 async fn issue(s: &Arc<dyn Store>, app: &ApplicationId, access: u8, idx: u64) -> Result<CredentialId> {
+    match s.open_status_list(1, 1 << 20, audit("status_list.opened")).await {
+        Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+        Err(e) => return Err(e),
+    }
     let row = s.application(app).await.unwrap().unwrap();
     let mut c = change(&row, enrollment::workflow::Status::Issued);
     let cred = credential(app, idx);
@@ -410,4 +418,111 @@ async fn settings_round_trip(s: Arc<dyn Store>) {
     s.put_setting("x", vec![3], Some(audit("setting"))).await.unwrap();
     assert_eq!(s.setting("x").await.unwrap(), Some(vec![3]));
     s.ping().await.unwrap();
+}
+
+async fn status_lists_open_once_and_count(s: Arc<dyn Store>) {
+    assert!(s.status_lists().await.unwrap().is_empty());
+    let v0 = s.keys_version().await.unwrap();
+    s.open_status_list(1, 131_072, audit("open")).await.unwrap();
+    assert!(matches!(
+        s.open_status_list(1, 131_072, audit("open")).await,
+        Err(StoreError::Conflict(Conflict::StatusListExists))
+    ));
+    assert_ne!(s.keys_version().await.unwrap(), v0, "a new list changes what the trust list names");
+    s.open_status_list(2, 262_144, audit("open")).await.unwrap();
+    let app = approved_app(&s, 1, 10).await;
+    redeem(&s, 10, 100).await.unwrap();
+    issue(&s, &app, 100, 5).await.unwrap();
+    let lists = s.status_lists().await.unwrap();
+    assert_eq!(
+        lists,
+        vec![
+            StatusListRow { id: 1, capacity: 131_072, allocated: 1 },
+            StatusListRow { id: 2, capacity: 262_144, allocated: 0 }
+        ]
+    );
+    assert_eq!(s.status_allocated(1).await.unwrap(), 1);
+}
+
+fn key(kid_byte: u8, state: verifier::KeyState) -> verifier::TrustedKey {
+    let public = verifier::PublicKey::from_bytes([kid_byte; 32]);
+    verifier::TrustedKey {
+        kid: keys::key_id_for(&public),
+        x: public,
+        state,
+        sign_from: 1,
+        sign_until: 1_000_000,
+        valid_until: 2_000_000,
+        node: None,
+    }
+}
+
+async fn keys_revoked_through_the_store_stay_revoked(s: Arc<dyn Store>) {
+    use verifier::KeyState::*;
+    let v0 = s.keys_version().await.unwrap();
+    s.publish_keys("node-a", vec![key(1, Active)]).await.unwrap();
+    s.publish_keys("node-b", vec![key(2, Active)]).await.unwrap();
+    let v1 = s.keys_version().await.unwrap();
+    assert_ne!(v0, v1);
+    // Publishing the same again changes nothing.
+    s.publish_keys("node-a", vec![key(1, Active)]).await.unwrap();
+    assert_eq!(s.keys_version().await.unwrap(), v1);
+    assert_eq!(s.keys().await.unwrap().len(), 2);
+    let kid = key(2, Active).kid.to_string();
+    s.revoke_key(&kid, 500, audit("key.revoked")).await.unwrap();
+    // Node b, not yet aware, publishes its key as active again: it stays revoked.
+    s.publish_keys("node-b", vec![key(2, Active)]).await.unwrap();
+    let b = s.keys().await.unwrap().into_iter().find(|(_, k)| k.kid.to_string() == kid).unwrap();
+    assert_eq!((b.0.as_str(), b.1.state, b.1.sign_until), ("node-b", Revoked, 500));
+    assert!(matches!(s.revoke_key("AAAAAA", 1, audit("x")).await, Err(StoreError::NotFound)));
+}
+
+async fn trust_lists_only_move_forward(s: Arc<dyn Store>) {
+    assert!(s.trust_list().await.unwrap().is_none());
+    assert!(s.publish_trust_list(PublishedTrustList { seq: 10, jws: "a".into() }).await.unwrap());
+    assert!(!s.publish_trust_list(PublishedTrustList { seq: 9, jws: "b".into() }).await.unwrap());
+    assert!(!s.publish_trust_list(PublishedTrustList { seq: 10, jws: "c".into() }).await.unwrap());
+    assert!(s.publish_trust_list(PublishedTrustList { seq: 11, jws: "d".into() }).await.unwrap());
+    assert_eq!(s.trust_list().await.unwrap(), Some(PublishedTrustList { seq: 11, jws: "d".into() }));
+}
+
+async fn idempotency_records_go_with_their_change(s: Arc<dyn Store>) {
+    let record = |n: u8| IdempotencyRecord {
+        scope: "officer-1".into(),
+        key: digest(n),
+        fingerprint: digest(200),
+        outcome: vec![n; 4],
+        created_at: 1,
+    };
+    let mut a = audit("with key");
+    a.idempotency = Some(record(1));
+    s.append_audit(a.clone()).await.unwrap();
+    assert_eq!(s.idempotency("officer-1", &digest(1)).await.unwrap(), Some(record(1)));
+    assert!(s.idempotency("officer-2", &digest(1)).await.unwrap().is_none(), "keys are per caller");
+    // The same key again: refused, and nothing of the change is written.
+    let before = audit_len(&s).await;
+    assert!(matches!(s.append_audit(a).await, Err(StoreError::Conflict(Conflict::IdempotencyKeyUsed))));
+    assert_eq!(audit_len(&s).await, before);
+    // A change refused for its own reason leaves no record of its key.
+    let id = new_app(&s, vec![]).await;
+    let row = s.application(&id).await.unwrap().unwrap();
+    let mut stale = change(&row, enrollment::workflow::Status::BiometricsCaptured);
+    stale.expected_version = 7;
+    let mut a = audit("u");
+    a.idempotency = Some(record(2));
+    assert!(matches!(s.update_application(stale, a).await, Err(StoreError::Conflict(Conflict::ApplicationChanged))));
+    assert!(s.idempotency("officer-1", &digest(2)).await.unwrap().is_none());
+    // Racing requests with one key: one change.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        let mut a = audit("race");
+        a.idempotency = Some(record(3));
+        tasks.push(tokio::spawn(async move { s.append_audit(a).await.is_ok() }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
 }

@@ -63,7 +63,10 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
             StoreError::Transient
         }
         Some(c) if *c == SqlState::DISK_FULL => StoreError::DiskFull,
-        _ => StoreError::Engine(e.to_string()),
+        _ => StoreError::Engine(match e.as_db_error() {
+            Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+            None => e.to_string(),
+        }),
     }
 }
 
@@ -778,15 +781,15 @@ impl Store for Postgres {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO trust_lists (seq, jws) SELECT $1, $2 \
-                     WHERE $1 > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
+                    "INSERT INTO trust_lists (seq, jws) SELECT $1::bigint, $2::text \
+                     WHERE $1::bigint > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
                     &[&(list.seq as i64), &list.jws],
                 )
                 .await
                 .map_err(pg_err)?;
             if n == 1 {
                 // Keep the recent history only.
-                tx.execute("DELETE FROM trust_lists WHERE seq < $1 - 30 * 86400", &[&(list.seq as i64)])
+                tx.execute("DELETE FROM trust_lists WHERE seq < $1::bigint - 30 * 86400", &[&(list.seq as i64)])
                     .await
                     .map_err(pg_err)?;
             }
