@@ -79,6 +79,8 @@ pub const API_CODES: &[&str] = &[
     "method_not_allowed",
     "unsupported_media_type",
     "payload_too_large",
+    "idempotency_key_reused",
+    "idempotency_key_invalid",
 ];
 
 #[cfg(test)]

@@ -43,6 +43,23 @@ enum Cmd {
         max_writes_in_flight: usize,
         #[arg(long, default_value_t = 2000)]
         write_wait_ms: u64,
+        /// Share a PostgreSQL database with other nodes (postgres://user:password@host:port/db)
+        /// instead of the embedded store. Also from the environment: VNEID_DATABASE_URL.
+        #[arg(long, env = "VNEID_DATABASE_URL", hide_env_values = true)]
+        database: Option<String>,
+        /// This node's name when several nodes share a database: each signs with its own key.
+        #[arg(long)]
+        node: Option<String>,
+        /// The deployment keystore (root and data keys), shared by every node (default DATA/keys).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Entries per status list (at least 131072).
+        #[arg(long, default_value_t = 1 << 20)]
+        status_list_capacity: u64,
+        /// Open the next status list once the newest holds this many credentials
+        /// (default: half its capacity).
+        #[arg(long)]
+        status_list_max_entries: Option<u64>,
     },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
@@ -69,6 +86,11 @@ fn main() -> ExitCode {
             publish_interval_ms,
             max_writes_in_flight,
             write_wait_ms,
+            database,
+            node,
+            keys,
+            status_list_capacity,
+            status_list_max_entries,
         } => {
             let mut config = issuer::Config::new(data, listen);
             config.public_url = public_url;
@@ -77,6 +99,11 @@ fn main() -> ExitCode {
             config.publish_interval = std::time::Duration::from_millis(publish_interval_ms);
             config.max_writes_in_flight = max_writes_in_flight;
             config.write_wait = std::time::Duration::from_millis(write_wait_ms);
+            config.database = database;
+            config.node = node;
+            config.keys = keys;
+            config.status_capacity = status_list_capacity;
+            config.status_list_max_entries = status_list_max_entries.unwrap_or(status_list_capacity / 2);
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -89,7 +89,10 @@ pub fn run_ok(name: &str, args: &[&str]) -> Result<String> {
 #[derive(Debug)]
 pub struct Issuer {
     child: Child,
+    /// The issuer's URL as it names itself (its public URL).
     pub url: String,
+    /// The `host:port` this process listens on.
+    listen: String,
     pub root_key: String,
     /// Set on the first start of a data folder only.
     pub admin_token: Option<String>,
@@ -163,7 +166,7 @@ impl Issuer {
                 let _ = tx.send(line);
             }
         });
-        let (mut url, mut root_key, mut admin_token) = (None, None, None);
+        let (mut url, mut root_key, mut admin_token, mut listen) = (None, None, None, None);
         while url.is_none() {
             let line = match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(l) => l,
@@ -182,12 +185,15 @@ impl Issuer {
             } else if let Some(t) = line.strip_prefix("FIRST ADMIN TOKEN (shown once, store it now): ") {
                 admin_token = Some(t.trim().to_owned());
             } else if let Some(rest) = line.strip_prefix("issuer listening on ") {
-                url = rest.split(" as ").nth(1).map(|u| u.trim().to_owned());
+                let mut parts = rest.split(" as ");
+                listen = parts.next().map(|l| l.trim().trim_start_matches("http://").to_owned());
+                url = parts.next().map(|u| u.trim().to_owned());
             }
         }
         Ok(Self {
             child,
             url: url.unwrap_or_default(),
+            listen: listen.unwrap_or_default(),
             root_key: root_key.ok_or_else(|| anyhow!("no root key line"))?,
             admin_token,
         })
@@ -200,7 +206,7 @@ impl Issuer {
 
     /// The `host:port` the node listens on.
     pub fn addr(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        &self.listen
     }
 
     /// Kills the process the hard way (SIGKILL), as a crash would.

@@ -134,6 +134,9 @@ impl Answer {
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     pub base: String,
+    /// The issuer's own (public) URL: a wallet's proof is addressed to it, whichever node
+    /// answers. The node's URL unless set with [`Client::node_of`].
+    pub issuer: String,
 }
 
 impl Client {
@@ -144,7 +147,13 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Self { http, base: base.trim_end_matches('/').to_owned() }
+        let base = base.trim_end_matches('/').to_owned();
+        Self { http, issuer: base.clone(), base }
+    }
+
+    /// A client of one node (at `base`) of the issuer whose public URL is `issuer`.
+    pub fn node_of(base: &str, issuer: &str) -> Self {
+        Self { issuer: issuer.trim_end_matches('/').to_owned(), ..Self::new(base) }
     }
 
     pub async fn call(
@@ -155,7 +164,23 @@ impl Client {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<Answer, CallError> {
+        self.call_keyed(method, path, token, content_type, body, None).await
+    }
+
+    /// [`Self::call`] with an `Idempotency-Key`.
+    pub async fn call_keyed(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Bytes,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, CallError> {
         let mut req = hyper::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -344,7 +369,7 @@ pub async fn pipeline(c: &Client, officer: &str, p: Person) -> Result<Value> {
     let (_, code) = enroll(c, officer, p).await?;
     let (access, nonce) = redeem(c, &code).await?;
     let device = Device::generate();
-    collect(c, &access, &device.proof(&c.base, &nonce, unix_now())).await
+    collect(c, &access, &device.proof(&c.issuer, &nonce, unix_now())).await
 }
 
 /// Creates an officer token with the admin token.

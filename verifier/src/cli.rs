@@ -78,8 +78,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct SyncArgs {
-    /// The issuer's base URL (http or https); the trust list is read from
-    /// {URL}/.well-known/vneid-trust-list.
+    /// The issuer's base URL (http or https), or any mirror of it: the trust list is read from
+    /// {URL}/.well-known/vneid-trust-list and each status list from the same URL with the path
+    /// the trust list gives it. What was fetched is checked against the root key and the URIs
+    /// the trust list names, so a mirror (or any node of the issuer) cannot change it.
     #[arg(long, value_name = "URL")]
     issuer: String,
     /// The issuer's root public key, 43 base64url characters, or @FILE to read it from a file.
@@ -684,7 +686,7 @@ fn sync(a: &SyncArgs) -> Result<()> {
     // All or nothing: a bundle missing a status list would turn its credentials into
     // `status_unknown`, so a failure keeps the previous bundle whole instead.
     for s in &list.status_lists {
-        let token = fetch(&agent, &s.uri)?;
+        let token = fetch(&agent, &mirrored(base, &s.uri))?;
         store.add_status_list(s.id, &token).with_context(|| format!("refusing status list {} from {}", s.id, s.uri))?;
         if store.status_list_info(s.id).is_some_and(|l| now > l.expires_at) {
             eprintln!("verifier: warning: status list {} from {} has already expired", s.id, s.uri);
@@ -726,6 +728,13 @@ fn root_key(arg: &str) -> Result<PublicKey> {
         None => (arg.to_owned(), String::new()),
     };
     text.trim().parse().map_err(|e| anyhow!("bad root key{from}: {e}"))
+}
+
+/// Where to fetch `uri` from a mirror at `base`: the same path and query under `base`. (The token
+/// fetched still has to name `uri` itself, which the trust list pins.)
+fn mirrored(base: &str, uri: &str) -> String {
+    let path = uri.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
+    format!("{base}{path}")
 }
 
 fn fetch(agent: &ureq::Agent, url: &str) -> Result<String> {
@@ -877,6 +886,16 @@ fn parse_challenge(s: &str) -> Result<Challenge, String> {
         return Err(format!("at most {MAX_CHALLENGE} bytes"));
     }
     Ok(Challenge(bytes))
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    #[test]
+    fn mirrors_keep_the_path() {
+        assert_eq!(super::mirrored("http://b:2", "https://issuer.gov.vn/status-lists/3"), "http://b:2/status-lists/3");
+        assert_eq!(super::mirrored("http://b:2", "http://a:1/x?y=1"), "http://b:2/x?y=1");
+        assert_eq!(super::mirrored("http://b:2", "http://a:1"), "http://b:2/");
+    }
 }
 
 #[cfg(test)]

@@ -107,3 +107,5 @@ api-last-admin = This is the last active administrator token; create another adm
 api-method-not-allowed = This address does not accept that method.
 api-unsupported-media-type = The request body is not in a format this address accepts.
 api-payload-too-large = The request body is too large.
+api-idempotency-key-reused = This Idempotency-Key was already used for a different request. Use a new key for a new request.
+api-idempotency-key-invalid = The Idempotency-Key header must be 1 to 255 visible characters.

@@ -104,3 +104,5 @@ api-last-admin = 마지막으로 남은 유효한 관리자 토큰입니다. 먼
 api-method-not-allowed = 이 주소는 해당 요청 방식을 받지 않습니다.
 api-unsupported-media-type = 요청 본문이 이 주소가 받는 형식이 아닙니다.
 api-payload-too-large = 요청 본문이 너무 큽니다.
+api-idempotency-key-reused = 이 Idempotency-Key는 이미 다른 요청에 사용되었습니다. 새 요청에는 새 키를 사용하세요.
+api-idempotency-key-invalid = Idempotency-Key 헤더는 보이는 문자 1~255자여야 합니다.

@@ -104,3 +104,5 @@ api-last-admin = Đây là mã quản trị viên cuối cùng còn hiệu lực
 api-method-not-allowed = Địa chỉ này không chấp nhận phương thức đó.
 api-unsupported-media-type = Nội dung yêu cầu không đúng định dạng mà địa chỉ này chấp nhận.
 api-payload-too-large = Nội dung yêu cầu quá lớn.
+api-idempotency-key-reused = Idempotency-Key này đã được dùng cho một yêu cầu khác. Hãy dùng khóa mới cho yêu cầu mới.
+api-idempotency-key-invalid = Tiêu đề Idempotency-Key phải gồm từ 1 đến 255 ký tự hiển thị.

@@ -104,3 +104,5 @@ api-last-admin = 这是最后一个有效的管理员令牌，请先创建另一
 api-method-not-allowed = 此地址不接受该请求方法。
 api-unsupported-media-type = 请求内容的格式不被此地址接受。
 api-payload-too-large = 请求内容过大。
+api-idempotency-key-reused = 此 Idempotency-Key 已用于另一个请求。新请求请使用新的键。
+api-idempotency-key-invalid = Idempotency-Key 请求头须为 1 至 255 个可见字符。

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::auth::Admin;
 use super::error::{ApiError, ApiJson};
-use super::{AppState, IdPath};
+use super::{AppState, IdPath, IdemKey};
 use crate::ids::{CredentialId, TokenId};
 use crate::service::admin::{CredentialStatus, NewToken};
 use crate::store::Role;
@@ -39,10 +39,11 @@ struct NewTokenBody {
 async fn create_token(
     State(s): State<AppState>,
     Admin(who): Admin,
+    key: IdemKey,
     ApiJson(req): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req = NewToken { role: req.role, name: req.name, reception_point: req.reception_point };
-    let (row, token) = s.service.create_token(&who, req).await?;
+    let (row, token) = s.service.create_token(&who, req, key.get()).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": row.id, "role": row.role, "token": token.as_str()}))))
 }
 
@@ -50,8 +51,9 @@ async fn revoke_token(
     State(s): State<AppState>,
     Admin(who): Admin,
     IdPath(id): IdPath<TokenId>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    let row = s.service.revoke_token(&who, &id).await?;
+    let row = s.service.revoke_token(&who, &id, key.get()).await?;
     Ok(Json(json!({"id": row.id, "revoked": row.revoked})))
 }
 
@@ -71,8 +73,12 @@ async fn list_keys(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<
 }
 
 /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
-async fn prepare_key(State(s): State<AppState>, Admin(who): Admin) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let kid = s.service.prepare_key(&who).await?;
+async fn prepare_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    key: IdemKey,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let kid = s.service.prepare_key(&who, key.get()).await?;
     Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)}))))
 }
 
@@ -81,14 +87,15 @@ async fn activate_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     Path(kid): Path<String>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    let kid = s.service.activate_key(&who, &kid).await?;
+    let kid = s.service.activate_key(&who, &kid, key.get()).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
 /// Immediate rotation (for emergencies).
-async fn rotate_key(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
-    let kid = s.service.rotate_key(&who).await?;
+async fn rotate_key(State(s): State<AppState>, Admin(who): Admin, key: IdemKey) -> Result<Json<Value>, ApiError> {
+    let kid = s.service.rotate_key(&who, key.get()).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
@@ -96,8 +103,9 @@ async fn revoke_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     Path(kid): Path<String>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    s.service.revoke_key(&who, &kid).await?;
+    s.service.revoke_key(&who, &kid, key.get()).await?;
     Ok(Json(json!({"keys": keys_json(s.service.keys(&who).await?)})))
 }
 
@@ -112,11 +120,12 @@ async fn set_status(
     State(s): State<AppState>,
     Admin(who): Admin,
     IdPath(id): IdPath<CredentialId>,
+    key: IdemKey,
     ApiJson(req): ApiJson<NewStatus>,
 ) -> Result<Json<Value>, ApiError> {
     let to = CredentialStatus::parse(&req.status)
         .ok_or_else(|| ApiError::unprocessable("field_invalid").arg("field", "status"))?;
-    let change = s.service.set_status(&who, &id, to).await?;
+    let change = s.service.set_status(&who, &id, to, key.get()).await?;
     Ok(Json(json!({"id": change.id, "status": change.status.as_str(), "published_by": change.published_by})))
 }
 

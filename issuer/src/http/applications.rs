@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Officer, Staff};
 use super::error::{ApiError, ApiJson};
-use super::{lang_of, AppState, IdPath};
+use super::{lang_of, AppState, IdPath, IdemKey};
 use crate::ids::ApplicationId;
 use crate::service::enroll::{ApplicationView, Lookup, Offer};
 
@@ -66,10 +66,11 @@ fn offer_json(o: &Offer) -> Value {
 async fn submit(
     State(s): State<AppState>,
     Officer(who): Officer,
+    key: IdemKey,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let v = s.service.submit(&who, &body).await?;
+    let v = s.service.submit(&who, &body, key.get()).await?;
     Ok((StatusCode::CREATED, Json(view_json(s.service.now(), &v, lang_of(&headers)))))
 }
 
@@ -87,6 +88,7 @@ async fn biometrics(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
+    key: IdemKey,
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -103,7 +105,7 @@ async fn biometrics(
             files.push((name, bytes.to_vec()));
         }
     }
-    let v = s.service.capture_biometrics(&who, &id, &files, &fields).await?;
+    let v = s.service.capture_biometrics(&who, &id, &files, &fields, key.get()).await?;
     Ok(Json(json!({"id": v.id, "state": v.meta.state, "biometrics": v.record.biometrics})))
 }
 
@@ -111,8 +113,9 @@ async fn national_check(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    let v = s.service.national_check(&who, &id).await?;
+    let v = s.service.national_check(&who, &id, key.get()).await?;
     Ok(Json(json!({"id": v.id, "state": v.meta.state, "national_check": v.record.national_check})))
 }
 
@@ -120,8 +123,9 @@ async fn approve(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(offer_json(&s.service.approve(&who, &id).await?)))
+    Ok(Json(offer_json(&s.service.approve(&who, &id, key.get()).await?)))
 }
 
 /// A new credential offer for an approved application whose offer expired or was lost (the
@@ -130,8 +134,9 @@ async fn reoffer(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
+    key: IdemKey,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(offer_json(&s.service.renew_offer(&who, &id).await?)))
+    Ok(Json(offer_json(&s.service.renew_offer(&who, &id, key.get()).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,9 +149,10 @@ async fn reject(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
+    key: IdemKey,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let v = s.service.reject(&who, &id, &body.reason).await?;
+    let v = s.service.reject(&who, &id, &body.reason, key.get()).await?;
     Ok(Json(json!({"id": v.id, "state": v.meta.state})))
 }
 

@@ -70,6 +70,32 @@ impl<S: Send + Sync, T: FromStr + Send> FromRequestParts<S> for IdPath<T> {
     }
 }
 
+/// The request's `Idempotency-Key`, if it has one (a malformed one is a 400).
+#[derive(Debug, Clone)]
+pub struct IdemKey(pub Option<crate::service::IdempotencyKey>);
+
+impl IdemKey {
+    pub fn get(&self) -> Option<&crate::service::IdempotencyKey> {
+        self.0.as_ref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdemKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(IdemKey(None)),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(|k| IdemKey(Some(k)))
+                .ok_or_else(|| ApiError::bad_request("idempotency_key_invalid").arg("field", "Idempotency-Key")),
+        }
+    }
+}
+
 /// The request's `Accept-Language`, if any.
 pub fn lang_of(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())

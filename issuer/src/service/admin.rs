@@ -3,6 +3,10 @@
 
 use zeroize::Zeroizing;
 
+use serde::{Deserialize, Serialize};
+
+use super::enroll::used;
+use super::idempotency::IdempotencyKey;
 use super::{hash_secret, new_secret, require, Principal, Result, Service, ServiceError};
 use crate::ids::{CredentialId, TokenId};
 use crate::store::{AuditEntry, Conflict, Role, StoreError, TokenRow};
@@ -16,7 +20,8 @@ pub struct NewToken {
 }
 
 /// A credential status an admin may set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CredentialStatus {
     Valid,
     Suspended,
@@ -53,7 +58,7 @@ impl CredentialStatus {
 }
 
 /// What a status change reports back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusChange {
     pub id: CredentialId,
     pub status: CredentialStatus,
@@ -80,8 +85,23 @@ impl Service {
         Ok(created.then_some(token))
     }
 
-    pub async fn create_token(&self, who: &Principal, req: NewToken) -> Result<(TokenRow, Zeroizing<String>)> {
+    pub async fn create_token(
+        &self,
+        who: &Principal,
+        req: NewToken,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(TokenRow, Zeroizing<String>)> {
         require(who, Role::Admin)?;
+        let role = if req.role == Role::Admin { "admin" } else { "officer" };
+        let idem = self.idem(
+            who,
+            key,
+            "create-token",
+            &[role.as_bytes(), req.name.as_bytes(), req.reception_point.as_deref().unwrap_or("").as_bytes()],
+        );
+        if let Some((row, token)) = self.replayed::<(TokenRow, String)>(idem.as_ref()).await? {
+            return Ok((row, Zeroizing::new(token)));
+        }
         if req.name.trim().is_empty() || req.name.chars().count() > 100 {
             return Err(ServiceError::field("field_invalid", "name"));
         }
@@ -107,16 +127,37 @@ impl Service {
             revoked: false,
         };
         let detail = Some(format!("role={}", if row.role == Role::Admin { "admin" } else { "officer" }));
-        let audit = AuditEntry::new(now, who.id.as_str(), "token.created", row.id.as_str(), detail);
-        self.store.create_token(hash_secret(&token), row.clone(), audit).await?;
+        let mut audit = AuditEntry::new(now, who.id.as_str(), "token.created", row.id.as_str(), detail);
+        // The record holds the new token (sealed), so a retry can hand it out again.
+        self.record(idem.as_ref(), &(row.clone(), token.as_str()), &mut audit);
+        match self.store.create_token(hash_secret(&token), row.clone(), audit).await {
+            Err(e) if used(&e) => {
+                let (row, token) = self.raced::<(TokenRow, String)>(idem.as_ref()).await?;
+                return Ok((row, Zeroizing::new(token)));
+            }
+            r => r?,
+        }
         Ok((row, token))
     }
 
     /// Revokes a staff token. The last active admin token cannot be revoked.
-    pub async fn revoke_token(&self, who: &Principal, id: &TokenId) -> Result<TokenRow> {
+    pub async fn revoke_token(&self, who: &Principal, id: &TokenId, key: Option<&IdempotencyKey>) -> Result<TokenRow> {
         require(who, Role::Admin)?;
-        let audit = AuditEntry::new(self.now(), who.id.as_str(), "token.revoked", id.as_str(), None);
-        Ok(self.store.revoke_token(id, audit).await?)
+        let idem = self.idem(who, key, "revoke-token", &[id.as_str().as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
+        // The outcome is known before the change: the token, revoked.
+        let mut audit = AuditEntry::new(self.now(), who.id.as_str(), "token.revoked", id.as_str(), None);
+        if idem.is_some() {
+            let mut row = self.store.tokens().await?.into_iter().find(|t| t.id == *id).ok_or(ServiceError::NotFound)?;
+            row.revoked = true;
+            self.record(idem.as_ref(), &row, &mut audit);
+        }
+        match self.store.revoke_token(id, audit).await {
+            Err(e) if used(&e) => self.raced(idem.as_ref()).await,
+            r => Ok(r?),
+        }
     }
 
     /// Every node's signing keys, with the node that holds each.
@@ -135,23 +176,52 @@ impl Service {
         }
     }
 
-    async fn key_event(&self, who: &Principal, action: &str, kid: &verifier::KeyId) -> Result<()> {
+    async fn key_event(
+        &self,
+        who: &Principal,
+        action: &str,
+        kid: &verifier::KeyId,
+        idem: Option<&super::idempotency::Idem>,
+    ) -> Result<()> {
         let detail = Some(format!("node={}", self.custody.node()));
-        self.store.append_audit(AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), detail)).await?;
+        let mut audit = AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), detail);
+        self.record(idem, &kid.to_string(), &mut audit);
+        self.store.append_audit(audit).await?;
         self.publish(true).await
     }
 
+    /// A key change asked before with this key: the key id it answered with.
+    async fn replayed_kid(&self, idem: Option<&super::idempotency::Idem>) -> Result<Option<verifier::KeyId>> {
+        match self.replayed::<String>(idem).await? {
+            Some(kid) => Ok(Some(kid.parse().map_err(|_| ServiceError::internal("recorded key id"))?)),
+            None => Ok(None),
+        }
+    }
+
     /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
-    pub async fn prepare_key(&self, who: &Principal) -> Result<verifier::KeyId> {
+    pub async fn prepare_key(&self, who: &Principal, key: Option<&IdempotencyKey>) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
+        let idem = self.idem(who, key, "prepare-key", &[]);
+        if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
+            return Ok(kid);
+        }
         let kid = self.custody.prepare(self.now())?;
-        self.key_event(who, "key.prepared", &kid).await?;
+        self.key_event(who, "key.prepared", &kid, idem.as_ref()).await?;
         Ok(kid)
     }
 
     /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
-    pub async fn activate_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
+    pub async fn activate_key(
+        &self,
+        who: &Principal,
+        kid: &str,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
+        let idem = self.idem(who, key, "activate-key", &[kid.as_bytes()]);
+        if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
+            return Ok(kid);
+        }
         let kid = self.listed_kid(kid).await?;
         if !self.custody.holds(&kid) {
             // Only the node that holds a key can make it sign.
@@ -161,56 +231,93 @@ impl Service {
             ));
         }
         self.custody.activate(&kid, self.now()).map_err(refused)?;
-        self.key_event(who, "key.activated", &kid).await?;
+        self.key_event(who, "key.activated", &kid, idem.as_ref()).await?;
         Ok(kid)
     }
 
     /// Immediate rotation (for emergencies): verifiers that have not synced since will not know
     /// the new key until they do.
-    pub async fn rotate_key(&self, who: &Principal) -> Result<verifier::KeyId> {
+    pub async fn rotate_key(&self, who: &Principal, key: Option<&IdempotencyKey>) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
+        let idem = self.idem(who, key, "rotate-key", &[]);
+        if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
+            return Ok(kid);
+        }
         let kid = self.custody.rotate(self.now())?;
-        self.key_event(who, "key.rotated", &kid).await?;
+        self.key_event(who, "key.rotated", &kid, idem.as_ref()).await?;
         Ok(kid)
     }
 
     /// Revokes a key. This node's own keys are revoked in its keystore (not the one it signs
     /// with: rotate first); another node's key is revoked in the store, and that node stops
     /// signing with it at once.
-    pub async fn revoke_key(&self, who: &Principal, kid: &str) -> Result<verifier::KeyId> {
+    pub async fn revoke_key(
+        &self,
+        who: &Principal,
+        kid: &str,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
+        let idem = self.idem(who, key, "revoke-key", &[kid.as_bytes()]);
+        if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
+            return Ok(kid);
+        }
         let kid = self.listed_kid(kid).await?;
         let now = self.now();
         if self.custody.holds(&kid) {
             self.custody.revoke(&kid, now).map_err(refused)?;
-            self.key_event(who, "key.revoked", &kid).await?;
+            self.key_event(who, "key.revoked", &kid, idem.as_ref()).await?;
         } else {
-            let audit =
+            let mut audit =
                 AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), Some("node=other".into()));
-            self.store.revoke_key(&kid.to_string(), now, audit).await?;
+            self.record(idem.as_ref(), &kid.to_string(), &mut audit);
+            match self.store.revoke_key(&kid.to_string(), now, audit).await {
+                Err(e) if used(&e) => return Ok(self.replayed_kid(idem.as_ref()).await?.unwrap_or(kid)),
+                r => r?,
+            }
             self.publish(true).await?;
         }
         Ok(kid)
     }
 
     /// Sets a credential's status: `valid`, `suspended`, or `revoked` (final).
-    pub async fn set_status(&self, who: &Principal, id: &CredentialId, to: CredentialStatus) -> Result<StatusChange> {
+    pub async fn set_status(
+        &self,
+        who: &Principal,
+        id: &CredentialId,
+        to: CredentialStatus,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<StatusChange> {
         require(who, Role::Admin)?;
+        let idem = self.idem(who, key, "set-status", &[id.as_str().as_bytes(), to.as_str().as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let cred = self.store.credential(id).await?.ok_or(ServiceError::NotFound)?;
         for _attempt in 0..4 {
             let current = self.store.status(cred.status_list, cred.status_idx).await?.ok_or(ServiceError::NotFound)?;
             if current == verifier::build::statuslist::INVALID && to != CredentialStatus::Revoked {
                 return Err(ServiceError::conflict("credential_revoked"));
             }
-            let audit = AuditEntry::new(
+            let mut audit = AuditEntry::new(
                 self.now(),
                 who.id.as_str(),
                 "credential.status",
                 id.as_str(),
                 Some(to.as_str().to_owned()),
             );
+            // The answer is known before the change; when verifiers see it is at worst one
+            // publish interval away.
+            let interval = self.settings.publish_interval;
+            let estimate = StatusChange {
+                id: id.clone(),
+                status: to,
+                published_by: self.now() + interval.as_secs() + u64::from(interval.subsec_nanos() > 0),
+            };
+            self.record(idem.as_ref(), &estimate, &mut audit);
             match self.store.set_status(id, current, to.value(), audit).await {
                 Err(StoreError::Conflict(Conflict::StatusChanged)) => continue,
+                Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
                 Err(e) => return Err(e.into()),
                 Ok(()) => {
                     let published_by = self.status_changed().await?;

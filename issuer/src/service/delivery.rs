@@ -188,20 +188,14 @@ impl Service {
     /// entries; then the next one is opened (by whichever node gets there first) and named in
     /// the next trust list. Indices stay random within each list.
     async fn status_list_for_issuance(&self) -> Result<crate::store::StatusListRow> {
-        let mut lists = self.status_lists();
-        if lists.is_empty() {
-            lists = self.store.status_lists().await?;
-        }
-        let current = *lists.last().ok_or_else(|| ServiceError::internal("no status list"))?;
-        if current.allocated < self.settings.status_list_max_entries.min(current.capacity) {
-            return Ok(current);
-        }
-        // Re-read before opening: the cached count may be behind, another node may have opened
-        // the next list already.
-        let fresh = self.store.status_lists().await?;
-        let last = *fresh.last().ok_or_else(|| ServiceError::internal("no status list"))?;
-        if last.id != current.id || last.allocated < self.settings.status_list_max_entries.min(last.capacity) {
-            self.publish(false).await?;
+        // Read from the store each time: the count moves with every node's issuance.
+        let lists = self.store.status_lists().await?;
+        let last = *lists.last().ok_or_else(|| ServiceError::internal("no status list"))?;
+        if last.allocated < self.settings.status_list_max_entries.min(last.capacity) {
+            if self.status_list_token(last.id).is_none() {
+                // Another node opened it: publish it here too before naming it in a credential.
+                self.publish(false).await?;
+            }
             return Ok(last);
         }
         let next = last.id + 1;

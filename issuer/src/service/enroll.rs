@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use enrollment::workflow::{Action, Application, OfficerId, Status};
 
+use super::idempotency::IdempotencyKey;
 use super::rules::{self, BiometricSummary, Form};
 use super::{hash_secret, new_secret, require, Principal, Result, Service, ServiceError};
 use crate::ids::ApplicationId;
@@ -37,7 +38,7 @@ pub struct ApplicationRecord {
 }
 
 /// An application as read: its id, version, clear summary and opened record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplicationView {
     pub id: ApplicationId,
     pub version: u64,
@@ -53,7 +54,7 @@ pub enum Lookup {
 }
 
 /// A credential offer for the applicant's wallet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Offer {
     pub id: ApplicationId,
     pub state: Status,
@@ -147,6 +148,23 @@ impl Service {
         Ok(())
     }
 
+    /// Writes an application change (with its idempotency record) and returns the new view.
+    async fn commit_change(
+        &self,
+        mut view: ApplicationView,
+        idem: Option<&super::idempotency::Idem>,
+        mut audit: AuditEntry,
+    ) -> Result<ApplicationView> {
+        let change = self.change_of(&view);
+        view.version += 1;
+        self.record(idem, &view, &mut audit);
+        match self.store.update_application(change, audit).await {
+            Err(e) if used(&e) => self.raced(idem).await,
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(view),
+        }
+    }
+
     fn audit(&self, now: u64, who: &Principal, action: &str, id: &ApplicationId, detail: Option<String>) -> AuditEntry {
         AuditEntry::new(now, who.id.as_str(), action, id.as_str(), detail)
     }
@@ -161,8 +179,12 @@ impl Service {
     }
 
     /// Files a TK01 application.
-    pub async fn submit(&self, who: &Principal, body: &[u8]) -> Result<ApplicationView> {
+    pub async fn submit(&self, who: &Principal, body: &[u8], key: Option<&IdempotencyKey>) -> Result<ApplicationView> {
         require(who, Role::Officer)?;
+        let idem = self.idem(who, key, "submit", &[body]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let form = rules::parse_form(body).map_err(|r| ServiceError::refused("invalid_application", r))?;
         if who.reception_point.as_deref() != Some(rules::reception_point(&form)) {
             return Err(ServiceError::Forbidden);
@@ -231,7 +253,21 @@ impl Service {
         id: &ApplicationId,
         files: &[(String, Vec<u8>)],
         fields: &[(String, String)],
+        key: Option<&IdempotencyKey>,
     ) -> Result<ApplicationView> {
+        let mut inputs: Vec<&[u8]> = vec![id.as_str().as_bytes()];
+        for (name, bytes) in files {
+            inputs.push(name.as_bytes());
+            inputs.push(bytes);
+        }
+        for (name, value) in fields {
+            inputs.push(name.as_bytes());
+            inputs.push(value.as_bytes());
+        }
+        let idem = self.idem(who, key, "biometrics", &inputs);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let mut view = self.load_for(who, id).await?;
         let captured =
             rules::check_biometrics(files, fields).map_err(|r| ServiceError::refused("invalid_biometrics", r))?;
@@ -239,9 +275,15 @@ impl Service {
         self.apply(&mut view, Action::CaptureBiometrics, who.id.as_str(), now)?;
         view.record.biometrics = captured.iter().map(|c| c.summary.clone()).collect();
         let sealed_files = self.sealer.seal(&biometrics_aad(id), &pack_files(&captured));
-        let audit =
+        let mut audit =
             self.audit(now, who, "application.biometrics_captured", id, Some(format!("files={}", captured.len())));
-        view.version = self.store.capture_biometrics(self.change_of(&view), sealed_files, audit).await?;
+        let change = self.change_of(&view);
+        view.version += 1;
+        self.record(idem.as_ref(), &view, &mut audit);
+        match self.store.capture_biometrics(change, sealed_files, audit).await {
+            Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
+            r => r?,
+        };
         Ok(view)
     }
 
@@ -254,7 +296,16 @@ impl Service {
     }
 
     /// Runs the national-data check. A failed check is recorded (and refused with its reasons).
-    pub async fn national_check(&self, who: &Principal, id: &ApplicationId) -> Result<ApplicationView> {
+    pub async fn national_check(
+        &self,
+        who: &Principal,
+        id: &ApplicationId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<ApplicationView> {
+        let idem = self.idem(who, key, "national-check", &[id.as_str().as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let mut view = self.load_for(who, id).await?;
         if view.meta.state != Status::BiometricsCaptured {
             let code = if view.meta.state.is_closed() { "application_closed" } else { "application_not_ready" };
@@ -272,9 +323,7 @@ impl Service {
         }
         if outcome.reasons.is_empty() {
             self.apply(&mut view, Action::CheckData, who.id.as_str(), now)?;
-            let audit = self.audit(now, who, "application.data_checked", id, None);
-            view.version = self.store.update_application(self.change_of(&view), audit).await?;
-            Ok(view)
+            self.commit_change(view, idem.as_ref(), self.audit(now, who, "application.data_checked", id, None)).await
         } else {
             let codes = outcome.reasons.iter().map(|r| r.code).collect::<Vec<_>>().join(",");
             let audit = self.audit(now, who, "application.data_check_failed", id, Some(codes));
@@ -300,7 +349,11 @@ impl Service {
     }
 
     /// Approves after the data check: draws the e-ID number and opens the first offer.
-    pub async fn approve(&self, who: &Principal, id: &ApplicationId) -> Result<Offer> {
+    pub async fn approve(&self, who: &Principal, id: &ApplicationId, key: Option<&IdempotencyKey>) -> Result<Offer> {
+        let idem = self.idem(who, key, "approve", &[id.as_str().as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let loaded = self.load_for(who, id).await?;
         let now = self.now();
         // The card may have expired since submission.
@@ -313,9 +366,11 @@ impl Service {
             let eid_index = crate::store::Digest(self.sealer.blind_index("eid", &eid));
             view.record.eid_number = Some(eid);
             let (offer, code_hash, code) = self.new_offer(&mut view, 1, now);
-            let audit = self.audit(now, who, "application.approved", id, None);
+            let mut audit = self.audit(now, who, "application.approved", id, None);
+            self.record(idem.as_ref(), &offer, &mut audit);
             match self.store.approve(self.change_of(&view), eid_index, code_hash, code, audit).await {
                 Err(StoreError::Conflict(Conflict::EidTaken)) => continue,
+                Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
                 Err(e) => return Err(e.into()),
                 Ok(_) => return Ok(offer),
             }
@@ -325,7 +380,16 @@ impl Service {
 
     /// A new offer for an approved application whose offer expired or was lost. The earlier
     /// code, and every access token obtained with it, stop working.
-    pub async fn renew_offer(&self, who: &Principal, id: &ApplicationId) -> Result<Offer> {
+    pub async fn renew_offer(
+        &self,
+        who: &Principal,
+        id: &ApplicationId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Offer> {
+        let idem = self.idem(who, key, "offer", &[id.as_str().as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let mut view = self.load_for(who, id).await?;
         if view.meta.state != Status::Approved {
             let code = if view.meta.state.is_closed() { "application_closed" } else { "application_not_ready" };
@@ -334,13 +398,27 @@ impl Service {
         let now = self.now();
         let generation = view.meta.offer.as_ref().map_or(0, |o| o.generation) + 1;
         let (offer, code_hash, code) = self.new_offer(&mut view, generation, now);
-        let audit = self.audit(now, who, "application.offer_renewed", id, Some(format!("generation={generation}")));
-        self.store.renew_offer(self.change_of(&view), code_hash, code, audit).await?;
+        let mut audit = self.audit(now, who, "application.offer_renewed", id, Some(format!("generation={generation}")));
+        self.record(idem.as_ref(), &offer, &mut audit);
+        match self.store.renew_offer(self.change_of(&view), code_hash, code, audit).await {
+            Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
+            r => r?,
+        };
         Ok(offer)
     }
 
     /// Rejects, with the officer's reason (1–500 characters).
-    pub async fn reject(&self, who: &Principal, id: &ApplicationId, note: &str) -> Result<ApplicationView> {
+    pub async fn reject(
+        &self,
+        who: &Principal,
+        id: &ApplicationId,
+        note: &str,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<ApplicationView> {
+        let idem = self.idem(who, key, "reject", &[id.as_str().as_bytes(), note.as_bytes()]);
+        if let Some(v) = self.replayed(idem.as_ref()).await? {
+            return Ok(v);
+        }
         let mut view = self.load_for(who, id).await?;
         if note.trim().is_empty() || note.chars().count() > 500 {
             return Err(ServiceError::field("field_invalid", "reason"));
@@ -348,9 +426,7 @@ impl Service {
         let now = self.now();
         self.apply(&mut view, Action::Reject { reason: enrollment::Reason::ApplicationClosed }, who.id.as_str(), now)?;
         view.record.rejection_note = Some(note.to_owned());
-        let audit = self.audit(now, who, "application.rejected", id, None);
-        view.version = self.store.update_application(self.change_of(&view), audit).await?;
-        Ok(view)
+        self.commit_change(view, idem.as_ref(), self.audit(now, who, "application.rejected", id, None)).await
     }
 
     /// Finds the application last filed for a person, by passport (with nationality) or by
@@ -419,6 +495,11 @@ impl Service {
             .collect();
         Ok(rules::daily_counts(&rows))
     }
+}
+
+/// Whether a store refusal means "a request with the same idempotency key committed first".
+pub(crate) fn used(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict(Conflict::IdempotencyKeyUsed))
 }
 
 /// A 12-digit personal identification number for the e-ID account, random (not derived from

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod delivery;
 pub mod enroll;
 pub mod error;
+pub mod idempotency;
 pub mod issue;
 pub mod publish;
 pub mod rules;
@@ -22,6 +23,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 pub use error::{Reason, Result, ServiceError, WalletError};
+pub use idempotency::IdempotencyKey;
 
 use crate::clock::Clock;
 use crate::custody::Custody;

@@ -215,13 +215,20 @@ impl Postgres {
         // One node at a time applies migrations.
         client.execute("SELECT pg_advisory_lock(7734201)", &[]).await.map_err(|e| connect(e.to_string()))?;
         let result = async {
-            client
-                .batch_execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
-                     applied_at timestamptz NOT NULL DEFAULT now())",
-                )
+            let exists = client
+                .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
                 .await
-                .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?;
+                .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?
+                .get::<_, bool>(0);
+            if !exists {
+                client
+                    .batch_execute(
+                        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
+                         applied_at timestamptz NOT NULL DEFAULT now())",
+                    )
+                    .await
+                    .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?;
+            }
             for (version, sql) in MIGRATIONS {
                 let done = client
                     .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])

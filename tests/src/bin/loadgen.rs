@@ -55,6 +55,11 @@ enum Cmd {
         /// Persons in the synthetic registry (more than the drill will enroll).
         #[arg(long, default_value_t = 100_000)]
         people: u64,
+        /// Run several nodes on this PostgreSQL database (with idempotency keys).
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
     },
 }
 
@@ -72,32 +77,19 @@ fn main() -> std::process::ExitCode {
             Cmd::Bench { clients, seconds, prepared, dir, json } => {
                 bench(clients, Duration::from_secs(seconds), prepared, dir, json).await
             }
-            Cmd::Drill { clients, kills, min_gap_ms, max_gap_ms, people } => {
+            Cmd::Drill { clients, kills, min_gap_ms, max_gap_ms, people, database, nodes } => {
                 let dir = tempfile::tempdir()?;
-                let cfg = e2e::drill::DrillConfig {
-                    clients,
-                    kills,
-                    min_gap: Duration::from_millis(min_gap_ms),
-                    max_gap: Duration::from_millis(max_gap_ms),
-                    people,
-                    extra: vec![],
-                };
+                let mut cfg = e2e::drill::DrillConfig::single(clients, kills, people);
+                cfg.min_gap = Duration::from_millis(min_gap_ms);
+                cfg.max_gap = Duration::from_millis(max_gap_ms);
+                if let Some(db) = database {
+                    cfg.database = Some(db);
+                    cfg.nodes = nodes;
+                    cfg.idempotency = true;
+                }
                 let r = e2e::drill::drill(dir.path(), &cfg).await?;
-                println!(
-                    "kills {} issued {} retried {} stranded {} lost {} duplicate indices {} unverified {}",
-                    r.kills,
-                    r.issued,
-                    r.retried,
-                    r.stranded.len(),
-                    r.lost.len(),
-                    r.duplicate_indices.len(),
-                    r.unverified.len()
-                );
-                if !(r.stranded.is_empty()
-                    && r.lost.is_empty()
-                    && r.duplicate_indices.is_empty()
-                    && r.unverified.is_empty())
-                {
+                println!("{}", r.summary());
+                if !r.clean() {
                     bail!("drill failed: {r:?}");
                 }
                 Ok(())
@@ -210,7 +202,7 @@ async fn prepare(node: &Node, counter: &Arc<Counter>, n: usize, clients: usize) 
                 let (_, code) = load::enroll(&c, &officer, counter.next()).await?;
                 let (access, nonce) = load::redeem(&c, &code).await?;
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-                let proof = Device::generate().proof(&c.base, &nonce, now);
+                let proof = Device::generate().proof(&c.issuer, &nonce, now);
                 out.lock().map_err(|_| anyhow!("poisoned"))?.push((access, proof));
             }
             anyhow::Ok(())
