@@ -55,6 +55,11 @@ pub struct Config {
     /// Writes in flight before new ones wait, and how long they wait before a 503.
     pub max_writes_in_flight: usize,
     pub write_wait: Duration,
+    /// Where transaction codes are written for the SMS/e-mail gateway (JSON Lines); default
+    /// `DATA/outbox.jsonl`.
+    pub outbox: Option<PathBuf>,
+    /// Digits of an offer's transaction code.
+    pub tx_code_length: u32,
 }
 
 impl Config {
@@ -70,6 +75,8 @@ impl Config {
             publish_interval: Duration::from_secs(1),
             max_writes_in_flight: 1024,
             write_wait: Duration::from_secs(2),
+            outbox: None,
+            tx_code_length: 6,
         }
     }
 }
@@ -100,7 +107,11 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     };
     let mut settings = Settings::new(&url);
     settings.publish_interval = config.publish_interval;
-    let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings })
+    anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
+    settings.tx_code_length = config.tx_code_length;
+    let outbox = config.outbox.clone().unwrap_or_else(|| config.data.join("outbox.jsonl"));
+    let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
+    let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;

@@ -43,6 +43,13 @@ enum Cmd {
         max_writes_in_flight: usize,
         #[arg(long, default_value_t = 2000)]
         write_wait_ms: u64,
+        /// File where transaction codes are appended (JSON Lines) for the SMS/e-mail gateway
+        /// (default DATA/outbox.jsonl).
+        #[arg(long, value_name = "FILE")]
+        outbox: Option<PathBuf>,
+        /// Digits of an offer's transaction code (4 to 12).
+        #[arg(long, default_value_t = 6)]
+        tx_code_length: u32,
     },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
@@ -69,6 +76,8 @@ fn main() -> ExitCode {
             publish_interval_ms,
             max_writes_in_flight,
             write_wait_ms,
+            outbox,
+            tx_code_length,
         } => {
             let mut config = issuer::Config::new(data, listen);
             config.public_url = public_url;
@@ -77,6 +86,8 @@ fn main() -> ExitCode {
             config.publish_interval = std::time::Duration::from_millis(publish_interval_ms);
             config.max_writes_in_flight = max_writes_in_flight;
             config.write_wait = std::time::Duration::from_millis(write_wait_ms);
+            config.outbox = outbox;
+            config.tx_code_length = tx_code_length;
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

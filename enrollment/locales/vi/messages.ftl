@@ -104,3 +104,37 @@ api-last-admin = Đây là mã quản trị viên cuối cùng còn hiệu lực
 api-method-not-allowed = Địa chỉ này không chấp nhận phương thức đó.
 api-unsupported-media-type = Nội dung yêu cầu không đúng định dạng mà địa chỉ này chấp nhận.
 api-payload-too-large = Nội dung yêu cầu quá lớn.
+
+## Các điểm cuối dành cho ví (OAuth / OpenID4VCI 1.0): mô tả lỗi, gợi ý mã giao dịch trong lời
+## mời, thông báo mã giao dịch (SMS và thư điện tử), và cách hiển thị thông tin định danh trong
+## siêu dữ liệu của bên cấp.
+api-invalid-nonce = Nonce trong bằng chứng không xác định, đã được dùng, đã hết hạn hoặc thuộc phiên khác. Hãy xin nonce mới từ bên cấp và thử lại.
+api-invalid-credential-request = Yêu cầu cấp thông tin định danh không đúng định dạng.
+api-unknown-credential-configuration = Cấu hình thông tin định danh này không được cung cấp ở đây.
+api-unknown-credential-identifier = Mã nhận diện thông tin định danh này không xác định.
+api-invalid-encryption-parameters = Ở đây không hỗ trợ mã hóa phản hồi; hãy gửi yêu cầu không kèm tham số mã hóa.
+api-credential-request-denied = Không thể cấp thông tin định danh: người nộp hồ sơ không còn đủ điều kiện. Vui lòng liên hệ điểm tiếp nhận.
+api-temporarily-unavailable = Hệ thống đang bận. Vui lòng thử lại sau giây lát.
+api-server-error = Đã xảy ra lỗi từ phía chúng tôi. Vui lòng thử lại sau.
+oauth-tx-code-required = Lời mời này cần mã giao dịch đã được gửi cho bạn qua SMS và thư điện tử, hoặc do cán bộ trao cho bạn.
+oauth-tx-code-wrong = Mã giao dịch không đúng. Nhập sai thêm { $left } lần nữa, lời mời này sẽ bị hủy.
+oauth-offer-locked = Mã giao dịch đã bị nhập sai quá nhiều lần: lời mời này không còn hiệu lực. Hãy đề nghị điểm tiếp nhận cấp lời mời mới.
+oauth-offer-needs-renewal = Lời mời này được tạo trước khi yêu cầu mã giao dịch. Hãy đề nghị điểm tiếp nhận cấp lời mời mới.
+offer-tx-code-hint = Nhập mã giao dịch gồm { $length } chữ số đã được gửi cho bạn qua SMS và thư điện tử, hoặc do cán bộ trao cho bạn.
+notify-tx-code-subject = Định danh điện tử mức 2: mã giao dịch
+notify-tx-code = Mã giao dịch để nhận định danh điện tử mức 2 của bạn là { $code }. Hãy nhập mã này khi ví yêu cầu. Mã có hiệu lực đến ngày { $date }. Không chia sẻ mã cho bất kỳ ai: cán bộ sẽ không bao giờ hỏi mã này.
+credential-name = Định danh điện tử mức 2 (người nước ngoài)
+credential-description = Định danh điện tử mức 2 của người nước ngoài cư trú tại Việt Nam, kèm mã QR chứng minh theo từng mục đích cho chủ nhà, ngân hàng và cơ quan đăng ký cư trú.
+claim-name = Họ và tên (theo chữ gốc)
+claim-name-latin = Họ và tên (chữ Latinh)
+claim-birth-date = Ngày sinh
+claim-sex = Giới tính
+claim-nationality = Quốc tịch
+claim-passport-number = Số hộ chiếu
+claim-residence-card-number = Số thẻ cư trú
+claim-residence-card-kind = Loại thẻ cư trú
+claim-residence-card-expiry = Thẻ cư trú có giá trị đến
+claim-address = Địa chỉ tại Việt Nam
+claim-eid-number = Số định danh cá nhân
+claim-age-over-18 = Đủ 18 tuổi trở lên
+claim-assurance-level = Mức độ định danh

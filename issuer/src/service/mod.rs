@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod enroll;
 pub mod error;
 pub mod issue;
+pub mod notify;
 pub mod publish;
 pub mod rules;
 
@@ -42,6 +43,14 @@ pub struct Settings {
     pub publish_interval: Duration,
     /// Entries per status list.
     pub status_capacity: u64,
+    /// Digits of an offer's transaction code (`tx_code`).
+    pub tx_code_length: u32,
+    /// Wrong transaction codes after which an offer is dead (the officer renews it).
+    pub max_wrong_tx_codes: u32,
+    /// Lifetime of a nonce from the Nonce Endpoint.
+    pub nonce_ttl: u64,
+    /// Most SD-JWT VC instances (proofs) one credential request may ask for.
+    pub batch_size: usize,
 }
 
 impl Settings {
@@ -52,6 +61,10 @@ impl Settings {
             access_ttl: 300,
             publish_interval: Duration::from_secs(1),
             status_capacity: 1 << 20,
+            tx_code_length: 6,
+            max_wrong_tx_codes: 5,
+            nonce_ttl: 300,
+            batch_size: 4,
         }
     }
 }
@@ -75,6 +88,7 @@ pub struct Service {
     holidays: enrollment::deadline::HolidayCalendar,
     settings: Settings,
     published: publish::Published,
+    notifier: Arc<dyn notify::Notifier>,
 }
 
 impl std::fmt::Debug for Service {
@@ -93,6 +107,8 @@ pub struct Parts {
     pub registry: Arc<dyn enrollment::registry::NationalRegistry>,
     pub holidays: enrollment::deadline::HolidayCalendar,
     pub settings: Settings,
+    /// Where transaction codes go besides the officer (SMS/e-mail gateway, or the outbox file).
+    pub notifier: Arc<dyn notify::Notifier>,
 }
 
 impl Service {
@@ -108,6 +124,7 @@ impl Service {
             holidays: parts.holidays,
             settings: parts.settings,
             published: publish::Published::default(),
+            notifier: parts.notifier,
         });
         s.publish(true).await?;
         Ok(s)
@@ -131,6 +148,10 @@ impl Service {
 
     pub fn custody(&self) -> &Arc<Custody> {
         &self.custody
+    }
+
+    pub fn notifier(&self) -> &Arc<dyn notify::Notifier> {
+        &self.notifier
     }
 
     /// The root public key verifiers pin.
