@@ -115,7 +115,7 @@ async fn person(c: &Client, shared: &Shared, p: Person) -> Result<Issued> {
         }
         _ => return Err(anyhow!("submit: HTTP {} {}", a.status, String::from_utf8_lossy(&a.body))),
     };
-    let mut code: Option<String> = None;
+    let mut code: Option<load::Code> = None;
     // Officer steps, driven by the state the issuer reports (after a crash, re-read and go on).
     loop {
         let view = format!("/v1/applications/{id}");
@@ -139,7 +139,7 @@ async fn person(c: &Client, shared: &Shared, p: Person) -> Result<Issued> {
         };
         match a.status {
             200 if step == "approve" || step == "offer" => {
-                code = Some(load::code_of(a.json()["offer_uri"].as_str().unwrap_or_default())?);
+                code = Some(load::code_of(&a.json())?);
             }
             200 => {}
             // A retried step that had been done: the next view shows where it stands.
@@ -160,20 +160,30 @@ async fn person(c: &Client, shared: &Shared, p: Person) -> Result<Issued> {
             let path = format!("/v1/applications/{id}/offer");
             let empty = json!({});
             let a = answer(shared, || c.post_json(&path, Some(officer), &empty)).await?;
-            code = Some(load::code_of(expect(&a, 200, "renew offer")?["offer_uri"].as_str().unwrap_or_default())?);
+            code = Some(load::code_of(&expect(&a, 200, "renew offer")?)?);
             continue;
         }
         let v = a.json();
         let access = v["access_token"].as_str().unwrap_or_default().to_owned();
-        let nonce = v["c_nonce"].as_str().unwrap_or_default();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        let body = load::credential_body(&device.proof(&c.base, nonce, now));
-        // A lost answer is retried with the same token and proof: the same credential comes back.
-        let a = answer(shared, || c.call("POST", "/credential", Some(&access), Some("application/json"), body.clone()))
-            .await?;
-        let v = expect(&a, 200, "credential")?;
-        let sd_jwt = crate::find_sd_jwt(&v).ok_or_else(|| anyhow!("no SD-JWT in {v}"))?;
-        return Ok(Issued { application: id, sd_jwt });
+        // A lost answer is retried with the same token and proof. A request whose answer was
+        // lost has used its nonce, so the retry may hear `invalid_nonce`: a fresh nonce and a
+        // proof by the same device key then get the same credential back.
+        for _fresh_nonce in 0..5 {
+            let n = answer(shared, || c.call("POST", "/nonce", Some(&access), None, bytes::Bytes::new())).await?;
+            let nonce = expect(&n, 200, "nonce")?["c_nonce"].as_str().unwrap_or_default().to_owned();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            let body = load::credential_body(&device.proof(&c.base, &nonce, now));
+            let a =
+                answer(shared, || c.call("POST", "/credential", Some(&access), Some("application/json"), body.clone()))
+                    .await?;
+            if a.status == 400 && a.error_code() == "invalid_nonce" {
+                continue;
+            }
+            let v = expect(&a, 200, "credential")?;
+            let sd_jwt = crate::find_sd_jwt(&v).ok_or_else(|| anyhow!("no SD-JWT in {v}"))?;
+            return Ok(Issued { application: id, sd_jwt });
+        }
+        bail!("application {id}: five fresh nonces refused");
     }
     bail!("application {id}: no usable offer after three renewals")
 }

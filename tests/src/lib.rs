@@ -320,8 +320,16 @@ pub fn officer_token(http: &Http, admin: &str) -> Result<String> {
     v["token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no token in {v}"))
 }
 
-/// Takes an application from submission to approval; returns the credential offer URI.
-pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<String> {
+/// A credential offer as the officer hands it over: the URI (for the QR code) and the
+/// transaction code (which also went to the applicant's phone and e-mail).
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub uri: String,
+    pub tx_code: String,
+}
+
+/// Takes an application from submission to approval; returns the credential offer.
+pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<Offer> {
     let v = expect("submit TK01", http.post("/v1/applications", Some(officer), form)?, 201)?;
     let id = v["id"].as_str().ok_or_else(|| anyhow!("no id in {v}"))?.to_owned();
     let (portrait, f1, f2) = (fake_portrait(1), fake_fingerprint(2), fake_fingerprint(3));
@@ -341,7 +349,9 @@ pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<String> {
         200,
     )?;
     let v = expect("approve", http.post(&format!("/v1/applications/{id}/approve"), Some(officer), &json!({}))?, 200)?;
-    v["offer_uri"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no offer_uri in {v}"))
+    let uri = v["offer_uri"].as_str().ok_or_else(|| anyhow!("no offer_uri in {v}"))?.to_owned();
+    let tx_code = v["tx_code"].as_str().ok_or_else(|| anyhow!("no tx_code in {v}"))?.to_owned();
+    Ok(Offer { uri, tx_code })
 }
 
 /// What the journey leaves behind.
@@ -369,7 +379,7 @@ pub fn journey(out: &Path) -> Result<Journey> {
     let wallet = out.join("wallet");
     let w = wallet.to_string_lossy().into_owned();
     run_ok("wallet-sim", &["--home", &w, "init"])?;
-    run_ok("wallet-sim", &["--home", &w, "receive", &offer])?;
+    run_ok("wallet-sim", &["--home", &w, "receive", &offer.uri, "--tx-code", &offer.tx_code])?;
 
     let bundle = out.join("bundle");
     run_ok(
