@@ -269,6 +269,33 @@ pub fn interop(script: &str, args: &[&Path]) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// The folder of the Node.js independent checks (`tests/interop/node`): an OpenID4VCI 1.0 wallet
+/// (`@openid4vc/openid4vci`) and an SD-JWT VC verifier (`@sd-jwt/sd-jwt-vc`), pinned by its
+/// `package-lock.json`. The test command installs them with `npm ci` there.
+pub fn node_interop_dir() -> PathBuf {
+    workspace().join("tests/interop/node")
+}
+
+/// Runs one of the Node.js independent checks with `node` (or `VNEID_NODE`) and parses the one
+/// JSON object it prints; `Ok((exit code, json))` whatever the script decided. Installs the
+/// packages with `npm ci` first if the test command has not.
+pub fn node_interop(script: &str, args: &[&str]) -> Result<(i32, Value)> {
+    let dir = node_interop_dir();
+    if !dir.join("node_modules").is_dir() {
+        let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output()?;
+        if !out.status.success() {
+            bail!("npm ci in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let node = std::env::var("VNEID_NODE").unwrap_or_else(|_| "node".into());
+    let out = Command::new(&node).arg(script).args(args).current_dir(&dir).stdin(Stdio::null()).output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    let v: Value = serde_json::from_str(&stdout).with_context(|| {
+        format!("{script} printed no JSON ({}): {stdout}{}", out.status, String::from_utf8_lossy(&out.stderr))
+    })?;
+    Ok((out.status.code().unwrap_or(-1), v))
+}
+
 /// Deterministic stand-ins for captured biometrics: the right magic bytes, plausible sizes.
 pub fn fake_portrait(seed: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
