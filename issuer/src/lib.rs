@@ -56,7 +56,7 @@ pub struct Config {
     pub max_writes_in_flight: usize,
     pub write_wait: Duration,
     /// Where transaction codes are written for the SMS/e-mail gateway (JSON Lines); default
-    /// `DATA/outbox.jsonl`.
+    /// [`default_outbox`].
     pub outbox: Option<PathBuf>,
     /// Digits of an offer's transaction code.
     pub tx_code_length: u32,
@@ -109,13 +109,24 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     settings.publish_interval = config.publish_interval;
     anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
     settings.tx_code_length = config.tx_code_length;
-    let outbox = config.outbox.clone().unwrap_or_else(|| config.data.join("outbox.jsonl"));
+    let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
     let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
     Ok((service, admin))
+}
+
+/// The outbox file when none is given: beside the data folder (`./issuer-data` →
+/// `./issuer-data-outbox.jsonl`), not in it. The outbox stands in for the SMS/e-mail gateway, a
+/// system of its own, and holds what a gateway must read (phone, e-mail, the transaction code in
+/// clear); the data folder holds no personal data or secret in clear (ARCHITECTURE.md).
+pub fn default_outbox(data: &std::path::Path) -> PathBuf {
+    match data.file_name() {
+        Some(name) => data.with_file_name(format!("{}-outbox.jsonl", name.to_string_lossy())),
+        None => data.join("outbox.jsonl"),
+    }
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.

@@ -44,7 +44,7 @@ enum Cmd {
         #[arg(long, default_value_t = 2000)]
         write_wait_ms: u64,
         /// File where transaction codes are appended (JSON Lines) for the SMS/e-mail gateway
-        /// (default DATA/outbox.jsonl).
+        /// (default: beside the data folder, DATA-outbox.jsonl).
         #[arg(long, value_name = "FILE")]
         outbox: Option<PathBuf>,
         /// Digits of an offer's transaction code (4 to 12).

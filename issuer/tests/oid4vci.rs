@@ -415,3 +415,10 @@ async fn a_batch_has_one_credential_per_key_one_status_index_and_is_delivered_ex
         api.call(Method::GET, &format!("/v1/applications/{id}"), Some(&api.officer), None, Value::Null).await;
     assert_eq!(view["state"], "issued");
 }
+
+#[test]
+fn the_default_outbox_is_beside_the_data_folder_not_in_it() {
+    use std::path::Path;
+    assert_eq!(issuer::default_outbox(Path::new("./issuer-data/")), Path::new("./issuer-data-outbox.jsonl"));
+    assert_eq!(issuer::default_outbox(Path::new("/srv/vneid/data")), Path::new("/srv/vneid/data-outbox.jsonl"));
+}

@@ -11,7 +11,7 @@
 //! API's mapping stays in [`super::error`].
 //!
 //! From earlier drafts only the single `proof` member (draft 14) is still read, as a batch of
-//! one: `proof` and `proofs` together are `invalid_credential_request` (docs/formats.md §7.4).
+//! one: `proof` and `proofs` together are `invalid_credential_request` (docs/formats.md §7.6).
 
 use axum::body::Bytes;
 use axum::extract::State;

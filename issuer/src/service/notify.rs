@@ -5,10 +5,12 @@
 //!
 //! The seam is one trait, like the national registry's: production plugs in an SMS/e-mail
 //! gateway; this crate ships [`Outbox`], a stand-in that appends one JSON line per notice to a
-//! file (`issuer serve --outbox FILE`, by default `DATA/outbox.jsonl`) for a gateway or a test
-//! to pick up. The outbox holds what a gateway must send: the code in clear, the phone number
-//! and the e-mail address. It is therefore written with mode 0600 and is no log: the issuer's
-//! logs and audit entries carry only the application id and the channels.
+//! file (`issuer serve --outbox FILE`, by default beside the data folder:
+//! `DATA-outbox.jsonl`, see [`crate::default_outbox`]) for a gateway or a test to pick up. The
+//! outbox holds what a gateway must send: the code in clear, the phone number and the e-mail
+//! address. It is the gateway's queue, not the issuer's storage: it is kept out of the data
+//! folder (which holds no personal data or secret in clear), written with mode 0600, and is no
+//! log: the issuer's logs and audit entries carry only the application id and the channels.
 //!
 //! A notice is sent after the offer is durable, never inside the store transaction (the code
 //! is never stored in clear). If sending fails, the offer stands, the officer still has the

@@ -41,6 +41,7 @@ impl Api {
         config.public_url = Some("https://issuer.test".into());
         config.registry = Some(registry);
         config.publish_interval = std::time::Duration::ZERO;
+        config.outbox = Some(dir.path().join("outbox.jsonl"));
         let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
         let app = issuer::app(service.clone());
         let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), dir };
