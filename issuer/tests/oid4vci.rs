@@ -271,7 +271,7 @@ async fn token_responses_are_1_0_and_not_cached() {
         .body(Body::from("grant_type=password"))
         .unwrap();
     refused("grant type", &raw(&api, req).await, StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    let r = credential(&api, "at_made-up", proofs(&api, &[1], &n["c_nonce"].as_str().unwrap())).await;
+    let r = credential(&api, "at_made-up", proofs(&api, &[1], n["c_nonce"].as_str().unwrap())).await;
     refused("made-up token", &r, StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(r.1.get("www-authenticate").unwrap(), "Bearer error=\"invalid_token\"");
 }
