@@ -71,7 +71,8 @@ pub fn negotiate_wallet(header: Option<&str>) -> Lang {
 pub fn offer_tx_code_hint(lang: Lang, length: u32) -> String {
     let mut args = enrollment::i18n::FluentArgs::new();
     args.set("length", length);
-    localizer().map_or_else(|| "offer-tx-code-hint".to_owned(), |l| l.message(lang, "offer-tx-code-hint", Some(&args)))
+    localizer()
+        .map_or_else(|| "api-offer-tx-code-hint".to_owned(), |l| l.message(lang, "api-offer-tx-code-hint", Some(&args)))
 }
 
 /// The SMS / e-mail text that carries a transaction code.
@@ -80,7 +81,7 @@ pub fn tx_code_notice(lang: Lang, code: &str, expires_at: u64) -> String {
     args.set("code", code.to_owned());
     let day = verifier::Date::from_unix_vn(expires_at);
     args.set("date", enrollment::i18n::format_date(lang, crate::service::rules::to_time(day)));
-    localizer().map_or_else(|| "notify-tx-code".to_owned(), |l| l.message(lang, "notify-tx-code", Some(&args)))
+    localizer().map_or_else(|| "api-notify-tx-code".to_owned(), |l| l.message(lang, "api-notify-tx-code", Some(&args)))
 }
 
 /// The `error_description` of a wallet-facing refusal (with `left`, the wrong transaction codes
@@ -95,13 +96,13 @@ pub fn wallet_message(lang: Lang, id: &str, left: Option<u32>) -> String {
 /// Messages of the wallet-facing endpoints besides the API codes: precise `error_description`s,
 /// the offer's hint and the transaction code notice. A test checks each exists in every language.
 pub const WALLET_MESSAGES: &[&str] = &[
-    "oauth-tx-code-required",
-    "oauth-tx-code-wrong",
-    "oauth-offer-locked",
-    "oauth-offer-needs-renewal",
-    "offer-tx-code-hint",
-    "notify-tx-code-subject",
-    "notify-tx-code",
+    "api-tx-code-required",
+    "api-tx-code-wrong",
+    "api-offer-locked",
+    "api-offer-needs-renewal",
+    "api-offer-tx-code-hint",
+    "api-notify-tx-code-subject",
+    "api-notify-tx-code",
 ];
 
 /// Guidance for applicants that takes no arguments: how to apply, what to bring, the wallet.
@@ -181,7 +182,7 @@ mod tests {
             let text = tx_code_notice(lang, "123456", 1_796_349_600);
             assert!(text.contains("123456") && text.contains("2026"), "{text}");
         }
-        assert!(wallet_message(Lang::En, "oauth-tx-code-wrong", Some(3)).contains('3'));
+        assert!(wallet_message(Lang::En, "api-tx-code-wrong", Some(3)).contains('3'));
     }
 
     #[test]

@@ -156,11 +156,7 @@ async fn the_three_metadata_documents() {
     assert_eq!(claims.len(), 13);
     for claim in claims {
         assert_eq!(locales(&claim["display"]).len(), 4, "{claim}");
-        assert!(claim["display"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|d| !d["name"].as_str().unwrap().starts_with("claim-")));
+        assert!(claim["display"].as_array().unwrap().iter().all(|d| !d["name"].as_str().unwrap().starts_with("api-")));
     }
 
     let (st, a) = api.call(Method::GET, "/.well-known/oauth-authorization-server", None, None, Value::Null).await;

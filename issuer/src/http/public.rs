@@ -85,7 +85,7 @@ async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
     use crate::i18n::message_id;
     let base = s.service.issuer_url();
     let claim = |name: &str| {
-        let id = format!("claim-{}", name.replace('_', "-"));
+        let id = format!("api-metadata-claim-{}", name.replace('_', "-"));
         json!({"path": [name], "display": displays(|l| json!({"name": message_id(l, &id)}))})
     };
     let mut claims: Vec<_> = verifier::Claim::ALL.iter().map(|c| claim(c.name())).collect();
@@ -112,8 +112,8 @@ async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
                 "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["EdDSA"]}},
                 "credential_metadata": {
                     "display": displays(|l| json!({
-                        "name": message_id(l, "credential-name"),
-                        "description": message_id(l, "credential-description"),
+                        "name": message_id(l, "api-metadata-credential-name"),
+                        "description": message_id(l, "api-metadata-credential-description"),
                     })),
                     "claims": claims,
                 },

@@ -113,7 +113,7 @@ impl Service {
             phone: form.phone().as_str().to_owned(),
             email: form.email().as_str().to_owned(),
             tx_code: offer.tx_code.clone(),
-            subject: crate::i18n::message_id(lang, "notify-tx-code-subject"),
+            subject: crate::i18n::message_id(lang, "api-notify-tx-code-subject"),
             text: crate::i18n::tx_code_notice(lang, offer.tx_code.as_str(), offer.expires_at),
             expires_at: offer.expires_at,
         };

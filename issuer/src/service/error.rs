@@ -85,10 +85,10 @@ impl WalletError {
     /// The Fluent id of the `error_description`: the code's own message, or a more precise one.
     pub fn message_id(self) -> String {
         match self {
-            WalletError::TxCodeRequired => "oauth-tx-code-required".into(),
-            WalletError::TxCodeWrong { .. } => "oauth-tx-code-wrong".into(),
-            WalletError::OfferLocked => "oauth-offer-locked".into(),
-            WalletError::OfferNeedsRenewal => "oauth-offer-needs-renewal".into(),
+            WalletError::TxCodeRequired => "api-tx-code-required".into(),
+            WalletError::TxCodeWrong { .. } => "api-tx-code-wrong".into(),
+            WalletError::OfferLocked => "api-offer-locked".into(),
+            WalletError::OfferNeedsRenewal => "api-offer-needs-renewal".into(),
             w => crate::i18n::id_of(w.code()),
         }
     }
