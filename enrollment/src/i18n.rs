@@ -241,6 +241,11 @@ mod tests {
         args.set("date", format_date(lang, date!(2026 - 03 - 05)));
         args.set("point", "Công an phường Ba Đình");
         args.set("days", 3);
+        // The issuer's wallet-facing messages (`api-*`): a transaction code, its length, the
+        // wrong codes still allowed.
+        args.set("code", "123456");
+        args.set("length", 6);
+        args.set("left", 2);
         args
     }
 

@@ -65,6 +65,11 @@ pub struct Config {
     /// Writes in flight before new ones wait, and how long they wait before a 503.
     pub max_writes_in_flight: usize,
     pub write_wait: Duration,
+    /// Where transaction codes are written for the SMS/e-mail gateway (JSON Lines); default
+    /// [`default_outbox`].
+    pub outbox: Option<PathBuf>,
+    /// Digits of an offer's transaction code.
+    pub tx_code_length: u32,
 }
 
 impl Config {
@@ -84,6 +89,8 @@ impl Config {
             publish_interval: Duration::from_secs(1),
             max_writes_in_flight: 1024,
             write_wait: Duration::from_secs(2),
+            outbox: None,
+            tx_code_length: 6,
         }
     }
 }
@@ -132,11 +139,26 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     );
     settings.status_capacity = config.status_capacity;
     settings.status_list_max_entries = config.status_list_max_entries.clamp(1, config.status_capacity);
-    let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings })
+    anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
+    settings.tx_code_length = config.tx_code_length;
+    let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
+    let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
+    let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
     Ok((service, admin))
+}
+
+/// The outbox file when none is given: beside the data folder (`./issuer-data` →
+/// `./issuer-data-outbox.jsonl`), not in it. The outbox stands in for the SMS/e-mail gateway, a
+/// system of its own, and holds what a gateway must read (phone, e-mail, the transaction code in
+/// clear); the data folder holds no personal data or secret in clear (ARCHITECTURE.md).
+pub fn default_outbox(data: &std::path::Path) -> PathBuf {
+    match data.file_name() {
+        Some(name) => data.with_file_name(format!("{}-outbox.jsonl", name.to_string_lossy())),
+        None => data.join("outbox.jsonl"),
+    }
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.

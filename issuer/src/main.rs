@@ -60,6 +60,13 @@ enum Cmd {
         /// (default: half its capacity).
         #[arg(long)]
         status_list_max_entries: Option<u64>,
+        /// File where transaction codes are appended (JSON Lines) for the SMS/e-mail gateway
+        /// (default: beside the data folder, DATA-outbox.jsonl).
+        #[arg(long, value_name = "FILE")]
+        outbox: Option<PathBuf>,
+        /// Digits of an offer's transaction code (4 to 12).
+        #[arg(long, default_value_t = 6)]
+        tx_code_length: u32,
     },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
@@ -91,6 +98,8 @@ fn main() -> ExitCode {
             keys,
             status_list_capacity,
             status_list_max_entries,
+            outbox,
+            tx_code_length,
         } => {
             let mut config = issuer::Config::new(data, listen);
             config.public_url = public_url;
@@ -104,6 +113,8 @@ fn main() -> ExitCode {
             config.keys = keys;
             config.status_capacity = status_list_capacity;
             config.status_list_max_entries = status_list_max_entries.unwrap_or(status_list_capacity / 2);
+            config.outbox = outbox;
+            config.tx_code_length = tx_code_length;
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

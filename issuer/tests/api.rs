@@ -210,14 +210,15 @@ async fn every_route_is_in_the_openapi_document() {
 }
 
 /// Deny by default, over every mutating route the router has (not a hand-kept list): without a
-/// token, or with a made-up one, each answers 401; the only exceptions are the two OpenID4VCI
-/// endpoints, which take their own single-use secrets.
+/// token, or with a made-up one, each answers 401; the only exceptions are the OpenID4VCI
+/// endpoints, which take their own single-use secrets (the Nonce Endpoint is anonymous: a nonce
+/// grants nothing by itself).
 #[tokio::test]
 async fn every_mutating_route_requires_authentication() {
     let api = Api::new().await;
     let mut checked = 0;
     for (path, methods) in routes() {
-        if !methods.contains("post(") || path == "/token" || path == "/credential" {
+        if !methods.contains("post(") || ["/token", "/nonce", "/credential"].contains(&path.as_str()) {
             continue;
         }
         let path = path.replace("{id}", "00000000000000000000000000000000").replace("{kid}", "AAAAAA");
@@ -286,6 +287,7 @@ async fn concurrent_approvals_yield_one_offer() {
         api.call(Method::POST, &format!("/v1/applications/{id}/offer"), Some(&api.officer), None, json!({})).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let second = v["offer_uri"].as_str().unwrap().to_owned();
+    let second_tx = v["tx_code"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
     let code = |uri: &str| {
         verifier::build::oid4vci::CredentialOffer::from_uri(uri).unwrap().pre_authorized_code().unwrap().to_owned()
@@ -295,7 +297,7 @@ async fn concurrent_approvals_yield_one_offer() {
     };
     let (st, v) = api.form("/token", &form(code(&first))).await;
     assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{v}");
-    let issued = api.redeem(&second).await;
+    let issued = api.redeem(&second, &second_tx).await;
     assert!(issued["credentials"][0]["credential"].is_string());
     // Issued: no more offers.
     let (st, v) =

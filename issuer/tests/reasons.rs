@@ -244,6 +244,7 @@ async fn every_reason_code_through_http_in_four_languages() {
         api.call(Method::POST, &format!("/v1/applications/{id}/approve"), Some(&api.officer), None, json!({})).await;
     assert_eq!(st, StatusCode::OK);
     let offer = approved["offer_uri"].as_str().unwrap().to_owned();
+    let tx_code = approved["tx_code"].as_str().unwrap().to_owned();
     let r = each_lang(|lang| api.call(Method::POST, &approve, Some(&api.officer), Some(lang), json!({}))).await;
     check(&mut seen, "approve twice", &r, StatusCode::CONFLICT, "step_already_done");
     let r =
@@ -251,7 +252,7 @@ async fn every_reason_code_through_http_in_four_languages() {
     check(&mut seen, "approve after reject", &r, StatusCode::CONFLICT, "application_closed");
 
     // One credential per person: after issuance, the same person is refused.
-    api.redeem(&offer).await;
+    api.redeem(&offer, &tx_code).await;
     let r = each_lang(|lang| api.submit(kim(), Some(lang))).await;
     check(&mut seen, "already holds", &r, unprocessable, "already_holds_credential");
 

@@ -204,7 +204,7 @@ async fn person(shared: &Shared, primary: usize, p: Person) -> Result<Issued> {
         }
         _ => return Err(anyhow!("submit: HTTP {} {}", a.status, String::from_utf8_lossy(&a.body))),
     };
-    let mut code: Option<String> = None;
+    let mut code: Option<load::Code> = None;
     // Officer steps, driven by the state the issuer reports (after a crash, re-read and go on).
     loop {
         let view = format!("/v1/applications/{id}");
@@ -228,7 +228,7 @@ async fn person(shared: &Shared, primary: usize, p: Person) -> Result<Issued> {
         let a = answer(shared, primary, &Req::post(&path, Some(officer), &ct, body, step_key.as_deref())).await?;
         match a.status {
             200 if step == "approve" || step == "offer" => {
-                code = Some(load::code_of(a.json()["offer_uri"].as_str().unwrap_or_default())?);
+                code = Some(load::code_of(&a.json())?);
             }
             200 => {}
             // A retried step that had been done: the next view shows where it stands.
@@ -248,22 +248,33 @@ async fn person(shared: &Shared, primary: usize, p: Person) -> Result<Issued> {
             let path = format!("/v1/applications/{id}/offer");
             let renew_key = key(&format!("renew-{renewal}"));
             let a = answer(shared, primary, &Req::json(&path, Some(officer), &json!({}), renew_key.as_deref())).await?;
-            code = Some(load::code_of(expect(&a, 200, "renew offer")?["offer_uri"].as_str().unwrap_or_default())?);
+            code = Some(load::code_of(&expect(&a, 200, "renew offer")?)?);
             continue;
         }
         let v = a.json();
         let access = v["access_token"].as_str().unwrap_or_default().to_owned();
-        let nonce = v["c_nonce"].as_str().unwrap_or_default();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        // The proof's audience is the issuer's public URL, which every node shares.
-        let audience = shared.clients[0].base.clone();
-        let body = load::credential_body(&device.proof(&audience, nonce, now));
-        // A lost answer is retried with the same token and proof: the same credential comes back.
-        let a =
-            answer(shared, primary, &Req::post("/credential", Some(&access), "application/json", body, None)).await?;
-        let v = expect(&a, 200, "credential")?;
-        let sd_jwt = crate::find_sd_jwt(&v).ok_or_else(|| anyhow!("no SD-JWT in {v}"))?;
-        return Ok(Issued { application: id, sd_jwt });
+        // A lost answer is retried with the same token and proof. A request whose answer was
+        // lost has used its nonce, so the retry may hear `invalid_nonce`: a fresh nonce and a
+        // proof by the same device key then get the same credential back. The proof's audience
+        // is the issuer's public URL, which every node shares.
+        let audience = shared.clients[0].issuer.clone();
+        for _fresh_nonce in 0..5 {
+            let n =
+                answer(shared, primary, &Req::post("/nonce", Some(&access), "application/json", Bytes::new(), None))
+                    .await?;
+            let nonce = expect(&n, 200, "nonce")?["c_nonce"].as_str().unwrap_or_default().to_owned();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            let body = load::credential_body(&device.proof(&audience, &nonce, now));
+            let a = answer(shared, primary, &Req::post("/credential", Some(&access), "application/json", body, None))
+                .await?;
+            if a.status == 400 && a.error_code() == "invalid_nonce" {
+                continue;
+            }
+            let v = expect(&a, 200, "credential")?;
+            let sd_jwt = crate::find_sd_jwt(&v).ok_or_else(|| anyhow!("no SD-JWT in {v}"))?;
+            return Ok(Issued { application: id, sd_jwt });
+        }
+        bail!("application {id}: five fresh nonces refused");
     }
     bail!("application {id}: no usable offer after three renewals")
 }

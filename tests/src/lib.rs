@@ -333,6 +333,33 @@ pub fn interop(script: &str, args: &[&Path]) -> Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// The folder of the Node.js independent checks (`tests/interop/node`): an OpenID4VCI 1.0 wallet
+/// (`@openid4vc/openid4vci`) and an SD-JWT VC verifier (`@sd-jwt/sd-jwt-vc`), pinned by its
+/// `package-lock.json`. The test command installs them with `npm ci` there.
+pub fn node_interop_dir() -> PathBuf {
+    workspace().join("tests/interop/node")
+}
+
+/// Runs one of the Node.js independent checks with `node` (or `VNEID_NODE`) and parses the one
+/// JSON object it prints; `Ok((exit code, json))` whatever the script decided. Installs the
+/// packages with `npm ci` first if the test command has not.
+pub fn node_interop(script: &str, args: &[&str]) -> Result<(i32, Value)> {
+    let dir = node_interop_dir();
+    if !dir.join("node_modules").is_dir() {
+        let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output()?;
+        if !out.status.success() {
+            bail!("npm ci in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let node = std::env::var("VNEID_NODE").unwrap_or_else(|_| "node".into());
+    let out = Command::new(&node).arg(script).args(args).current_dir(&dir).stdin(Stdio::null()).output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    let v: Value = serde_json::from_str(&stdout).with_context(|| {
+        format!("{script} printed no JSON ({}): {stdout}{}", out.status, String::from_utf8_lossy(&out.stderr))
+    })?;
+    Ok((out.status.code().unwrap_or(-1), v))
+}
+
 /// Deterministic stand-ins for captured biometrics: the right magic bytes, plausible sizes.
 pub fn fake_portrait(seed: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -384,8 +411,16 @@ pub fn officer_token(http: &Http, admin: &str) -> Result<String> {
     v["token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no token in {v}"))
 }
 
-/// Takes an application from submission to approval; returns the credential offer URI.
-pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<String> {
+/// A credential offer as the officer hands it over: the URI (for the QR code) and the
+/// transaction code (which also went to the applicant's phone and e-mail).
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub uri: String,
+    pub tx_code: String,
+}
+
+/// Takes an application from submission to approval; returns the credential offer.
+pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<Offer> {
     let v = expect("submit TK01", http.post("/v1/applications", Some(officer), form)?, 201)?;
     let id = v["id"].as_str().ok_or_else(|| anyhow!("no id in {v}"))?.to_owned();
     let (portrait, f1, f2) = (fake_portrait(1), fake_fingerprint(2), fake_fingerprint(3));
@@ -405,7 +440,9 @@ pub fn enroll(http: &Http, officer: &str, form: &Value) -> Result<String> {
         200,
     )?;
     let v = expect("approve", http.post(&format!("/v1/applications/{id}/approve"), Some(officer), &json!({}))?, 200)?;
-    v["offer_uri"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no offer_uri in {v}"))
+    let uri = v["offer_uri"].as_str().ok_or_else(|| anyhow!("no offer_uri in {v}"))?.to_owned();
+    let tx_code = v["tx_code"].as_str().ok_or_else(|| anyhow!("no tx_code in {v}"))?.to_owned();
+    Ok(Offer { uri, tx_code })
 }
 
 /// What the journey leaves behind.
@@ -438,7 +475,7 @@ pub fn journey_logging(out: &Path, log: Option<&Path>) -> Result<Journey> {
     let wallet = out.join("wallet");
     let w = wallet.to_string_lossy().into_owned();
     run_ok("wallet-sim", &["--home", &w, "init"])?;
-    run_ok("wallet-sim", &["--home", &w, "receive", &offer])?;
+    run_ok("wallet-sim", &["--home", &w, "receive", &offer.uri, "--tx-code", &offer.tx_code])?;
 
     let bundle = out.join("bundle");
     run_ok(

@@ -233,10 +233,20 @@ pub fn biometrics_body(seed: u8) -> (String, Bytes) {
     (format!("multipart/form-data; boundary={boundary}"), Bytes::from(body))
 }
 
-/// The pre-authorized code inside an offer URI.
-pub fn code_of(offer_uri: &str) -> Result<String> {
-    let offer = verifier::build::oid4vci::CredentialOffer::from_uri(offer_uri).map_err(|e| anyhow!("offer: {e}"))?;
-    offer.pre_authorized_code().map(str::to_owned).ok_or_else(|| anyhow!("no code in offer"))
+/// What redeeming an offer takes: its pre-authorized code and its transaction code.
+#[derive(Debug, Clone)]
+pub struct Code {
+    pub code: String,
+    pub tx_code: String,
+}
+
+/// The code and transaction code of an approval (or renewed offer) response.
+pub fn code_of(offer: &Value) -> Result<Code> {
+    let uri = offer["offer_uri"].as_str().unwrap_or_default();
+    let parsed = verifier::build::oid4vci::CredentialOffer::from_uri(uri).map_err(|e| anyhow!("offer: {e}"))?;
+    let code = parsed.pre_authorized_code().map(str::to_owned).ok_or_else(|| anyhow!("no code in offer"))?;
+    let tx_code = offer["tx_code"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no tx_code with the offer"))?;
+    Ok(Code { code, tx_code })
 }
 
 /// A wallet's device key and its proof of possession over a nonce.
@@ -309,7 +319,7 @@ async fn step(
 }
 
 /// Takes a person from submission to approval; returns the application id and the offer's code.
-pub async fn enroll(c: &Client, officer: &str, p: Person) -> Result<(String, String)> {
+pub async fn enroll(c: &Client, officer: &str, p: Person) -> Result<(String, Code)> {
     let a = step(c, "submit", c.post_json("/v1/applications", Some(officer), &p.form()), 201).await?;
     let id = a.json()["id"].as_str().ok_or_else(|| anyhow!("no id"))?.to_owned();
     let (ct, body) = biometrics_body(p.0 as u8);
@@ -319,41 +329,50 @@ pub async fn enroll(c: &Client, officer: &str, p: Person) -> Result<(String, Str
     step(c, "national check", c.post_json(&path, Some(officer), &json!({})), 200).await?;
     let path = format!("/v1/applications/{id}/approve");
     let a = step(c, "approve", c.post_json(&path, Some(officer), &json!({})), 200).await?;
-    let code = code_of(a.json()["offer_uri"].as_str().unwrap_or_default())?;
+    let code = code_of(&a.json())?;
     Ok((id, code))
 }
 
-/// The token request body for a pre-authorized code.
-pub fn token_body(code: &str) -> Bytes {
-    let enc: String = code
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+/// The token request body for a pre-authorized code and its transaction code.
+pub fn token_body(code: &Code) -> Bytes {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
     Bytes::from(format!(
-        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={enc}"
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={}&tx_code={}",
+        enc(&code.code),
+        enc(&code.tx_code)
     ))
 }
 
-/// Trades a code for (access token, nonce).
-pub async fn redeem(c: &Client, code: &str) -> Result<(String, String)> {
+/// A nonce from the Nonce Endpoint, bound to the session of `access`.
+pub async fn nonce(c: &Client, access: &str) -> Result<String> {
+    let v = step(c, "nonce", c.call("POST", "/nonce", Some(access), None, Bytes::new()), 200).await?.json();
+    v["c_nonce"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no c_nonce"))
+}
+
+/// Trades a code for an access token, then takes a nonce for it: (access token, nonce).
+pub async fn redeem(c: &Client, code: &Code) -> Result<(String, String)> {
     let fut = c.call("POST", "/token", None, Some("application/x-www-form-urlencoded"), token_body(code));
     let v = step(c, "token", fut, 200).await?.json();
     let access = v["access_token"].as_str().ok_or_else(|| anyhow!("no access token"))?.to_owned();
-    let nonce = v["c_nonce"].as_str().ok_or_else(|| anyhow!("no nonce"))?.to_owned();
+    let nonce = nonce(c, &access).await?;
     Ok((access, nonce))
 }
 
-/// The credential request body with a proof.
+/// The credential request body (OpenID4VCI 1.0 `proofs`) with one proof.
 pub fn credential_body(proof: &str) -> Bytes {
     Bytes::from(
         json!({"credential_configuration_id": verifier::build::oid4vci::CONFIGURATION_ID,
-               "proof": {"proof_type": "jwt", "jwt": proof}})
+               "proofs": {"jwt": [proof]}})
         .to_string(),
     )
 }

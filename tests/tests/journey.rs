@@ -116,7 +116,7 @@ fn landlord_verifies_offline_and_every_alteration_is_rejected() -> Result<()> {
     let offer = e2e::enroll(&http, &officer, &e2e::kim_tk01())?;
     let w2 = dir.path().join("wallet2").to_string_lossy().into_owned();
     run_ok("wallet-sim", &["--home", &w2, "init"])?;
-    run_ok("wallet-sim", &["--home", &w2, "receive", &offer])?;
+    run_ok("wallet-sim", &["--home", &w2, "receive", &offer.uri, "--tx-code", &offer.tx_code])?;
     let forged = dir.path().join("forged.png");
     run_ok("wallet-sim", &["--home", &w2, "present", "--purpose", "landlord", "--png", &forged.to_string_lossy()])?;
     let (code, v) = verify_offline(&j.bundle, ("--png", &forged), &["--purpose", "landlord"])?;

@@ -83,7 +83,7 @@ fn status_changes_and_key_rotation_reach_offline_verifiers_after_sync() -> Resul
     let offer = e2e::enroll(&http, &officer, &wang_tk01())?;
     let w2 = dir.path().join("wallet-wang").to_string_lossy().into_owned();
     run_ok("wallet-sim", &["--home", &w2, "init"])?;
-    run_ok("wallet-sim", &["--home", &w2, "receive", &offer])?;
+    run_ok("wallet-sim", &["--home", &w2, "receive", &offer.uri, "--tx-code", &offer.tx_code])?;
     let wang = dir.path().join("wang.txt");
     run_ok("wallet-sim", &["--home", &w2, "present", "--purpose", "landlord", "--text", &wang.to_string_lossy()])?;
     let (code, v) = verify(&planned, &wang)?;

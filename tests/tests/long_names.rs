@@ -58,7 +58,7 @@ fn the_longest_names_and_addresses_fit_every_purposes_qr() -> Result<()> {
     let wallet = dir.path().join("wallet");
     let w = wallet.to_string_lossy().into_owned();
     e2e::run_ok("wallet-sim", &["--home", &w, "init"])?;
-    e2e::run_ok("wallet-sim", &["--home", &w, "receive", &offer])?;
+    e2e::run_ok("wallet-sim", &["--home", &w, "receive", &offer.uri, "--tx-code", &offer.tx_code])?;
     for (purpose, max) in [("landlord", 13), ("bank", 15), ("residence-office", 20)] {
         let png = dir.path().join(format!("{purpose}.png"));
         e2e::run_ok("wallet-sim", &["--home", &w, "present", "--purpose", purpose, "--png", &png.to_string_lossy()])?;

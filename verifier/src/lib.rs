@@ -128,8 +128,8 @@ pub mod build {
     /// wallet's proof of possession of its device key.
     pub mod oid4vci {
         pub use crate::oid4vci::{
-            proof_signing_input, verify_proof, CredentialOffer, CONFIGURATION_ID, OFFER_SCHEME, PRE_AUTH_GRANT,
-            PROOF_TYP,
+            check_proof, proof_signing_input, verify_proof, CheckedProof, CredentialOffer, TxCodeSpec,
+            CONFIGURATION_ID, MAX_TX_CODE_DESCRIPTION, OFFER_SCHEME, PRE_AUTH_GRANT, PROOF_TYP,
         };
     }
 

@@ -1,8 +1,11 @@
-//! Receiving credentials: the OpenID4VCI pre-authorized code flow, as a typestate.
+//! Receiving credentials: the OpenID4VCI 1.0 pre-authorized code flow, as a typestate.
 //!
-//! [`Offer`] → [`Offer::discover`] → [`Discovered`] → [`Discovered::token`] → [`Authorized`] →
-//! [`Authorized::credential`] → [`CredentialSet`]. Each step consumes the previous one, so a
-//! token cannot be redeemed twice and a proof cannot be built before there is a nonce.
+//! [`Offer`] → [`Offer::discover`] (credential issuer metadata, then the authorization server
+//! metadata, RFC 8414) → [`Discovered`] → [`Discovered::token`] (the pre-authorized code and the
+//! transaction code the holder received by SMS or e-mail) → [`Authorized`] →
+//! [`Authorized::credential`] (a nonce from the Nonce Endpoint, bound to this session by the
+//! access token; a `proofs` request) → [`CredentialSet`]. Each step consumes the previous one,
+//! so a token cannot be redeemed twice and a proof cannot be built before there is a nonce.
 //!
 //! The HTTP is plain blocking `ureq` with timeouts, no redirects (an issuer endpoint that
 //! redirects is misconfigured, and following a redirect with a bearer token risks sending it
@@ -30,12 +33,15 @@ const MAX_BODY: u64 = 256 * 1024;
 const MAX_MESSAGE: usize = 300;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs the whole flow for `offer_uri` at time `now` and replaces the wallet's credential set
+/// Runs the whole flow for `offer_uri` at time `now`, with the transaction code the holder
+/// received (`tx_code`, when the offer asks for one), and replaces the wallet's credential set
 /// with what was received (after checking it). Nothing is stored if any step fails.
-pub fn receive(wallet: &Wallet, offer_uri: &str, now: u64) -> Result<CredentialSet> {
+pub fn receive(wallet: &Wallet, offer_uri: &str, tx_code: Option<&str>, now: u64) -> Result<CredentialSet> {
     let device = wallet.device_key()?;
     let http = Http::new();
-    let set = Offer::parse(offer_uri)?.discover(&http)?.token(&http)?.credential(&http, &device, now)?;
+    let offer = Offer::parse(offer_uri)?;
+    let tx_code = offer.check_tx_code(tx_code)?;
+    let set = offer.discover(&http)?.token(&http, tx_code.as_ref())?.credential(&http, &device, now)?;
     wallet.save_credentials(&set)?;
     Ok(set)
 }
@@ -68,6 +74,11 @@ impl Http {
 
     fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Value> {
         json_answer(url, self.agent.post(url).set("Accept", "application/json").send_form(form))
+    }
+
+    fn post_bearer(&self, url: &str, bearer: &str) -> Result<Value> {
+        let auth = Zeroizing::new(format!("Bearer {bearer}"));
+        json_answer(url, self.agent.post(url).set("Accept", "application/json").set("Authorization", &auth).call())
     }
 
     fn post_json(&self, url: &str, bearer: &str, body: &Value) -> Result<Value> {
@@ -130,9 +141,10 @@ fn str_field<'v>(url: &str, v: &'v Value, name: &str) -> Result<&'v str> {
         .ok_or_else(|| Error::Protocol { url: url.into(), detail: format!("no {name} in the response") })
 }
 
-/// A bearer secret (pre-authorized code, access token): zeroized on drop, never printed.
+/// A bearer secret (pre-authorized code, transaction code, access token): zeroized on drop,
+/// never printed.
 #[derive(Clone)]
-struct Secret(Zeroizing<String>);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     fn new(s: &str) -> Self {
@@ -160,6 +172,8 @@ fn is_http_url(s: &str) -> bool {
 pub struct Offer {
     issuer: String,
     code: Secret,
+    /// What the offer says about its transaction code, if it asks for one.
+    tx_code: Option<oid4vci::TxCodeSpec>,
 }
 
 impl Offer {
@@ -172,36 +186,87 @@ impl Offer {
             return Err(Error::Offer("credential_issuer must be an http(s) URL"));
         }
         let code = offer.pre_authorized_code().ok_or(Error::Offer("offer has no pre-authorized code"))?;
-        Ok(Self { code: Secret::new(code), issuer: offer.credential_issuer })
+        Ok(Self { code: Secret::new(code), tx_code: offer.tx_code(), issuer: offer.credential_issuer })
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
-    /// `GET {credential_issuer}/.well-known/openid-credential-issuer`.
-    pub fn discover(self, http: &Http) -> Result<Discovered> {
-        let url = format!("{}/.well-known/openid-credential-issuer", self.issuer.trim_end_matches('/'));
-        let meta = http.get(&url)?;
-        let proto = |detail: &str| Error::Protocol { url: url.clone(), detail: detail.into() };
-        // OpenID4VCI 12.2.4: the metadata must name the issuer the offer named.
-        if str_field(&url, &meta, "credential_issuer")?.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
-            return Err(proto("metadata is for another credential_issuer"));
+    /// What the offer says about its transaction code, if it asks for one.
+    pub fn tx_code(&self) -> Option<&oid4vci::TxCodeSpec> {
+        self.tx_code.as_ref()
+    }
+
+    /// The transaction code to send: required when the offer asks for one (and then as it
+    /// describes: digits for `numeric`, its length), refused when it does not.
+    pub fn check_tx_code(&self, given: Option<&str>) -> Result<Option<Secret>> {
+        let bad = |detail: String| Error::InvalidArgument { what: "transaction code", detail };
+        match (&self.tx_code, given.map(str::trim).filter(|t| !t.is_empty())) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(bad("this offer does not ask for one; leave out --tx-code".into())),
+            (Some(spec), None) => {
+                let hint = spec.description.as_deref().map(printable).unwrap_or_default();
+                Err(bad(format!("this offer needs the transaction code sent to you: give --tx-code. {hint}")))
+            }
+            (Some(spec), Some(t)) => {
+                if spec.input_mode.as_deref().unwrap_or("numeric") == "numeric"
+                    && !t.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(bad("it must be digits only".into()));
+                }
+                if spec.length.is_some_and(|n| t.chars().count() != n as usize) {
+                    return Err(bad(format!("it must have {} characters", spec.length.unwrap_or_default())));
+                }
+                Ok(Some(Secret::new(t)))
+            }
         }
-        let endpoint = |name: &str| -> Result<String> {
-            let e = str_field(&url, &meta, name)?;
+    }
+
+    /// Discovery (OpenID4VCI 1.0 section 12): `GET {credential_issuer}/.well-known/openid-credential-issuer`
+    /// for the credential and nonce endpoints, then the authorization server's RFC 8414
+    /// metadata (this issuer's own, as no `authorization_servers` are named) for the token
+    /// endpoint.
+    pub fn discover(self, http: &Http) -> Result<Discovered> {
+        let base = self.issuer.trim_end_matches('/').to_owned();
+        let url = format!("{base}/.well-known/openid-credential-issuer");
+        let meta = http.get(&url)?;
+        // OpenID4VCI 12.2.4: the metadata must name the issuer the offer named.
+        if str_field(&url, &meta, "credential_issuer")?.trim_end_matches('/') != base {
+            return Err(Error::Protocol { url, detail: "metadata is for another credential_issuer".into() });
+        }
+        let endpoint = |url: &str, doc: &Value, name: &str| -> Result<String> {
+            let proto = |detail: String| Error::Protocol { url: url.to_owned(), detail };
+            let e = str_field(url, doc, name)?;
             if !is_http_url(e) {
-                return Err(proto(&format!("{name} is not an absolute http(s) URL")));
+                return Err(proto(format!("{name} is not an absolute http(s) URL")));
             }
             // Never downgrade: an https issuer's endpoints are https too.
             if self.issuer.starts_with("https://") && !e.starts_with("https://") {
-                return Err(proto(&format!("{name} is not https")));
+                return Err(proto(format!("{name} is not https")));
             }
             Ok(e.to_owned())
         };
+        let credential_endpoint = endpoint(&url, &meta, "credential_endpoint")?;
+        let nonce_endpoint = endpoint(&url, &meta, "nonce_endpoint")?;
+        let auth_server = match meta.get("authorization_servers").and_then(Value::as_array) {
+            None => base.clone(),
+            Some(list) => {
+                list.first().and_then(Value::as_str).map(|s| s.trim_end_matches('/').to_owned()).ok_or_else(|| {
+                    Error::Protocol { url: url.clone(), detail: "authorization_servers is empty".into() }
+                })?
+            }
+        };
+        let as_url = format!("{auth_server}/.well-known/oauth-authorization-server");
+        let as_meta = http.get(&as_url)?;
+        // RFC 8414 section 3.3: the metadata must name the server it was fetched for.
+        if str_field(&as_url, &as_meta, "issuer")?.trim_end_matches('/') != auth_server {
+            return Err(Error::Protocol { url: as_url, detail: "metadata is for another issuer".into() });
+        }
         Ok(Discovered {
-            token_endpoint: endpoint("token_endpoint")?,
-            credential_endpoint: endpoint("credential_endpoint")?,
+            token_endpoint: endpoint(&as_url, &as_meta, "token_endpoint")?,
+            credential_endpoint,
+            nonce_endpoint,
             issuer: self.issuer,
             code: self.code,
         })
@@ -215,14 +280,19 @@ pub struct Discovered {
     code: Secret,
     token_endpoint: String,
     credential_endpoint: String,
+    nonce_endpoint: String,
 }
 
 impl Discovered {
-    /// Redeems the pre-authorized code at the token endpoint.
-    pub fn token(self, http: &Http) -> Result<Authorized> {
+    /// Redeems the pre-authorized code (with the transaction code, if the offer asked for one)
+    /// at the token endpoint.
+    pub fn token(self, http: &Http, tx_code: Option<&Secret>) -> Result<Authorized> {
         let url = &self.token_endpoint;
-        let v = http
-            .post_form(url, &[("grant_type", oid4vci::PRE_AUTH_GRANT), ("pre-authorized_code", self.code.expose())])?;
+        let mut form = vec![("grant_type", oid4vci::PRE_AUTH_GRANT), ("pre-authorized_code", self.code.expose())];
+        if let Some(tx) = tx_code {
+            form.push(("tx_code", tx.expose()));
+        }
+        let v = http.post_form(url, &form)?;
         let token_type = str_field(url, &v, "token_type")?;
         if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::Protocol {
@@ -232,31 +302,34 @@ impl Discovered {
         }
         Ok(Authorized {
             access_token: Secret::new(str_field(url, &v, "access_token")?),
-            c_nonce: str_field(url, &v, "c_nonce")?.to_owned(),
             issuer: self.issuer,
             credential_endpoint: self.credential_endpoint,
+            nonce_endpoint: self.nonce_endpoint,
         })
     }
 }
 
-/// Step 3: holding an access token and a nonce to prove possession of the device key with.
+/// Step 3: holding an access token.
 #[derive(Debug)]
 pub struct Authorized {
     issuer: String,
     credential_endpoint: String,
+    nonce_endpoint: String,
     access_token: Secret,
-    c_nonce: String,
 }
 
 impl Authorized {
-    /// Proves possession of the device key (a proof JWT over the issuer and the nonce, at
-    /// `now`), fetches the credentials and checks them (see [`check_received`]).
+    /// Takes a nonce from the Nonce Endpoint (sending the access token, so the nonce is this
+    /// session's), proves possession of the device key over it (a `jwt` proof for the issuer,
+    /// at `now`), fetches the credentials (`proofs`) and checks them (see [`check_received`]).
     pub fn credential(self, http: &Http, device: &DeviceKey, now: u64) -> Result<CredentialSet> {
-        let input = oid4vci::proof_signing_input(&device.public(), &self.issuer, now, &self.c_nonce);
+        let n = http.post_bearer(&self.nonce_endpoint, self.access_token.expose())?;
+        let nonce = str_field(&self.nonce_endpoint, &n, "c_nonce")?;
+        let input = oid4vci::proof_signing_input(&device.public(), &self.issuer, now, nonce);
         let proof = verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()));
         let body = json!({
             "credential_configuration_id": oid4vci::CONFIGURATION_ID,
-            "proof": {"proof_type": "jwt", "jwt": proof},
+            "proofs": {"jwt": [proof]},
         });
         let v = http.post_json(&self.credential_endpoint, self.access_token.expose(), &body)?;
         check_received(&self.credential_endpoint, &v, self.issuer, device, now)
@@ -463,7 +536,7 @@ pub(crate) mod tests {
         std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(10);
             let mut served = 0;
-            while Instant::now() < deadline && served < 3 {
+            while Instant::now() < deadline && served < 5 {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         served += 1;
@@ -507,20 +580,28 @@ pub(crate) mod tests {
         let (status, answer, more) = match (method.as_str(), path.as_str()) {
             ("GET", "/.well-known/openid-credential-issuer") => (
                 200,
-                json!({"credential_issuer": base, "token_endpoint": format!("{base}/token"), "credential_endpoint": format!("{base}/credential")}),
+                json!({"credential_issuer": base, "credential_endpoint": format!("{base}/credential"),
+                       "nonce_endpoint": format!("{base}/nonce")}),
                 true,
             ),
+            ("GET", "/.well-known/oauth-authorization-server") => {
+                (200, json!({"issuer": base, "token_endpoint": format!("{base}/token")}), true)
+            }
+            ("POST", "/nonce") => {
+                assert_eq!(
+                    header("authorization").as_deref(),
+                    Some("Bearer tok-123"),
+                    "the nonce is asked in the session"
+                );
+                (200, json!({"c_nonce": "nonce-1"}), true)
+            }
             ("POST", "/token") if mode == Mode::RefuseToken => {
                 (400, json!({"error": "invalid_grant", "message": "pre-authorized code already used\u{1b}[2J"}), false)
             }
             ("POST", "/token") => {
-                let ok = body == "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=c%C3%B3de+%2B%26%3D1";
+                let ok = body == "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=c%C3%B3de+%2B%26%3D1&tx_code=123456";
                 if ok {
-                    (
-                        200,
-                        json!({"access_token": "tok-123", "token_type": "Bearer", "expires_in": 300, "c_nonce": "nonce-1"}),
-                        true,
-                    )
+                    (200, json!({"access_token": "tok-123", "token_type": "Bearer", "expires_in": 300}), true)
                 } else {
                     (400, json!({"error": "invalid_request", "message": body}), false)
                 }
@@ -529,8 +610,9 @@ pub(crate) mod tests {
                 let v: Value = serde_json::from_str(&body).unwrap();
                 assert_eq!(header("authorization").as_deref(), Some("Bearer tok-123"));
                 assert_eq!(v["credential_configuration_id"], oid4vci::CONFIGURATION_ID);
-                assert_eq!(v["proof"]["proof_type"], "jwt");
-                match oid4vci::verify_proof(v["proof"]["jwt"].as_str().unwrap(), base, "nonce-1", NOW, 300) {
+                assert!(v.get("proof").is_none(), "1.0: proofs only");
+                assert_eq!(v["proofs"]["jwt"].as_array().map(Vec::len), Some(1));
+                match oid4vci::verify_proof(v["proofs"]["jwt"][0].as_str().unwrap(), base, "nonce-1", NOW, 300) {
                     Ok(holder) => {
                         let holder =
                             if mode == Mode::OtherHolder { DeviceKey::from_seed(&[9; 32]).public() } else { holder };
@@ -555,8 +637,11 @@ pub(crate) mod tests {
     }
 
     fn offer(url: &str) -> String {
-        CredentialOffer::pre_authorized(url, "códe +&=1").to_uri()
+        let tx = oid4vci::TxCodeSpec::numeric(6, "sent by SMS");
+        CredentialOffer::pre_authorized_with_tx_code(url, "códe +&=1", &tx).to_uri()
     }
+
+    const TX: Option<&str> = Some("123456");
 
     #[test]
     fn receives_checks_and_stores_the_credentials() {
@@ -564,7 +649,7 @@ pub(crate) mod tests {
         let w = Wallet::new(dir.path());
         let (device, _) = w.init().unwrap();
         let (url, seen) = fake_issuer(Mode::Honest);
-        let set = receive(&w, &offer(&url), NOW).unwrap();
+        let set = receive(&w, &offer(&url), TX, NOW).unwrap();
         assert_eq!(set.issuer(), url);
         assert_eq!(set.received_at(), NOW);
         assert_eq!(set.qr_all().map(|(p, _)| p).collect::<Vec<_>>(), Purpose::ALL.to_vec());
@@ -577,15 +662,24 @@ pub(crate) mod tests {
 
         let seen = seen.lock().unwrap();
         let paths: Vec<_> = seen.iter().map(|s| format!("{} {}", s.method, s.path)).collect();
-        assert_eq!(paths, ["GET /.well-known/openid-credential-issuer", "POST /token", "POST /credential"]);
+        assert_eq!(
+            paths,
+            [
+                "GET /.well-known/openid-credential-issuer",
+                "GET /.well-known/oauth-authorization-server",
+                "POST /token",
+                "POST /nonce",
+                "POST /credential"
+            ]
+        );
         let ct = |i: usize| seen[i].headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone());
-        assert_eq!(ct(1).as_deref(), Some("application/x-www-form-urlencoded"));
-        assert!(ct(2).is_some_and(|c| c.starts_with("application/json")));
-        assert!(seen[1].body.contains("pre-authorized_code="));
+        assert_eq!(ct(2).as_deref(), Some("application/x-www-form-urlencoded"));
+        assert!(ct(4).is_some_and(|c| c.starts_with("application/json")));
+        assert!(seen[2].body.contains("pre-authorized_code=") && seen[2].body.contains("tx_code=123456"));
 
         // Receiving again replaces the set.
         let (url2, _) = fake_issuer(Mode::Honest);
-        let again = receive(&w, &offer(&url2), NOW + 10).unwrap();
+        let again = receive(&w, &offer(&url2), TX, NOW + 10).unwrap();
         assert_eq!(w.credentials().unwrap().unwrap(), again);
         assert_eq!(again.issuer(), url2);
     }
@@ -596,7 +690,7 @@ pub(crate) mod tests {
         let w = Wallet::new(dir.path());
         w.init().unwrap();
         let (url, _) = fake_issuer(Mode::RefuseToken);
-        match receive(&w, &offer(&url), NOW) {
+        match receive(&w, &offer(&url), TX, NOW) {
             Err(Error::Issuer { status: 400, code, message, .. }) => {
                 assert_eq!(code, "invalid_grant");
                 assert_eq!(message, "pre-authorized code already used[2J", "control characters are stripped");
@@ -612,22 +706,41 @@ pub(crate) mod tests {
         let w = Wallet::new(dir.path());
         w.init().unwrap();
         let (url, _) = fake_issuer(Mode::OtherHolder);
-        let e = receive(&w, &offer(&url), NOW).unwrap_err();
+        let e = receive(&w, &offer(&url), TX, NOW).unwrap_err();
         assert!(matches!(&e, Error::Rejected(d) if d.contains("another device key")), "{e}");
         assert!(!e.is_usage());
         assert!(w.credentials().unwrap().is_none());
     }
 
     #[test]
+    fn the_transaction_code_is_checked_before_anything_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Wallet::new(dir.path());
+        w.init().unwrap();
+        // Port 1: nothing listens, so a request would be a transport error, not these.
+        let uri = offer("http://127.0.0.1:1");
+        for (tx, why) in
+            [(None, "needs the transaction code"), (Some("12345"), "6 characters"), (Some("12a456"), "digits")]
+        {
+            let e = receive(&w, &uri, tx, NOW).unwrap_err();
+            assert!(e.is_usage() && e.to_string().contains(why), "{tx:?}: {e}");
+        }
+        let plain = CredentialOffer::pre_authorized("http://127.0.0.1:1", "c").to_uri();
+        let e = receive(&w, &plain, TX, NOW).unwrap_err();
+        assert!(e.is_usage() && e.to_string().contains("does not ask"), "{e}");
+        assert!(matches!(receive(&w, &plain, None, NOW), Err(Error::Transport { .. })));
+    }
+
+    #[test]
     fn unreachable_issuer_and_bad_offers() {
         let dir = tempfile::tempdir().unwrap();
         let w = Wallet::new(dir.path());
-        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), NOW), Err(Error::NotInitialized(_))));
+        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), TX, NOW), Err(Error::NotInitialized(_))));
         w.init().unwrap();
         // Port 1 on loopback: connection refused.
-        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), NOW), Err(Error::Transport { .. })));
-        assert!(matches!(receive(&w, "https://example.com", NOW), Err(Error::Offer(_))));
-        assert!(matches!(receive(&w, &offer("file:///etc"), NOW), Err(Error::Offer(_))));
+        assert!(matches!(receive(&w, &offer("http://127.0.0.1:1"), TX, NOW), Err(Error::Transport { .. })));
+        assert!(matches!(receive(&w, "https://example.com", TX, NOW), Err(Error::Offer(_))));
+        assert!(matches!(receive(&w, &offer("file:///etc"), TX, NOW), Err(Error::Offer(_))));
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //!   real phone keeps it in its secure element or StrongBox/Secure Enclave and only ever hands
 //!   out signatures. [`device::DeviceKey`] mimics that: it signs bytes and shows its public
 //!   key, and its seed is zeroized when dropped.
-//! - **Receiving** ([`issuance`]): the OpenID4VCI pre-authorized code flow over HTTP(S), as a
-//!   typestate (offer → metadata → token → credential), each step consuming the previous one.
+//! - **Receiving** ([`issuance`]): the OpenID4VCI 1.0 pre-authorized code flow over HTTP(S), as
+//!   a typestate (offer → metadata → token with the transaction code the holder received by SMS
+//!   or e-mail → nonce → credential with `proofs`), each step consuming the previous one.
 //!   What arrives is checked before anything is stored: each QR credential must decode, be
 //!   bound to this device key and carry the purpose it is filed under; the SD-JWT VC must be
 //!   bound to this device key and its disclosures must match its digests. The wallet does

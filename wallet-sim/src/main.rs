@@ -30,10 +30,14 @@ struct Cli {
 enum Cmd {
     /// Create the device key if there is none; print its public key (base64url).
     Init,
-    /// Receive credentials from an OpenID4VCI credential offer (pre-authorized code flow).
+    /// Receive credentials from an OpenID4VCI 1.0 credential offer (pre-authorized code flow).
     Receive {
         /// openid-credential-offer://?credential_offer=…
         offer_uri: String,
+        /// The transaction code sent to you by SMS or e-mail (or given by the officer), when the
+        /// offer asks for one.
+        #[arg(long, env = "WALLET_TX_CODE", value_name = "CODE")]
+        tx_code: Option<String>,
     },
     /// List the stored credentials: issuer, time received, per purpose expiry and claim names.
     Show {
@@ -91,8 +95,8 @@ fn run(cli: Cli) -> Result<(), wallet_sim::Error> {
             eprintln!("{what} in {}", wallet.key_path().display());
             let _ = writeln!(stdout, "{}", key.public());
         }
-        Cmd::Receive { offer_uri } => {
-            let set = issuance::receive(&wallet, &offer_uri, now())?;
+        Cmd::Receive { offer_uri, tx_code } => {
+            let set = issuance::receive(&wallet, &offer_uri, tx_code.as_deref(), now())?;
             let _ = writeln!(stdout, "received credentials from {}", set.issuer());
             for (purpose, q) in set.qr_all() {
                 let _ = writeln!(stdout, "  {purpose}: expires {}", wallet_sim::present::format_time(q.expires_at()));

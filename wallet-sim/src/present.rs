@@ -38,7 +38,7 @@ pub fn parse_challenge(hex: &str) -> Result<Challenge> {
     if hex.len() > 2 * MAX_CHALLENGE {
         return Err(bad("longer than 64 bytes"));
     }
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(bad("odd number of hex digits"));
     }
     let digit = |c: u8| char::from(c).to_digit(16).ok_or_else(|| bad("not hexadecimal"));

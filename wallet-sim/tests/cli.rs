@@ -100,6 +100,17 @@ fn init_show_present_and_exit_codes() {
     ] {
         assert_eq!(wallet(&home, bad).status.code(), Some(2), "{bad:?}");
     }
+    // An offer that asks for a transaction code: without one (or a malformed one) it is a usage
+    // error, said before anything is sent (nothing listens on port 1).
+    let tx = verifier::build::oid4vci::TxCodeSpec::numeric(6, "sent by SMS");
+    let offer = verifier::build::oid4vci::CredentialOffer::pre_authorized_with_tx_code("http://127.0.0.1:1", "c", &tx);
+    let uri = offer.to_uri();
+    let out = wallet(&home, &["receive", &uri]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tx-code"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(wallet(&home, &["receive", &uri, "--tx-code", "12ab56"]).status.code(), Some(2));
+    // With a well-formed one it tries the issuer (unreachable here: exit 1).
+    assert_eq!(wallet(&home, &["receive", &uri, "--tx-code", "123456"]).status.code(), Some(1));
 
     store_landlord(&home, public);
     let shown = wallet(&home, &["show"]);

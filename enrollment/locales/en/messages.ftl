@@ -109,3 +109,40 @@ api-unsupported-media-type = The request body is not in a format this address ac
 api-payload-too-large = The request body is too large.
 api-idempotency-key-reused = This Idempotency-Key was already used for a different request. Use a new key for a new request.
 api-idempotency-key-invalid = The Idempotency-Key header must be 1 to 255 visible characters.
+
+## Wallet-facing endpoints (OAuth / OpenID4VCI 1.0): error descriptions, the offer's transaction
+## code hint, the transaction code notice (SMS and e-mail), and the credential's display in the
+## issuer metadata.
+api-invalid-nonce = The nonce in the proof is unknown, already used, expired or from another session. Ask the issuer for a new nonce and try again.
+api-invalid-credential-request = The credential request is not in the expected format.
+api-unknown-credential-configuration = This credential configuration is not offered here.
+api-unknown-credential-identifier = This credential identifier is unknown.
+api-invalid-encryption-parameters = Encrypted credential responses are not offered here; send the request without encryption parameters.
+api-credential-request-denied = The credential cannot be issued: the applicant is no longer eligible. Please contact the reception point.
+api-temporarily-unavailable = The service is busy right now. Please try again in a moment.
+api-server-error = Something went wrong on our side. Please try again later.
+api-tx-code-required = This offer needs the transaction code that was sent to you by SMS and e-mail, or given to you by the officer.
+api-tx-code-wrong = The transaction code is wrong. { $left ->
+        [one] { $left } more wrong code will cancel this offer.
+       *[other] { $left } more wrong codes will cancel this offer.
+    }
+api-offer-locked = Too many wrong transaction codes: this offer no longer works. Ask the reception point to renew it.
+api-offer-needs-renewal = This offer was made before transaction codes were required. Ask the reception point to renew it.
+api-offer-tx-code-hint = Enter the { $length }-digit transaction code sent to you by SMS and e-mail, or given to you by the officer.
+api-notify-tx-code-subject = Your level-2 e-ID: transaction code
+api-notify-tx-code = Your transaction code for receiving your level-2 electronic identity is { $code }. Enter it in your wallet when it asks. It works until { $date }. Never share it: staff will never ask you for it.
+api-metadata-credential-name = Level-2 electronic identity (foreign resident)
+api-metadata-credential-description = Electronic identity of a foreign resident of Vietnam, at level 2, with per-purpose QR proofs for landlords, banks and residence offices.
+api-metadata-claim-name = Name as written
+api-metadata-claim-name-latin = Name (Latin letters)
+api-metadata-claim-birth-date = Date of birth
+api-metadata-claim-sex = Sex
+api-metadata-claim-nationality = Nationality
+api-metadata-claim-passport-number = Passport number
+api-metadata-claim-residence-card-number = Residence card number
+api-metadata-claim-residence-card-kind = Residence card kind
+api-metadata-claim-residence-card-expiry = Residence card valid until
+api-metadata-claim-address = Address in Vietnam
+api-metadata-claim-eid-number = Personal identification number
+api-metadata-claim-age-over-18 = Aged 18 or over
+api-metadata-claim-assurance-level = Assurance level

@@ -106,3 +106,36 @@ api-unsupported-media-type = 요청 본문이 이 주소가 받는 형식이 아
 api-payload-too-large = 요청 본문이 너무 큽니다.
 api-idempotency-key-reused = 이 Idempotency-Key는 이미 다른 요청에 사용되었습니다. 새 요청에는 새 키를 사용하세요.
 api-idempotency-key-invalid = Idempotency-Key 헤더는 보이는 문자 1~255자여야 합니다.
+
+## 지갑용 엔드포인트(OAuth / OpenID4VCI 1.0): 오류 설명, 발급 제안의 거래 코드 안내, 거래 코드
+## 알림(SMS 및 이메일), 발급자 메타데이터의 전자신분증 표시 정보.
+api-invalid-nonce = 증명에 포함된 논스(nonce)를 알 수 없거나, 이미 사용되었거나, 만료되었거나, 다른 세션의 것입니다. 발급자에게 새 논스를 받아 다시 시도해 주세요.
+api-invalid-credential-request = 발급 요청의 형식이 올바르지 않습니다.
+api-unknown-credential-configuration = 이 전자신분증 구성은 여기에서 제공되지 않습니다.
+api-unknown-credential-identifier = 알 수 없는 전자신분증 식별자입니다.
+api-invalid-encryption-parameters = 여기에서는 암호화된 발급 응답을 제공하지 않습니다. 암호화 매개변수 없이 요청해 주세요.
+api-credential-request-denied = 전자신분증을 발급할 수 없습니다. 신청인이 더 이상 자격 요건을 충족하지 않습니다. 접수처에 문의해 주세요.
+api-temporarily-unavailable = 지금은 서비스가 혼잡합니다. 잠시 후 다시 시도해 주세요.
+api-server-error = 저희 쪽에서 문제가 발생했습니다. 나중에 다시 시도해 주세요.
+api-tx-code-required = 이 발급 제안에는 SMS와 이메일로 보내 드렸거나 담당 공무원이 알려 드린 거래 코드가 필요합니다.
+api-tx-code-wrong = 거래 코드가 틀렸습니다. { $left }번 더 틀리면 이 발급 제안이 취소됩니다.
+api-offer-locked = 거래 코드를 너무 많이 틀렸습니다. 이 발급 제안은 더 이상 사용할 수 없습니다. 접수처에 새 제안을 요청해 주세요.
+api-offer-needs-renewal = 이 발급 제안은 거래 코드가 도입되기 전에 만들어졌습니다. 접수처에 새 제안을 요청해 주세요.
+api-offer-tx-code-hint = SMS와 이메일로 보내 드렸거나 담당 공무원이 알려 드린 { $length }자리 거래 코드를 입력하세요.
+api-notify-tx-code-subject = 2단계 전자신분증: 거래 코드
+api-notify-tx-code = 2단계 전자신분증을 받기 위한 거래 코드는 { $code }입니다. 지갑에서 요청하면 입력하세요. { $date }까지 유효합니다. 누구에게도 알려 주지 마세요. 직원은 절대 이 코드를 묻지 않습니다.
+api-metadata-credential-name = 2단계 전자신분증(외국인 거주자)
+api-metadata-credential-description = 베트남에 거주하는 외국인의 2단계 전자신분증으로, 집주인·은행·거주 등록 기관을 위한 용도별 QR 증명이 포함됩니다.
+api-metadata-claim-name = 이름(원어 표기)
+api-metadata-claim-name-latin = 이름(라틴 문자)
+api-metadata-claim-birth-date = 생년월일
+api-metadata-claim-sex = 성별
+api-metadata-claim-nationality = 국적
+api-metadata-claim-passport-number = 여권 번호
+api-metadata-claim-residence-card-number = 체류증 번호
+api-metadata-claim-residence-card-kind = 체류증 종류
+api-metadata-claim-residence-card-expiry = 체류증 유효 기간
+api-metadata-claim-address = 베트남 내 주소
+api-metadata-claim-eid-number = 개인 식별 번호
+api-metadata-claim-age-over-18 = 만 18세 이상
+api-metadata-claim-assurance-level = 신원 보증 수준

@@ -106,3 +106,37 @@ api-unsupported-media-type = Nội dung yêu cầu không đúng định dạng 
 api-payload-too-large = Nội dung yêu cầu quá lớn.
 api-idempotency-key-reused = Idempotency-Key này đã được dùng cho một yêu cầu khác. Hãy dùng khóa mới cho yêu cầu mới.
 api-idempotency-key-invalid = Tiêu đề Idempotency-Key phải gồm từ 1 đến 255 ký tự hiển thị.
+
+## Các điểm cuối dành cho ví (OAuth / OpenID4VCI 1.0): mô tả lỗi, gợi ý mã giao dịch trong lời
+## mời, thông báo mã giao dịch (SMS và thư điện tử), và cách hiển thị thông tin định danh trong
+## siêu dữ liệu của bên cấp.
+api-invalid-nonce = Nonce trong bằng chứng không xác định, đã được dùng, đã hết hạn hoặc thuộc phiên khác. Hãy xin nonce mới từ bên cấp và thử lại.
+api-invalid-credential-request = Yêu cầu cấp thông tin định danh không đúng định dạng.
+api-unknown-credential-configuration = Cấu hình thông tin định danh này không được cung cấp ở đây.
+api-unknown-credential-identifier = Mã nhận diện thông tin định danh này không xác định.
+api-invalid-encryption-parameters = Ở đây không hỗ trợ mã hóa phản hồi; hãy gửi yêu cầu không kèm tham số mã hóa.
+api-credential-request-denied = Không thể cấp thông tin định danh: người nộp hồ sơ không còn đủ điều kiện. Vui lòng liên hệ điểm tiếp nhận.
+api-temporarily-unavailable = Hệ thống đang bận. Vui lòng thử lại sau giây lát.
+api-server-error = Đã xảy ra lỗi từ phía chúng tôi. Vui lòng thử lại sau.
+api-tx-code-required = Lời mời này cần mã giao dịch đã được gửi cho bạn qua SMS và thư điện tử, hoặc do cán bộ trao cho bạn.
+api-tx-code-wrong = Mã giao dịch không đúng. Nhập sai thêm { $left } lần nữa, lời mời này sẽ bị hủy.
+api-offer-locked = Mã giao dịch đã bị nhập sai quá nhiều lần: lời mời này không còn hiệu lực. Hãy đề nghị điểm tiếp nhận cấp lời mời mới.
+api-offer-needs-renewal = Lời mời này được tạo trước khi yêu cầu mã giao dịch. Hãy đề nghị điểm tiếp nhận cấp lời mời mới.
+api-offer-tx-code-hint = Nhập mã giao dịch gồm { $length } chữ số đã được gửi cho bạn qua SMS và thư điện tử, hoặc do cán bộ trao cho bạn.
+api-notify-tx-code-subject = Định danh điện tử mức 2: mã giao dịch
+api-notify-tx-code = Mã giao dịch để nhận định danh điện tử mức 2 của bạn là { $code }. Hãy nhập mã này khi ví yêu cầu. Mã có hiệu lực đến ngày { $date }. Không chia sẻ mã cho bất kỳ ai: cán bộ sẽ không bao giờ hỏi mã này.
+api-metadata-credential-name = Định danh điện tử mức 2 (người nước ngoài)
+api-metadata-credential-description = Định danh điện tử mức 2 của người nước ngoài cư trú tại Việt Nam, kèm mã QR chứng minh theo từng mục đích cho chủ nhà, ngân hàng và cơ quan đăng ký cư trú.
+api-metadata-claim-name = Họ và tên (theo chữ gốc)
+api-metadata-claim-name-latin = Họ và tên (chữ Latinh)
+api-metadata-claim-birth-date = Ngày sinh
+api-metadata-claim-sex = Giới tính
+api-metadata-claim-nationality = Quốc tịch
+api-metadata-claim-passport-number = Số hộ chiếu
+api-metadata-claim-residence-card-number = Số thẻ cư trú
+api-metadata-claim-residence-card-kind = Loại thẻ cư trú
+api-metadata-claim-residence-card-expiry = Thẻ cư trú có giá trị đến
+api-metadata-claim-address = Địa chỉ tại Việt Nam
+api-metadata-claim-eid-number = Số định danh cá nhân
+api-metadata-claim-age-over-18 = Đủ 18 tuổi trở lên
+api-metadata-claim-assurance-level = Mức độ định danh

@@ -106,3 +106,36 @@ api-unsupported-media-type = 请求内容的格式不被此地址接受。
 api-payload-too-large = 请求内容过大。
 api-idempotency-key-reused = 此 Idempotency-Key 已用于另一个请求。新请求请使用新的键。
 api-idempotency-key-invalid = Idempotency-Key 请求头须为 1 至 255 个可见字符。
+
+## 面向钱包的接口（OAuth / OpenID4VCI 1.0）：错误说明、凭证邀请中的交易码提示、交易码通知
+## （短信和电子邮件），以及发行方元数据中的凭证显示信息。
+api-invalid-nonce = 证明中的随机数（nonce）未知、已被使用、已过期或属于其他会话。请向发行方申请新的随机数后重试。
+api-invalid-credential-request = 凭证请求的格式不正确。
+api-unknown-credential-configuration = 此处不提供该凭证配置。
+api-unknown-credential-identifier = 该凭证标识符未知。
+api-invalid-encryption-parameters = 此处不提供加密的凭证响应；请在请求中去掉加密参数。
+api-credential-request-denied = 无法签发凭证：申请人已不再符合条件。请联系受理点。
+api-temporarily-unavailable = 服务当前繁忙，请稍后再试。
+api-server-error = 我们这边出现了问题，请稍后再试。
+api-tx-code-required = 此邀请需要交易码，该交易码已通过短信和电子邮件发送给您，或由工作人员交给您。
+api-tx-code-wrong = 交易码错误。再输错 { $left } 次，此邀请将被取消。
+api-offer-locked = 交易码输错次数过多：此邀请已失效。请联系受理点重新发放邀请。
+api-offer-needs-renewal = 此邀请创建于启用交易码之前。请联系受理点重新发放邀请。
+api-offer-tx-code-hint = 请输入通过短信和电子邮件发送给您、或由工作人员交给您的 { $length } 位交易码。
+api-notify-tx-code-subject = 二级电子身份：交易码
+api-notify-tx-code = 您领取二级电子身份的交易码是 { $code }。请在钱包提示时输入。有效期至 { $date }。切勿告诉任何人：工作人员绝不会向您索要此交易码。
+api-metadata-credential-name = 二级电子身份（外国居民）
+api-metadata-credential-description = 在越南居住的外国人的二级电子身份，附带面向房东、银行和居住登记机关的按用途QR证明。
+api-metadata-claim-name = 姓名（原文）
+api-metadata-claim-name-latin = 姓名（拉丁字母）
+api-metadata-claim-birth-date = 出生日期
+api-metadata-claim-sex = 性别
+api-metadata-claim-nationality = 国籍
+api-metadata-claim-passport-number = 护照号码
+api-metadata-claim-residence-card-number = 居留卡号码
+api-metadata-claim-residence-card-kind = 居留卡类型
+api-metadata-claim-residence-card-expiry = 居留卡有效期至
+api-metadata-claim-address = 在越南的地址
+api-metadata-claim-eid-number = 个人识别号码
+api-metadata-claim-age-over-18 = 已满18岁
+api-metadata-claim-assurance-level = 身份保证等级

@@ -59,8 +59,11 @@ fn view_json(now: u64, v: &ApplicationView, lang_header: Option<&str>) -> Value 
     })
 }
 
+/// An offer as the officer sees it: the URI for the QR code, and the transaction code to hand
+/// over (it also went to the applicant's phone and e-mail).
 fn offer_json(o: &Offer) -> Value {
-    json!({"id": o.id, "state": o.state, "offer_uri": o.offer_uri, "offer_expires_at": o.expires_at})
+    json!({"id": o.id, "state": o.state, "offer_uri": o.offer_uri, "offer_expires_at": o.expires_at,
+           "tx_code": o.tx_code.as_str()})
 }
 
 async fn submit(
@@ -119,13 +122,17 @@ async fn national_check(
     Ok(Json(json!({"id": v.id, "state": v.meta.state, "national_check": v.record.national_check})))
 }
 
+/// The response carries a secret (the transaction code): never cached.
+type NoStore = ([(axum::http::HeaderName, &'static str); 1], Json<Value>);
+
 async fn approve(
     State(s): State<AppState>,
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(offer_json(&s.service.approve(&who, &id, key.get()).await?)))
+) -> Result<NoStore, ApiError> {
+    let offer = s.service.approve(&who, &id, key.get()).await?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(offer_json(&offer))))
 }
 
 /// A new credential offer for an approved application whose offer expired or was lost (the
@@ -135,8 +142,9 @@ async fn reoffer(
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(offer_json(&s.service.renew_offer(&who, &id, key.get()).await?)))
+) -> Result<NoStore, ApiError> {
+    let offer = s.service.renew_offer(&who, &id, key.get()).await?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(offer_json(&offer))))
 }
 
 #[derive(Debug, Deserialize)]

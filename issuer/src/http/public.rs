@@ -1,5 +1,7 @@
-//! Public, read-only endpoints: the trust list, status lists, JWK Set, issuer metadata, the
-//! OpenAPI document and health. Anyone (any mirror) may fetch them; they carry no personal data.
+//! Public, read-only endpoints: the trust list, status lists, JWK Set, the metadata documents
+//! (OpenID4VCI 1.0 credential issuer metadata, RFC 8414 authorization server metadata, SD-JWT VC
+//! issuer metadata), the OpenAPI document and health. Anyone (any mirror) may fetch them; they
+//! carry no personal data.
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -16,6 +18,8 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/vneid-trust-list", get(trust_list))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-credential-issuer", get(metadata))
+        .route("/.well-known/oauth-authorization-server", get(authorization_server))
+        .route("/.well-known/jwt-vc-issuer", get(jwt_vc_issuer))
         .route("/status-lists/{id}", get(status_list))
         .route("/v1/guidance", get(guidance))
         .route("/openapi.json", get(openapi))
@@ -60,15 +64,39 @@ async fn jwks(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> 
     Ok(([(header::CONTENT_TYPE, "application/jwk-set+json")], Json(json!({ "keys": keys }))))
 }
 
-/// OpenID4VCI credential issuer metadata (with the token endpoint folded in: this issuer is its
-/// own authorization server for the pre-authorized code flow).
+/// `display` entries in our four languages: `(name, extra members)` per language.
+fn displays(mut f: impl FnMut(crate::i18n::Lang) -> serde_json::Value) -> Vec<serde_json::Value> {
+    crate::i18n::Lang::ALL
+        .iter()
+        .map(|&lang| {
+            let mut d = f(lang);
+            d["locale"] = json!(crate::i18n::tag(lang));
+            d
+        })
+        .collect()
+}
+
+/// OpenID4VCI 1.0 credential issuer metadata (section 12.2). This issuer is its own
+/// authorization server, so `authorization_servers` is absent and the token endpoint is in the
+/// authorization server metadata ([`authorization_server`]), not here. The credential
+/// configuration's display and claim descriptions are in `credential_metadata` (1.0), in
+/// Vietnamese, English, Chinese and Korean; `vneid_qr_purposes` is ours (clients ignore it).
 async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
+    use crate::i18n::message_id;
     let base = s.service.issuer_url();
+    let claim = |name: &str| {
+        let id = format!("api-metadata-claim-{}", name.replace('_', "-"));
+        json!({"path": [name], "display": displays(|l| json!({"name": message_id(l, &id)}))})
+    };
+    let mut claims: Vec<_> = verifier::Claim::ALL.iter().map(|c| claim(c.name())).collect();
+    let mut level = claim("assurance_level");
+    level["mandatory"] = json!(true);
+    claims.push(level);
     Json(json!({
         "credential_issuer": base,
-        "token_endpoint": format!("{base}/token"),
         "credential_endpoint": format!("{base}/credential"),
-        "pre-authorized_grant_anonymous_access_supported": true,
+        "nonce_endpoint": format!("{base}/nonce"),
+        "batch_credential_issuance": {"batch_size": s.service.settings().batch_size},
         "display": [
             {"name": "Định danh điện tử mức 2", "locale": "vi"},
             {"name": "Level-2 electronic identity", "locale": "en"},
@@ -82,10 +110,59 @@ async fn metadata(State(s): State<AppState>) -> impl IntoResponse {
                 "cryptographic_binding_methods_supported": ["jwk"],
                 "credential_signing_alg_values_supported": ["EdDSA"],
                 "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["EdDSA"]}},
+                "credential_metadata": {
+                    "display": displays(|l| json!({
+                        "name": message_id(l, "api-metadata-credential-name"),
+                        "description": message_id(l, "api-metadata-credential-description"),
+                    })),
+                    "claims": claims,
+                },
                 "vneid_qr_purposes": verifier::Purpose::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()
             }
         }
     }))
+}
+
+/// RFC 8414 authorization server metadata for the pre-authorized code flow: the token
+/// endpoint, the one grant type, and anonymous access (OpenID4VCI 1.0 section 12.3: wallets do
+/// not authenticate to redeem a pre-authorized code; the transaction code protects it).
+async fn authorization_server(State(s): State<AppState>) -> impl IntoResponse {
+    let base = s.service.issuer_url();
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(json!({
+            "issuer": base,
+            "token_endpoint": format!("{base}/token"),
+            "grant_types_supported": [verifier::build::oid4vci::PRE_AUTH_GRANT],
+            "pre-authorized_grant_anonymous_access_supported": true,
+            "token_endpoint_auth_methods_supported": ["none"],
+            // No authorization endpoint: nothing is requested through one.
+            "response_types_supported": [],
+        })),
+    )
+}
+
+/// SD-JWT VC issuer metadata (draft-ietf-oauth-sd-jwt-vc, `/.well-known/jwt-vc-issuer`): the
+/// issuer identifier, equal to the credentials' `iss`, and its signing keys as a JWK Set, so a
+/// verifier that knows only `iss` finds the key a credential's `kid` names. Revoked keys are left
+/// out (a verifier using only this document must not accept what they signed); retired keys stay
+/// while what they signed is valid. The signed trust list remains what offline verifiers pin.
+async fn jwt_vc_issuer(State(s): State<AppState>) -> impl IntoResponse {
+    let keys: Vec<_> = s
+        .service
+        .custody()
+        .key_records()
+        .into_iter()
+        .filter(|k| k.state.as_str() != "revoked")
+        .map(|k| {
+            json!({"kty": "OKP", "crv": "Ed25519", "x": k.x.to_string(), "kid": k.kid.to_string(),
+                   "alg": "EdDSA", "use": "sig"})
+        })
+        .collect();
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(json!({"issuer": s.service.issuer_url(), "jwks": {"keys": keys}})),
+    )
 }
 
 /// Guidance for applicants in their language (`Accept-Language`; Vietnamese by default).

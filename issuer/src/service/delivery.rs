@@ -1,42 +1,143 @@
-//! Delivery to the wallet (OpenID4VCI pre-authorized code flow): the code from the officer's
-//! offer is traded for a short-lived access token and a nonce; the wallet proves possession of
-//! its device key over the nonce and receives the batch.
+//! Delivery to the wallet (OpenID4VCI 1.0, pre-authorized code flow): the code from the
+//! officer's offer and its transaction code are traded for a short-lived access token; the
+//! wallet takes a nonce from the Nonce Endpoint, proves possession of one or more device keys
+//! over it (`proofs`), and receives the batch: one SD-JWT VC per key and the per-purpose QR
+//! credentials, bound to the first key.
+//!
+//! **Transaction code.** Every offer needs a numeric `tx_code` that reaches the applicant by a
+//! second channel (the officer, and the [`Notifier`](super::notify::Notifier)). Only a keyed
+//! hash of it is stored, with the code row (HMAC under the blind-index key over the
+//! pre-authorized code and the transaction code, so the database alone does not let anyone try
+//! the 10^6 codes offline). Wrong codes are counted by the store atomically with the code row:
+//! at `max_wrong_tx_codes` (5) the offer is dead (`invalid_grant`) until the officer renews it.
+//! A request without a code is `invalid_request` and is not counted.
+//!
+//! **Nonces.** A nonce from the Nonce Endpoint is single-use and expires (`nonce_ttl`); it is
+//! stored durably (hashed), so a restart or another node does not revive a used one. A wallet
+//! that asks for a nonce with its access token gets one bound to that session; an anonymous
+//! nonce is bound by its first use. Every credential request, a retry included, uses up its
+//! nonces; a used, unknown, expired or foreign nonce is `invalid_nonce` (the wallet asks for
+//! another).
 //!
 //! **Exactly once, and never stranded.** A wallet whose response was lost (the connection
 //! dropped, the node crashed after committing) retries:
-//! - a retried token request with the same code, before the credential is issued, gets a new
-//!   access token, and the previous one dies (one code, at most one live access token);
-//! - a retried credential request with the same access token and device key gets the credential
-//!   already issued back, signed again for the same holder key, status index, claims and dates,
-//!   instead of a second credential or a 401. A different device key is refused.
+//! - a retried token request with the same code and transaction code, before the credential is
+//!   issued, gets a new access token, and the previous one dies (one code, at most one live
+//!   access token);
+//! - a retried credential request with the same access token and the same device keys (as a
+//!   set; with a fresh nonce) gets the batch already issued back, signed again for the same
+//!   holder keys, status index, claims and dates, instead of a second batch or a 401. Other
+//!   keys, or a subset, are refused.
 //!
 //! A renewed offer kills the old code and every access token obtained with it (they carry the
 //! offer's generation, which must match the application's).
 
+use std::collections::BTreeSet;
+
 use zeroize::Zeroizing;
 
 use enrollment::workflow::{Action, Status};
+use verifier::build::oid4vci::{self, TxCodeSpec};
 
+use super::enroll::{ApplicationView, Offer};
 use super::issue::{self, Batch};
-use super::{hash_secret, new_secret, rules, Result, Service, ServiceError, WalletError};
+use super::notify::TxCodeNotice;
+use super::rules::{self, Form};
+use super::{hash_secret, new_secret, Result, Service, ServiceError, WalletError};
+use crate::i18n::Lang;
 use crate::ids::CredentialId;
-use crate::store::{AccessRow, AuditEntry, Conflict, CredentialRow, Issuance, StoreError};
+use crate::store::{
+    AccessRow, AuditEntry, Conflict, CredentialRow, Digest, Issuance, NonceRow, StoreError, TxAudit, TxOutcome,
+    TxRedemption,
+};
+
+/// Longest pre-authorized code, transaction code, nonce or bearer token read.
+const MAX_SECRET: usize = 128;
 
 /// What the token endpoint returns.
 #[derive(Debug)]
 pub struct TokenGrant {
     pub access_token: Zeroizing<String>,
-    pub nonce: String,
     pub expires_in: u64,
 }
 
+/// What the Nonce Endpoint returns.
+#[derive(Debug)]
+pub struct Nonce {
+    pub value: String,
+    pub expires_in: u64,
+}
+
+/// The language the applicant's transaction code message and offer hint are written in. TK01
+/// records no language, so it follows the nationality: Korean for KOR and PRK, Chinese for CHN,
+/// TWN, HKG, MAC and SGP, English for everyone else (the officer hands the code over in person
+/// too).
+pub fn applicant_lang(form: &Form) -> Lang {
+    match form.nationality().code() {
+        "KOR" | "PRK" => Lang::Ko,
+        "CHN" | "TWN" | "HKG" | "MAC" | "SGP" => Lang::ZhCn,
+        _ => Lang::En,
+    }
+}
+
 impl Service {
-    /// Trades a pre-authorized code for an access token.
-    pub async fn redeem_code(&self, grant_type: &str, code: Option<&str>) -> Result<TokenGrant> {
-        if grant_type != verifier::build::oid4vci::PRE_AUTH_GRANT {
+    /// The keyed hash stored for an offer's transaction code.
+    pub fn tx_code_hash(&self, code: &str, tx_code: &str) -> Digest {
+        let mut input = Zeroizing::new(String::with_capacity(code.len() + 1 + tx_code.len()));
+        input.push_str(code);
+        input.push('\0');
+        input.push_str(tx_code);
+        Digest(self.sealer.blind_index("oid4vci/tx_code", &input))
+    }
+
+    /// What an offer says about its transaction code, with a hint in the applicant's language.
+    pub fn tx_code_spec(&self, form: &Form) -> TxCodeSpec {
+        let lang = applicant_lang(form);
+        TxCodeSpec::numeric(
+            self.settings.tx_code_length,
+            &crate::i18n::offer_tx_code_hint(lang, self.settings.tx_code_length),
+        )
+    }
+
+    /// Hands an offer's transaction code to the notifier, and audits whether it went. Never
+    /// fails the approval: the officer has the code either way.
+    pub(crate) async fn send_tx_code(&self, view: &ApplicationView, offer: &Offer) {
+        let form = &view.record.form;
+        let lang = applicant_lang(form);
+        let notice = TxCodeNotice {
+            application: view.id.clone(),
+            generation: offer.generation,
+            lang,
+            phone: form.phone().as_str().to_owned(),
+            email: form.email().as_str().to_owned(),
+            tx_code: offer.tx_code.clone(),
+            subject: crate::i18n::message_id(lang, "api-notify-tx-code-subject"),
+            text: crate::i18n::tx_code_notice(lang, offer.tx_code.as_str(), offer.expires_at),
+            expires_at: offer.expires_at,
+        };
+        let via = self.notifier.name();
+        let (action, detail) = match self.notifier.send_tx_code(&notice).await {
+            Ok(()) => (
+                "offer.tx_code_sent",
+                format!("generation={} via={via} channels=sms,email lang={}", offer.generation, lang.tag()),
+            ),
+            Err(e) => {
+                tracing::error!(application = %view.id, error = %e, "transaction code not sent");
+                ("offer.tx_code_not_sent", format!("generation={} via={via}", offer.generation))
+            }
+        };
+        let entry = AuditEntry::new(self.now(), "system", action, view.id.as_str(), Some(detail));
+        if let Err(e) = self.store.append_audit(entry).await {
+            tracing::error!(application = %view.id, error = %e, "could not audit the transaction code notice");
+        }
+    }
+
+    /// Trades a pre-authorized code and its transaction code for an access token.
+    pub async fn redeem_code(&self, grant_type: &str, code: Option<&str>, tx_code: Option<&str>) -> Result<TokenGrant> {
+        if grant_type != oid4vci::PRE_AUTH_GRANT {
             return Err(ServiceError::Wallet(WalletError::UnsupportedGrantType));
         }
-        let code = code.filter(|c| !c.is_empty() && c.len() <= 128).ok_or(WalletError::InvalidRequest)?;
+        let code = code.filter(|c| !c.is_empty() && c.len() <= MAX_SECRET).ok_or(WalletError::InvalidRequest)?;
         let now = self.now();
         let code_hash = hash_secret(code);
         let row = self.store.code(&code_hash).await?.ok_or(WalletError::InvalidGrant)?;
@@ -48,52 +149,126 @@ impl Service {
         if app.meta.state != Status::Approved || current != Some(row.generation) {
             return Err(WalletError::InvalidGrant.into());
         }
+        if row.tx_code.is_none() {
+            return Err(WalletError::OfferNeedsRenewal.into());
+        }
+        let max_wrong = self.settings.max_wrong_tx_codes;
+        if row.wrong_tx_codes >= max_wrong {
+            return Err(WalletError::OfferLocked.into());
+        }
+        let tx_code = tx_code.filter(|t| !t.is_empty()).ok_or(WalletError::TxCodeRequired)?;
+        if tx_code.len() > MAX_SECRET {
+            return Err(WalletError::InvalidRequest.into());
+        }
         let access_token = new_secret("at_");
-        let nonce = new_secret("n_");
         let access = AccessRow {
             application: row.application.clone(),
             generation: row.generation,
-            nonce: nonce.to_string(),
+            nonce: String::new(),
             expires_at: now + self.settings.access_ttl,
             credential: None,
         };
-        let audit = AuditEntry::new(now, "wallet", "offer.redeemed", row.application.as_str(), None);
         let subject = row.application.clone();
-        self.store.redeem_code(code_hash, row, hash_secret(&access_token), access, audit).await.map_err(|e| {
-            tracing::debug!(application = %subject, error = %e, "code redemption refused");
-            match e {
-                StoreError::Conflict(_) => ServiceError::Wallet(WalletError::InvalidGrant),
-                e => e.into(),
+        let entry =
+            |action: &str, detail: String| AuditEntry::new(now, "wallet", action, subject.as_str(), Some(detail));
+        let generation = row.generation;
+        let audit = TxAudit {
+            redeemed: entry("offer.redeemed", format!("generation={generation}")),
+            wrong: entry("offer.tx_code_wrong", format!("generation={generation}")),
+            locked: entry("offer.locked", format!("generation={generation} wrong_tx_codes={max_wrong}")),
+        };
+        let redemption = TxRedemption {
+            code_hash,
+            tx_code: self.tx_code_hash(code, tx_code),
+            seen: row,
+            max_wrong,
+            access_hash: hash_secret(&access_token),
+            access,
+        };
+        match self.store.redeem_code_with_tx_code(redemption, audit).await {
+            Ok(TxOutcome::Redeemed) => Ok(TokenGrant { access_token, expires_in: self.settings.access_ttl }),
+            Ok(TxOutcome::Wrong { locked: true, .. }) => {
+                tracing::info!(application = %subject, "offer locked after too many wrong transaction codes");
+                Err(WalletError::OfferLocked.into())
             }
-        })?;
-        Ok(TokenGrant { access_token, nonce: nonce.to_string(), expires_in: self.settings.access_ttl })
+            Ok(TxOutcome::Wrong { wrong, .. }) => {
+                Err(WalletError::TxCodeWrong { left: max_wrong.saturating_sub(wrong) }.into())
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::debug!(application = %subject, "code redemption refused");
+                Err(WalletError::InvalidGrant.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Issues the batch to the holder of an access token who proves possession of its device
-    /// key (`proof_jwt`), or returns the batch already issued with this token.
-    pub async fn issue_credential(&self, bearer: &str, configuration: Option<&str>, proof_jwt: &str) -> Result<Batch> {
-        if bearer.is_empty() || bearer.len() > 128 {
+    /// A fresh single-use nonce (the Nonce Endpoint). With the wallet's access token it is bound
+    /// to that session; without, to the first credential request that uses it.
+    pub async fn new_nonce(&self, bearer: Option<&str>) -> Result<Nonce> {
+        let now = self.now();
+        let access = match bearer {
+            None => None,
+            Some(b) => {
+                let row = self.live_access(b, now).await?;
+                Some(row.0)
+            }
+        };
+        let value = new_secret("cn_");
+        let row = NonceRow { expires_at: now + self.settings.nonce_ttl, access };
+        self.store.create_nonce(hash_secret(&value), row, now).await?;
+        Ok(Nonce { value: value.to_string(), expires_in: self.settings.nonce_ttl })
+    }
+
+    /// The access token behind a bearer, if it is live.
+    async fn live_access(&self, bearer: &str, now: u64) -> Result<(Digest, AccessRow)> {
+        if bearer.is_empty() || bearer.len() > MAX_SECRET {
             return Err(WalletError::InvalidToken.into());
         }
-        if configuration.is_some_and(|c| c != verifier::build::oid4vci::CONFIGURATION_ID) {
-            return Err(WalletError::UnsupportedCredentialType.into());
-        }
-        let now = self.now();
-        let access_hash = hash_secret(bearer);
-        let access = self.store.access(&access_hash).await?.ok_or(WalletError::InvalidToken)?;
+        let hash = hash_secret(bearer);
+        let access = self.store.access(&hash).await?.ok_or(WalletError::InvalidToken)?;
         if access.expires_at < now {
             return Err(WalletError::InvalidToken.into());
         }
-        let holder = verifier::build::oid4vci::verify_proof(
-            proof_jwt,
-            self.issuer_url(),
-            &access.nonce,
-            now,
-            self.settings.access_ttl,
-        )
-        .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
+        Ok((hash, access))
+    }
+
+    /// Issues the batch to the holder of an access token who proves possession of its device
+    /// keys (`proofs`: one `jwt` proof per key, each over a nonce from the Nonce Endpoint), or
+    /// returns the batch already issued with this token.
+    pub async fn issue_credential(&self, bearer: &str, configuration: &str, proofs: &[String]) -> Result<Batch> {
+        let now = self.now();
+        let (access_hash, access) = self.live_access(bearer, now).await?;
+        if configuration != oid4vci::CONFIGURATION_ID {
+            return Err(WalletError::UnknownCredentialConfiguration.into());
+        }
+        if proofs.is_empty() {
+            return Err(WalletError::InvalidProof("no_proof").into());
+        }
+        if proofs.len() > self.settings.batch_size {
+            return Err(WalletError::InvalidCredentialRequest("more proofs than batch_size").into());
+        }
+        // Every proof is checked before any nonce is used.
+        let mut holders: Vec<verifier::PublicKey> = Vec::with_capacity(proofs.len());
+        let mut nonces = BTreeSet::new();
+        for jwt in proofs {
+            let p = oid4vci::check_proof(jwt, self.issuer_url(), now, self.settings.nonce_ttl)
+                .map_err(|e| WalletError::InvalidProof(e.reason.code()))?;
+            let nonce = p.nonce.ok_or(WalletError::InvalidProof("no_nonce"))?;
+            if nonce.is_empty() || nonce.len() > MAX_SECRET {
+                return Err(WalletError::InvalidNonce.into());
+            }
+            if holders.contains(&p.holder) {
+                return Err(WalletError::InvalidProof("duplicate_key").into());
+            }
+            holders.push(p.holder);
+            nonces.insert(hash_secret(&nonce));
+        }
+        self.store.consume_nonces(nonces.into_iter().collect(), access_hash, now).await.map_err(|e| match e {
+            StoreError::Conflict(Conflict::InvalidNonce) => ServiceError::Wallet(WalletError::InvalidNonce),
+            e => e.into(),
+        })?;
         if let Some(issued) = &access.credential {
-            return self.redeliver(issued, &holder).await;
+            return self.redeliver(issued, &holders).await;
         }
         for _attempt in 0..8 {
             let mut view = self.load(&access.application).await?;
@@ -101,28 +276,28 @@ impl Service {
                 return Err(WalletError::InvalidToken.into());
             }
             if view.meta.state != Status::Approved {
-                return Err(WalletError::InvalidGrant.into());
+                return Err(WalletError::InvalidToken.into());
             }
             let today = verifier::Date::from_unix_vn(now);
             // The card may have expired since approval (the offer lives for days).
-            rules::eligibility(&view.record.form, today, false)
-                .map_err(|r| ServiceError::refused("not_eligible", r))?;
+            rules::eligibility(&view.record.form, today, false).map_err(|_| WalletError::CredentialRequestDenied)?;
             let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), today);
             let signer = self.signer_for(now)?;
             let list = self.status_list_for_issuance().await?;
             let idx = random_index(list.capacity);
             let uri = self.status_uri(list.id);
-            let batch = issue::issue(signer.as_ref(), self.issuer_url(), &claims, &holder, (&uri, list.id, idx), now)
+            let batch = issue::issue(signer.as_ref(), self.issuer_url(), &claims, &holders, (&uri, list.id, idx), now)
                 .map_err(ServiceError::internal)?;
             let cred = CredentialRow {
                 id: CredentialId::generate(),
                 application: view.id.clone(),
                 kid: signer.kid().to_string(),
-                holder: holder.to_string(),
+                holder: holders[0].to_string(),
                 issued_at: now,
                 expires_at: batch.expires_at,
                 status_list: list.id,
                 status_idx: idx,
+                holders: holders.iter().map(ToString::to_string).collect(),
             };
             self.apply(&mut view, Action::Issue, "wallet", now)?;
             view.meta.credential = Some(cred.id.clone());
@@ -131,7 +306,7 @@ impl Service {
                 "wallet",
                 "credential.issued",
                 cred.id.as_str(),
-                Some(format!("application={} kid={}", view.id, cred.kid)),
+                Some(format!("application={} kid={} instances={}", view.id, cred.kid, holders.len())),
             );
             let issuance = Issuance { access: access_hash, app: self.change_of(&view), credential: cred };
             match self.store.issue_credential(issuance, audit).await {
@@ -139,21 +314,31 @@ impl Service {
                 // Another index, or a concurrent change re-read: try again.
                 Err(StoreError::Conflict(Conflict::StatusIndexTaken | Conflict::ApplicationChanged)) => continue,
                 // A concurrent request with the same token won: same credential back.
-                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => return self.redeliver(&id, &holder).await,
+                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => return self.redeliver(&id, &holders).await,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(ServiceError::internal("no free status index after 8 draws"))
     }
 
-    /// The batch issued earlier with the same access token, signed again for the same holder key,
-    /// status index, claims and dates.
-    async fn redeliver(&self, id: &CredentialId, holder: &verifier::PublicKey) -> Result<Batch> {
+    /// The batch issued earlier with the same access token, signed again for the same holder
+    /// keys (the request must present exactly those, in any order), status index, claims and
+    /// dates. The credentials come in the order of the first request; the QR credentials are
+    /// bound to its first key, as then.
+    async fn redeliver(&self, id: &CredentialId, holders: &[verifier::PublicKey]) -> Result<Batch> {
         let cred =
             self.store.credential(id).await?.ok_or_else(|| ServiceError::internal("issued credential missing"))?;
-        if cred.holder != holder.to_string() {
-            return Err(WalletError::InvalidProof("credential_issued_to_another_key").into());
+        let issued: Vec<String> =
+            if cred.holders.is_empty() { vec![cred.holder.clone()] } else { cred.holders.clone() };
+        let asked: BTreeSet<String> = holders.iter().map(ToString::to_string).collect();
+        if asked != issued.iter().cloned().collect::<BTreeSet<_>>() {
+            return Err(WalletError::InvalidProof("credential_issued_to_other_keys").into());
         }
+        let keys = issued
+            .iter()
+            .map(|k| k.parse::<verifier::PublicKey>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| ServiceError::internal("stored holder key does not parse"))?;
         let view = self.load(&cred.application).await?;
         let day = verifier::Date::from_unix_vn(cred.issued_at);
         let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), day);
@@ -163,7 +348,7 @@ impl Service {
             signer.as_ref(),
             self.issuer_url(),
             &claims,
-            holder,
+            &keys,
             (&uri, cred.status_list, cred.status_idx),
             cred.issued_at,
         )

@@ -60,6 +60,11 @@ pub struct Offer {
     pub state: Status,
     pub offer_uri: String,
     pub expires_at: u64,
+    /// The transaction code redeeming the offer needs: for the officer to hand over; the
+    /// notifier sends it too. Only its keyed hash is stored.
+    pub tx_code: super::notify::TxCode,
+    /// The offer's generation (1 at approval, +1 per renewal).
+    pub generation: u32,
 }
 
 pub(crate) fn at(now: u64) -> OffsetDateTime {
@@ -341,11 +346,26 @@ impl Service {
     ) -> (Offer, crate::store::Digest, CodeRow) {
         let code = new_secret("pac_");
         let code_hash = hash_secret(&code);
+        let tx_code = super::notify::TxCode::generate(self.settings.tx_code_length);
         let expires_at = now + self.settings.offer_ttl;
         view.meta.offer = Some(OfferMeta { generation, code: code_hash, expires_at });
-        let row = CodeRow { application: view.id.clone(), generation, expires_at, access: None };
-        let uri = verifier::build::oid4vci::CredentialOffer::pre_authorized(self.issuer_url(), &code).to_uri();
-        (Offer { id: view.id.clone(), state: view.meta.state, offer_uri: uri, expires_at }, code_hash, row)
+        let row = CodeRow {
+            application: view.id.clone(),
+            generation,
+            expires_at,
+            access: None,
+            tx_code: Some(self.tx_code_hash(&code, tx_code.as_str())),
+            wrong_tx_codes: 0,
+        };
+        let uri = verifier::build::oid4vci::CredentialOffer::pre_authorized_with_tx_code(
+            self.issuer_url(),
+            &code,
+            &self.tx_code_spec(&view.record.form),
+        )
+        .to_uri();
+        let offer =
+            Offer { id: view.id.clone(), state: view.meta.state, offer_uri: uri, expires_at, tx_code, generation };
+        (offer, code_hash, row)
     }
 
     /// Approves after the data check: draws the e-ID number and opens the first offer.
@@ -372,7 +392,10 @@ impl Service {
                 Err(StoreError::Conflict(Conflict::EidTaken)) => continue,
                 Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
                 Err(e) => return Err(e.into()),
-                Ok(_) => return Ok(offer),
+                Ok(_) => {
+                    self.send_tx_code(&view, &offer).await;
+                    return Ok(offer);
+                }
             }
         }
         Err(ServiceError::internal("no free e-ID number after 8 draws"))
@@ -404,6 +427,7 @@ impl Service {
             Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
             r => r?,
         };
+        self.send_tx_code(&view, &offer).await;
         Ok(offer)
     }
 

@@ -23,7 +23,9 @@ impl Reason {
 }
 
 /// What the wallet-facing (OAuth / OpenID4VCI) endpoints refuse with: the standard `error`
-/// codes wallets understand.
+/// codes wallets understand (RFC 6749 section 5.2, RFC 6750 section 3.1, OpenID4VCI 1.0
+/// sections 6.3 and 8.3.1.2), each with the id of the message that becomes its localized
+/// `error_description`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WalletError {
@@ -35,17 +37,59 @@ pub enum WalletError {
     /// The proof of possession does not verify; the verifier's reason code beside it.
     InvalidProof(&'static str),
     UnsupportedCredentialType,
+    /// `invalid_request`: the offer needs a transaction code and the request has none.
+    TxCodeRequired,
+    /// `invalid_grant`: the transaction code is wrong; `left` more wrong codes kill the offer.
+    TxCodeWrong {
+        left: u32,
+    },
+    /// `invalid_grant`: too many wrong transaction codes; the officer must renew the offer.
+    OfferLocked,
+    /// `invalid_grant`: an offer from before transaction codes; the officer must renew it.
+    OfferNeedsRenewal,
+    /// `invalid_nonce`: a proof's nonce is unknown, used, expired or from another session.
+    InvalidNonce,
+    /// `invalid_credential_request`, with what is wrong (English, for developers).
+    InvalidCredentialRequest(&'static str),
+    /// `unknown_credential_configuration`.
+    UnknownCredentialConfiguration,
+    /// `unknown_credential_identifier` (this issuer hands out no credential identifiers).
+    UnknownCredentialIdentifier,
+    /// `invalid_encryption_parameters` (credential response encryption is not offered).
+    InvalidEncryptionParameters,
+    /// `credential_request_denied`: issuance is refused for good (e.g. the card expired).
+    CredentialRequestDenied,
 }
 
 impl WalletError {
     pub fn code(self) -> &'static str {
         match self {
-            WalletError::InvalidRequest => "invalid_request",
-            WalletError::InvalidGrant => "invalid_grant",
+            WalletError::InvalidRequest | WalletError::TxCodeRequired => "invalid_request",
+            WalletError::InvalidGrant
+            | WalletError::TxCodeWrong { .. }
+            | WalletError::OfferLocked
+            | WalletError::OfferNeedsRenewal => "invalid_grant",
             WalletError::UnsupportedGrantType => "unsupported_grant_type",
             WalletError::InvalidToken => "invalid_token",
             WalletError::InvalidProof(_) => "invalid_proof",
             WalletError::UnsupportedCredentialType => "unsupported_credential_type",
+            WalletError::InvalidNonce => "invalid_nonce",
+            WalletError::InvalidCredentialRequest(_) => "invalid_credential_request",
+            WalletError::UnknownCredentialConfiguration => "unknown_credential_configuration",
+            WalletError::UnknownCredentialIdentifier => "unknown_credential_identifier",
+            WalletError::InvalidEncryptionParameters => "invalid_encryption_parameters",
+            WalletError::CredentialRequestDenied => "credential_request_denied",
+        }
+    }
+
+    /// The Fluent id of the `error_description`: the code's own message, or a more precise one.
+    pub fn message_id(self) -> String {
+        match self {
+            WalletError::TxCodeRequired => "api-tx-code-required".into(),
+            WalletError::TxCodeWrong { .. } => "api-tx-code-wrong".into(),
+            WalletError::OfferLocked => "api-offer-locked".into(),
+            WalletError::OfferNeedsRenewal => "api-offer-needs-renewal".into(),
+            w => crate::i18n::id_of(w.code()),
         }
     }
 }

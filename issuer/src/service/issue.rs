@@ -1,7 +1,9 @@
-//! Issuance: from an approved application's person data and the holder's device key to the
-//! batch the wallet receives: one SD-JWT VC with every claim selectively disclosable, and one
-//! minimal QR credential per purpose. All share one random status index, so revoking the
-//! person's credential revokes every form of it.
+//! Issuance: from an approved application's person data and the holder's device keys to the
+//! batch the wallet receives: one SD-JWT VC per holder key (OpenID4VCI batch issuance, so online
+//! relying parties cannot link presentations by a shared signature or key), each with every
+//! claim selectively disclosable and its own salts, and one minimal QR credential per purpose,
+//! bound to the first key (the wallet's device key). All share one random status index, so
+//! revoking the person's credential revokes every form of it.
 
 use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
@@ -19,7 +21,8 @@ pub const MAX_LIFETIME: u64 = 2 * 365 * 86_400;
 /// What the wallet receives.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    pub sd_jwt: String,
+    /// One SD-JWT VC per holder key, in the order of the keys.
+    pub sd_jwts: Vec<String>,
     /// Per purpose, the tagged COSE_Sign1 bytes.
     pub qr: Vec<(Purpose, Vec<u8>)>,
     pub issued_at: u64,
@@ -48,28 +51,35 @@ fn json_claim(claims: &PersonClaims) -> Vec<(&'static str, Value)> {
     }
 }
 
-/// Signs the batch. `status` is the (list uri, list id, index) allocated for it.
+/// Signs the batch for `holders` (at least one; the QR credentials are bound to the first).
+/// `status` is the (list uri, list id, index) allocated for it.
 pub fn issue(
     signer: &dyn Signer,
     issuer_url: &str,
     claims: &PersonClaims,
-    holder: &PublicKey,
+    holders: &[PublicKey],
     status: (&str, u32, u64),
     now: u64,
 ) -> Result<Batch, keys::KeyError> {
     let exp = expiry(claims, now);
     let kid = signer.kid();
-    let mut b = SdJwtBuilder::new(kid, issuer_url, now, exp, holder)
-        .status(status.0, status.2)
-        .claim("assurance_level", json!(LEVEL));
-    for (name, value) in json_claim(claims) {
-        let mut salt = [0u8; 16];
-        OsRng.fill_bytes(&mut salt);
-        b = b.disclosable(&salt, name, value);
+    let mut sd_jwts = Vec::with_capacity(holders.len());
+    for holder in holders {
+        let mut b = SdJwtBuilder::new(kid, issuer_url, now, exp, holder)
+            .status(status.0, status.2)
+            .claim("assurance_level", json!(LEVEL));
+        for (name, value) in json_claim(claims) {
+            let mut salt = [0u8; 16];
+            OsRng.fill_bytes(&mut salt);
+            b = b.disclosable(&salt, name, value);
+        }
+        let input = b.signing_input();
+        let sig = signer.sign(input.as_bytes())?;
+        sd_jwts.push(b.finish(&input, &sig));
     }
-    let input = b.signing_input();
-    let sig = signer.sign(input.as_bytes())?;
-    let sd_jwt = b.finish(&input, &sig);
+    let Some(holder) = holders.first() else {
+        return Ok(Batch { sd_jwts, qr: Vec::new(), issued_at: now, expires_at: exp });
+    };
 
     let mut qr = Vec::with_capacity(3);
     for purpose in Purpose::ALL {
@@ -86,5 +96,5 @@ pub fn issue(
         let sig = signer.sign(&unsigned.to_be_signed())?;
         qr.push((purpose, unsigned.finish(&sig)));
     }
-    Ok(Batch { sd_jwt, qr, issued_at: now, expires_at: exp })
+    Ok(Batch { sd_jwts, qr, issued_at: now, expires_at: exp })
 }

@@ -10,6 +10,7 @@ pub mod enroll;
 pub mod error;
 pub mod idempotency;
 pub mod issue;
+pub mod notify;
 pub mod publish;
 pub mod rules;
 
@@ -47,6 +48,14 @@ pub struct Settings {
     /// A new status list is opened once the newest holds this many entries (random indices
     /// collide more often as a list fills).
     pub status_list_max_entries: u64,
+    /// Digits of an offer's transaction code (`tx_code`).
+    pub tx_code_length: u32,
+    /// Wrong transaction codes after which an offer is dead (the officer renews it).
+    pub max_wrong_tx_codes: u32,
+    /// Lifetime of a nonce from the Nonce Endpoint.
+    pub nonce_ttl: u64,
+    /// Most SD-JWT VC instances (proofs) one credential request may ask for.
+    pub batch_size: usize,
 }
 
 impl Settings {
@@ -58,6 +67,10 @@ impl Settings {
             publish_interval: Duration::from_secs(1),
             status_capacity: 1 << 20,
             status_list_max_entries: 1 << 19,
+            tx_code_length: 6,
+            max_wrong_tx_codes: 5,
+            nonce_ttl: 300,
+            batch_size: 4,
         }
     }
 }
@@ -81,6 +94,7 @@ pub struct Service {
     holidays: enrollment::deadline::HolidayCalendar,
     settings: Settings,
     published: publish::Published,
+    notifier: Arc<dyn notify::Notifier>,
 }
 
 impl std::fmt::Debug for Service {
@@ -99,6 +113,8 @@ pub struct Parts {
     pub registry: Arc<dyn enrollment::registry::NationalRegistry>,
     pub holidays: enrollment::deadline::HolidayCalendar,
     pub settings: Settings,
+    /// Where transaction codes go besides the officer (SMS/e-mail gateway, or the outbox file).
+    pub notifier: Arc<dyn notify::Notifier>,
 }
 
 impl Service {
@@ -114,6 +130,7 @@ impl Service {
             holidays: parts.holidays,
             settings: parts.settings,
             published: publish::Published::default(),
+            notifier: parts.notifier,
         });
         s.publish(true).await?;
         Ok(s)
@@ -137,6 +154,10 @@ impl Service {
 
     pub fn custody(&self) -> &Arc<Custody> {
         &self.custody
+    }
+
+    pub fn notifier(&self) -> &Arc<dyn notify::Notifier> {
+        &self.notifier
     }
 
     /// The root public key verifiers pin.

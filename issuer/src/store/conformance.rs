@@ -6,7 +6,8 @@
 //! uniqueness (open application per person, e-ID number, status index) holds under concurrency;
 //! codes and access tokens are single-live and die with a renewed offer; an access token issues
 //! at most one credential; a refused change writes nothing, not even its audit entry; audit
-//! sequence numbers follow commit order.
+//! sequence numbers follow commit order; wrong transaction codes are counted atomically with the
+//! code and kill it at the limit; nonces are single-use, expire and stay in their session.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -45,6 +46,10 @@ pub async fn run(fresh: Factory<'_>) {
         keys_revoked_through_the_store_stay_revoked,
         trust_lists_only_move_forward,
         idempotency_records_go_with_their_change,
+        transaction_codes_are_counted_atomically,
+        a_right_transaction_code_redeems_like_a_code,
+        nonces_are_single_use_expire_and_stay_in_their_session,
+        batches_keep_every_holder_key,
     );
 }
 
@@ -89,7 +94,14 @@ async fn approved_app(s: &Arc<dyn Store>, eid: u8, code: u8) -> ApplicationId {
     let row = s.application(&id).await.unwrap().unwrap();
     let mut c = change(&row, Approved);
     c.meta.offer = Some(OfferMeta { generation: 1, code: digest(code), expires_at: 10 });
-    let code_row = CodeRow { application: id.clone(), generation: 1, expires_at: 10, access: None };
+    let code_row = CodeRow {
+        application: id.clone(),
+        generation: 1,
+        expires_at: 10,
+        access: None,
+        tx_code: Some(digest(code ^ 0xff)),
+        wrong_tx_codes: 0,
+    };
     s.approve(c, digest(eid), digest(code), code_row, audit("approve")).await.unwrap();
     id
 }
@@ -108,6 +120,7 @@ fn credential(app: &ApplicationId, idx: u64) -> CredentialRow {
         expires_at: 2,
         status_list: 1,
         status_idx: idx,
+        holders: vec!["h".into(), "h2".into()],
     }
 }
 
@@ -266,7 +279,14 @@ async fn e_id_numbers_are_unique(s: Arc<dyn Store>) {
     approved_app(&s, 5, 50).await;
     let other = new_app(&s, vec![]).await;
     let row = s.application(&other).await.unwrap().unwrap();
-    let code = CodeRow { application: other.clone(), generation: 1, expires_at: 10, access: None };
+    let code = CodeRow {
+        application: other.clone(),
+        generation: 1,
+        expires_at: 10,
+        access: None,
+        tx_code: None,
+        wrong_tx_codes: 0,
+    };
     let r = s.approve(change(&row, Approved), digest(5), digest(51), code, audit("a")).await;
     assert!(matches!(r, Err(StoreError::Conflict(Conflict::EidTaken))));
     assert!(s.code(&digest(51)).await.unwrap().is_none(), "the refused approval wrote no code");
@@ -279,7 +299,14 @@ async fn renewing_an_offer_kills_the_old_code_and_tokens(s: Arc<dyn Store>) {
     let row = s.application(&app).await.unwrap().unwrap();
     let mut c = change(&row, enrollment::workflow::Status::Approved);
     c.meta.offer = Some(OfferMeta { generation: 2, code: digest(11), expires_at: 10 });
-    let code = CodeRow { application: app.clone(), generation: 2, expires_at: 10, access: None };
+    let code = CodeRow {
+        application: app.clone(),
+        generation: 2,
+        expires_at: 10,
+        access: None,
+        tx_code: None,
+        wrong_tx_codes: 0,
+    };
     s.renew_offer(c, digest(11), code, audit("renew")).await.unwrap();
     assert!(s.code(&digest(10)).await.unwrap().is_none(), "the old code is gone");
     // The access token from the old code cannot issue.
@@ -525,4 +552,170 @@ async fn idempotency_records_go_with_their_change(s: Arc<dyn Store>) {
         won += usize::from(t.await.unwrap());
     }
     assert_eq!(won, 1);
+}
+
+fn tx_redemption(s_seen: CodeRow, code: u8, tx: u8, access: u8) -> TxRedemption {
+    let access_row = access_row(&s_seen.application, s_seen.generation);
+    TxRedemption {
+        code_hash: digest(code),
+        seen: s_seen,
+        tx_code: digest(tx),
+        max_wrong: 5,
+        access_hash: digest(access),
+        access: access_row,
+    }
+}
+
+fn tx_audit() -> TxAudit {
+    TxAudit { redeemed: audit("redeemed"), wrong: audit("tx_code.wrong"), locked: audit("offer.locked") }
+}
+
+async fn audit_actions(s: &Arc<dyn Store>, action: &str) -> usize {
+    s.audit_page(None, 100_000).await.unwrap().iter().filter(|(_, e)| e.action == action).count()
+}
+
+async fn transaction_codes_are_counted_atomically(s: Arc<dyn Store>) {
+    // approved_app stores the transaction code digest(code ^ 0xff).
+    approved_app(&s, 1, 10).await;
+    let right = 10 ^ 0xff;
+    let seen = s.code(&digest(10)).await.unwrap().unwrap();
+    assert_eq!(seen.tx_code, Some(digest(right)));
+    let r = s.redeem_code_with_tx_code(tx_redemption(seen.clone(), 10, 1, 100), tx_audit()).await.unwrap();
+    assert_eq!(r, TxOutcome::Wrong { wrong: 1, locked: false });
+    assert!(s.access(&digest(100)).await.unwrap().is_none(), "a wrong code stores no access token");
+    assert_eq!(s.code(&digest(10)).await.unwrap().unwrap().wrong_tx_codes, 1, "counted durably with the code");
+    // Sixteen wrong guesses at once, from the same stale view: exactly four more are counted,
+    // the fourth of them locks the code, the rest find it dead.
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let (s, seen) = (s.clone(), seen.clone());
+        tasks.push(tokio::spawn(async move {
+            s.redeem_code_with_tx_code(tx_redemption(seen, 10, 2 + i, 120 + i), tx_audit()).await
+        }));
+    }
+    let (mut wrong, mut locked, mut dead) = (Vec::new(), 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(TxOutcome::Wrong { wrong: n, locked: l }) => {
+                wrong.push(n);
+                locked += usize::from(l);
+            }
+            Err(StoreError::Conflict(Conflict::InvalidGrant)) => dead += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    wrong.sort_unstable();
+    assert_eq!(wrong, vec![2, 3, 4, 5]);
+    assert_eq!((locked, dead), (1, 12));
+    assert_eq!(audit_actions(&s, "tx_code.wrong").await, 5);
+    assert_eq!(audit_actions(&s, "offer.locked").await, 1);
+    // Dead: even the right code is refused, and the refusal writes nothing.
+    let before = audit_len(&s).await;
+    let r = s.redeem_code_with_tx_code(tx_redemption(seen, 10, right, 101), tx_audit()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidGrant))), "{r:?}");
+    assert!(s.access(&digest(101)).await.unwrap().is_none());
+    assert_eq!(audit_len(&s).await, before);
+    assert_eq!(s.code(&digest(10)).await.unwrap().unwrap().wrong_tx_codes, 5);
+}
+
+async fn a_right_transaction_code_redeems_like_a_code(s: Arc<dyn Store>) {
+    let app = approved_app(&s, 1, 10).await;
+    let right = 10 ^ 0xff;
+    let seen = s.code(&digest(10)).await.unwrap().unwrap();
+    // One wrong code first: it does not stop the right one, and is not forgotten.
+    s.redeem_code_with_tx_code(tx_redemption(seen.clone(), 10, 3, 99), tx_audit()).await.unwrap();
+    let r = s.redeem_code_with_tx_code(tx_redemption(seen.clone(), 10, right, 100), tx_audit()).await.unwrap();
+    assert_eq!(r, TxOutcome::Redeemed);
+    assert_eq!(s.access(&digest(100)).await.unwrap().unwrap().application, app);
+    let row = s.code(&digest(10)).await.unwrap().unwrap();
+    assert_eq!((row.access, row.wrong_tx_codes), (Some(digest(100)), 1));
+    // A retried token request (lost response), from the view read before: a new token, the
+    // previous one removed.
+    let r = s.redeem_code_with_tx_code(tx_redemption(seen.clone(), 10, right, 101), tx_audit()).await.unwrap();
+    assert_eq!(r, TxOutcome::Redeemed);
+    assert!(s.access(&digest(100)).await.unwrap().is_none());
+    assert!(s.access(&digest(101)).await.unwrap().is_some());
+    assert_eq!(audit_actions(&s, "redeemed").await, 2);
+    // A view of another generation (renewed offer) or of an unknown code is refused, writing nothing.
+    let before = audit_len(&s).await;
+    let mut stale = seen.clone();
+    stale.generation = 2;
+    let r = s.redeem_code_with_tx_code(tx_redemption(stale, 10, right, 102), tx_audit()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidGrant))));
+    let r = s.redeem_code_with_tx_code(tx_redemption(seen, 11, right, 103), tx_audit()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidGrant))));
+    assert!(s.access(&digest(102)).await.unwrap().is_none());
+    assert_eq!(audit_len(&s).await, before);
+    // The access token issues as before.
+    issue(&s, &app, 101, 5).await.unwrap();
+}
+
+async fn nonces_are_single_use_expire_and_stay_in_their_session(s: Arc<dyn Store>) {
+    let free = |expires_at| NonceRow { expires_at, access: None };
+    s.create_nonce(digest(1), free(100), 50).await.unwrap();
+    s.consume_nonces(vec![digest(1)], digest(200), 60).await.unwrap();
+    // Used: never again, whoever asks.
+    for access in [200, 201] {
+        let r = s.consume_nonces(vec![digest(1)], digest(access), 61).await;
+        assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidNonce))), "{r:?}");
+    }
+    // Unknown, and expired (usable up to and including expires_at).
+    assert!(matches!(
+        s.consume_nonces(vec![digest(9)], digest(200), 60).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+    s.create_nonce(digest(2), free(100), 50).await.unwrap();
+    assert!(matches!(
+        s.consume_nonces(vec![digest(2)], digest(200), 101).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+    s.create_nonce(digest(3), free(100), 50).await.unwrap();
+    s.consume_nonces(vec![digest(3)], digest(200), 100).await.unwrap();
+    // Bound to a session: another access token cannot use it, and does not use it up.
+    s.create_nonce(digest(4), NonceRow { expires_at: 100, access: Some(digest(200)) }, 50).await.unwrap();
+    assert!(matches!(
+        s.consume_nonces(vec![digest(4)], digest(201), 60).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+    s.consume_nonces(vec![digest(4)], digest(200), 60).await.unwrap();
+    // One bad nonce in a request uses none of them.
+    s.create_nonce(digest(5), free(100), 50).await.unwrap();
+    assert!(matches!(
+        s.consume_nonces(vec![digest(5), digest(1)], digest(200), 60).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+    s.consume_nonces(vec![digest(5)], digest(200), 60).await.unwrap();
+    // Racing uses of one nonce: exactly one wins.
+    s.create_nonce(digest(6), free(100), 50).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.consume_nonces(vec![digest(6)], digest(210 + i), 60).await.is_ok() }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    // Expired nonces are purged as new ones come (many at once is fine), and the live stay.
+    for i in 0..40u8 {
+        s.create_nonce(digest(100 + i), free(10 + u64::from(i)), 0).await.unwrap();
+    }
+    s.create_nonce(digest(7), free(1000), 500).await.unwrap();
+    for i in 0..4u8 {
+        s.create_nonce(digest(150 + i), free(1000), 500).await.unwrap();
+    }
+    s.consume_nonces(vec![digest(7), digest(150)], digest(200), 600).await.unwrap();
+    assert!(matches!(
+        s.consume_nonces(vec![digest(139)], digest(200), 40).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+}
+
+async fn batches_keep_every_holder_key(s: Arc<dyn Store>) {
+    let app = approved_app(&s, 1, 10).await;
+    redeem(&s, 10, 100).await.unwrap();
+    let id = issue(&s, &app, 100, 3).await.unwrap();
+    let row = s.credential(&id).await.unwrap().unwrap();
+    assert_eq!(row.holders, vec!["h".to_owned(), "h2".to_owned()]);
 }

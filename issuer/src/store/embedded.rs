@@ -61,6 +61,12 @@ const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const STATUS_LISTS: TableDefinition<u32, u64> = TableDefinition::new("status_lists");
 /// scope, 0, SHA-256 of the key → the record.
 const IDEMPOTENCY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("idempotency");
+/// SHA-256 of a nonce → its row (JSON).
+const NONCES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nonces");
+/// (expires_at, SHA-256 of the nonce) → 0: the nonces in expiry order, to purge the expired.
+const NONCE_EXPIRY: TableDefinition<(u64, &[u8]), u8> = TableDefinition::new("nonce_expiry");
+/// Expired nonces removed with each new one.
+const NONCE_PURGE: usize = 16;
 
 const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
@@ -248,6 +254,8 @@ fn create_tables(db: &Database) -> Result<()> {
         txn.open_table(KEYS).map_err(engine_err)?;
         txn.open_table(STATUS_LISTS).map_err(engine_err)?;
         txn.open_table(IDEMPOTENCY).map_err(engine_err)?;
+        txn.open_table(NONCES).map_err(engine_err)?;
+        txn.open_table(NONCE_EXPIRY).map_err(engine_err)?;
     }
     txn.commit().map_err(engine_err)
 }
@@ -773,6 +781,98 @@ impl Store for Embedded {
 
     async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>> {
         self.read(|txn| get_json(txn, CREDENTIALS, id.as_str(), "credential"))
+    }
+
+    async fn redeem_code_with_tx_code(&self, r: TxRedemption, audit: TxAudit) -> Result<TxOutcome> {
+        self.write(move |tx| {
+            // Decide.
+            let current: Option<CodeRow> = tx_json(tx, CODES, r.code_hash.0.as_slice(), "code")?;
+            let Some(mut current) = current.filter(|c| {
+                c.application == r.seen.application && c.generation == r.seen.generation && c.tx_code == r.seen.tx_code
+            }) else {
+                return Err(Conflict::InvalidGrant.into());
+            };
+            if current.wrong_tx_codes >= r.max_wrong {
+                return Err(Conflict::InvalidGrant.into());
+            }
+            // Write.
+            if current.tx_code != Some(r.tx_code) {
+                current.wrong_tx_codes += 1;
+                let wrong = current.wrong_tx_codes;
+                tx.write(CODES)?.insert(r.code_hash.0.as_slice(), to_json(&current).as_slice()).map_err(engine_err)?;
+                audit_append(tx, &audit.wrong)?;
+                let locked = wrong >= r.max_wrong;
+                if locked {
+                    audit_append(tx, &audit.locked)?;
+                }
+                return Ok(TxOutcome::Wrong { wrong, locked });
+            }
+            let mut tokens = tx.write(ACCESS)?;
+            if let Some(previous) = current.access {
+                tokens.remove(previous.0.as_slice()).map_err(engine_err)?;
+            }
+            tokens.insert(r.access_hash.0.as_slice(), to_json(&r.access).as_slice()).map_err(engine_err)?;
+            drop(tokens);
+            current.access = Some(r.access_hash);
+            tx.write(CODES)?.insert(r.code_hash.0.as_slice(), to_json(&current).as_slice()).map_err(engine_err)?;
+            audit_append(tx, &audit.redeemed)?;
+            Ok(TxOutcome::Redeemed)
+        })
+        .await
+    }
+
+    async fn create_nonce(&self, hash: Digest, row: NonceRow, purge_before: u64) -> Result<()> {
+        self.write(move |tx| {
+            // Decide.
+            if tx.read(NONCES)?.get(hash.0.as_slice()).map_err(engine_err)?.is_some() {
+                return Err(StoreError::Engine("nonce drawn twice".into()));
+            }
+            let expired: Vec<(u64, Vec<u8>)> = {
+                let t = tx.read(NONCE_EXPIRY)?;
+                let mut out = Vec::new();
+                for kv in t.range((0u64, &[][..])..(purge_before, &[][..])).map_err(engine_err)?.take(NONCE_PURGE) {
+                    let (k, _) = kv.map_err(engine_err)?;
+                    let (at, h) = k.value();
+                    out.push((at, h.to_vec()));
+                }
+                out
+            };
+            // Write.
+            let mut nonces = tx.write(NONCES)?;
+            let mut order = tx.write(NONCE_EXPIRY)?;
+            for (at, h) in &expired {
+                nonces.remove(h.as_slice()).map_err(engine_err)?;
+                order.remove((*at, h.as_slice())).map_err(engine_err)?;
+            }
+            nonces.insert(hash.0.as_slice(), to_json(&row).as_slice()).map_err(engine_err)?;
+            order.insert((row.expires_at, hash.0.as_slice()), 0u8).map_err(engine_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn consume_nonces(&self, hashes: Vec<Digest>, access: Digest, now: u64) -> Result<()> {
+        self.write(move |tx| {
+            // Decide.
+            let mut rows = Vec::with_capacity(hashes.len());
+            for h in &hashes {
+                let row: Option<NonceRow> = tx_json(tx, NONCES, h.0.as_slice(), "nonce")?;
+                let Some(row) = row else { return Err(Conflict::InvalidNonce.into()) };
+                if row.expires_at < now || row.access.is_some_and(|a| a != access) {
+                    return Err(Conflict::InvalidNonce.into());
+                }
+                rows.push((*h, row.expires_at));
+            }
+            // Write.
+            let mut nonces = tx.write(NONCES)?;
+            let mut order = tx.write(NONCE_EXPIRY)?;
+            for (h, at) in &rows {
+                nonces.remove(h.0.as_slice()).map_err(engine_err)?;
+                order.remove((*at, h.0.as_slice())).map_err(engine_err)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn status(&self, list: u32, idx: u64) -> Result<Option<u8>> {

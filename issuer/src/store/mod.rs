@@ -86,6 +86,8 @@ pub enum Conflict {
     IdempotencyKeyUsed,
     /// The status list to open exists already (another node opened it first).
     StatusListExists,
+    /// A nonce is unknown, already used, expired, or bound to another access token.
+    InvalidNonce,
 }
 
 impl From<Conflict> for StoreError {
@@ -210,6 +212,20 @@ pub struct CodeRow {
     /// was lost) replaces it, so one code has at most one live access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Digest>,
+    /// A keyed hash of the offer's transaction code (`tx_code`), never the code: a redemption
+    /// ([`Store::redeem_code_with_tx_code`]) must present a code with the same hash. `None` on
+    /// codes written before transaction codes existed; the service refuses those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_code: Option<Digest>,
+    /// How many wrong transaction codes were presented for this code. Only
+    /// [`Store::redeem_code_with_tx_code`] changes it, and only upwards; at its `max_wrong` the
+    /// code is dead.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wrong_tx_codes: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// An access token (stored under its SHA-256).
@@ -217,7 +233,9 @@ pub struct CodeRow {
 pub struct AccessRow {
     pub application: ApplicationId,
     pub generation: u32,
-    /// The nonce the wallet's proof of possession must sign.
+    /// The nonce of the pre-1.0 token response (`c_nonce`). Empty since OpenID4VCI 1.0: nonces
+    /// come from the Nonce Endpoint ([`NonceRow`]).
+    #[serde(default)]
     pub nonce: String,
     pub expires_at: u64,
     /// Set when the credential is issued: a retried request gets the same credential back.
@@ -237,6 +255,63 @@ pub struct CredentialRow {
     pub expires_at: u64,
     pub status_list: u32,
     pub status_idx: u64,
+    /// Every holder key of a batch (OpenID4VCI batch issuance: one SD-JWT VC per key, all with
+    /// `status_idx`), in the order of the first request's proofs; `holder`, which the QR
+    /// credentials are bound to, is the first. Empty on rows written before batches, meaning
+    /// `[holder]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<String>,
+}
+
+/// A nonce handed out by the Nonce Endpoint (stored under the SHA-256 of its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceRow {
+    /// Usable up to and including this second.
+    pub expires_at: u64,
+    /// The access token (SHA-256) of the session that asked for it, when the request carried
+    /// one: only that session may use it. `None`: the first credential request that uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Digest>,
+}
+
+/// A token request with a transaction code ([`Store::redeem_code_with_tx_code`]).
+#[derive(Debug, Clone)]
+pub struct TxRedemption {
+    /// The code's key (SHA-256 of the pre-authorized code).
+    pub code_hash: Digest,
+    /// The code row as the service read it; its `application`, `generation` and `tx_code` must
+    /// still be the stored ones (its `access` and `wrong_tx_codes` may have moved since).
+    pub seen: CodeRow,
+    /// The keyed hash of the transaction code presented.
+    pub tx_code: Digest,
+    /// Wrong codes after which the code is dead.
+    pub max_wrong: u32,
+    /// The new access token, stored under `access_hash` if the code is right.
+    pub access_hash: Digest,
+    pub access: AccessRow,
+}
+
+/// The audit entries of a token request with a transaction code: the engine writes the one
+/// that fits the outcome, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct TxAudit {
+    /// Written when the code is redeemed.
+    pub redeemed: AuditEntry,
+    /// Written for every wrong transaction code.
+    pub wrong: AuditEntry,
+    /// Written too when a wrong code is the one that kills the code.
+    pub locked: AuditEntry,
+}
+
+/// What a token request with a transaction code came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxOutcome {
+    /// The transaction code was right: the access token is stored.
+    Redeemed,
+    /// The transaction code was wrong: counted (this is the `wrong`-th), and when `wrong`
+    /// reached `max_wrong` the code is dead.
+    Wrong { wrong: u32, locked: bool },
 }
 
 /// Issuing a credential: the access token it consumes, the application change, the credential.
@@ -373,6 +448,38 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// token already has a credential.
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()>;
     async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>>;
+
+    /// Trades a code for an access token if the transaction code is right, and counts it if it
+    /// is wrong, atomically with the code row (so parallel guesses cannot get past the limit).
+    /// In one transaction:
+    /// 1. the code row under `r.code_hash` must exist and have the `application`, `generation`
+    ///    and `tx_code` of `r.seen`, else [`Conflict::InvalidGrant`];
+    /// 2. if its `wrong_tx_codes >= r.max_wrong`, [`Conflict::InvalidGrant`] (dead);
+    /// 3. if its `tx_code` is not `Some(r.tx_code)`: `wrong_tx_codes += 1`, the row written
+    ///    back, `audit.wrong` appended, and `audit.locked` too when the count reached
+    ///    `r.max_wrong`; answers [`TxOutcome::Wrong`] (a change that stands, not a refusal);
+    /// 4. else as [`Store::redeem_code`]: the previous access token of the code (`access`) is
+    ///    removed, `r.access` stored under `r.access_hash`, the row's `access` set to it,
+    ///    `audit.redeemed` appended; answers [`TxOutcome::Redeemed`].
+    ///
+    /// Conflicts write nothing. Live access tokens survive a wrong code (even the last one).
+    /// See the conformance suite's `transaction_codes_are_counted_atomically`.
+    async fn redeem_code_with_tx_code(&self, r: TxRedemption, audit: TxAudit) -> Result<TxOutcome>;
+
+    // ----- nonces (OpenID4VCI Nonce Endpoint) -----
+
+    /// Stores a fresh nonce under `hash` (SHA-256 of its value; the service draws 256 random
+    /// bits, so a clash is an engine error) and, in the same transaction, removes at most 16
+    /// nonces whose `expires_at` is before `purge_before` (so the table holds about the live
+    /// nonces, whoever asks for many). No audit entry: a nonce is no change of an application,
+    /// credential, key or status list. Durable when it answers.
+    async fn create_nonce(&self, hash: Digest, row: NonceRow, purge_before: u64) -> Result<()>;
+
+    /// Uses nonces, each once: every nonce in `hashes` must exist, have `expires_at >= now`,
+    /// and have no `access` or `access == Some(access)`; then all are removed, atomically.
+    /// Otherwise [`Conflict::InvalidNonce`] and nothing is removed (a request with one bad
+    /// nonce uses none). Two concurrent uses of one nonce: exactly one succeeds. No audit entry.
+    async fn consume_nonces(&self, hashes: Vec<Digest>, access: Digest, now: u64) -> Result<()>;
 
     // ----- status lists -----
 

@@ -25,7 +25,8 @@ use tokio_postgres::{IsolationLevel, NoTls, Transaction};
 use super::*;
 
 /// The migrations, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("../../migrations/0001_init.sql")), (2, include_str!("../../migrations/0002_nonces.sql"))];
 
 /// Shards of a list's allocation counter.
 const SHARDS: i16 = 16;
@@ -569,6 +570,91 @@ impl Store for Postgres {
                 .await
                 .map_err(pg_err)?;
             audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn redeem_code_with_tx_code(&self, r: TxRedemption, audit: TxAudit) -> Result<TxOutcome> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let row = tx
+                .query_opt("SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&r.code_hash.0.as_slice()])
+                .await
+                .map_err(pg_err)?;
+            let current: Option<CodeRow> = row.map(|row| from_value(row.get(0), "code")).transpose()?;
+            let Some(mut current) = current.filter(|c| {
+                c.application == r.seen.application && c.generation == r.seen.generation && c.tx_code == r.seen.tx_code
+            }) else {
+                return Err(Conflict::InvalidGrant.into());
+            };
+            if current.wrong_tx_codes >= r.max_wrong {
+                return Err(Conflict::InvalidGrant.into());
+            }
+            if current.tx_code != Some(r.tx_code) {
+                current.wrong_tx_codes += 1;
+                let wrong = current.wrong_tx_codes;
+                tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
+                    .await
+                    .map_err(pg_err)?;
+                audit_append(&tx, &audit.wrong).await?;
+                let locked = wrong >= r.max_wrong;
+                if locked {
+                    audit_append(&tx, &audit.locked).await?;
+                }
+                TxOutcome::Wrong { wrong, locked }
+            } else {
+                if let Some(previous) = current.access {
+                    tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
+                        .await
+                        .map_err(pg_err)?;
+                }
+                tx.execute(
+                    "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
+                    &[&r.access_hash.0.as_slice(), &json(&r.access)],
+                )
+                .await
+                .map_err(pg_err)?;
+                current.access = Some(r.access_hash);
+                tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
+                    .await
+                    .map_err(pg_err)?;
+                audit_append(&tx, &audit.redeemed).await?;
+                TxOutcome::Redeemed
+            }
+        })
+    }
+
+    async fn create_nonce(&self, hash: Digest, row: NonceRow, purge_before: u64) -> Result<()> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            tx.execute(
+                "INSERT INTO nonces (hash, expires_at, access) VALUES ($1, $2, $3)",
+                &[&hash.0.as_slice(), &(row.expires_at as i64), &row.access.as_ref().map(|a| a.0.to_vec())],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.execute(
+                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16)",
+                &[&(purge_before as i64)],
+            )
+            .await
+            .map_err(pg_err)?;
+        })
+    }
+
+    async fn consume_nonces(&self, hashes: Vec<Digest>, access: Digest, now: u64) -> Result<()> {
+        let keys: Vec<&[u8]> = hashes.iter().map(|h| h.0.as_slice()).collect();
+        let mut distinct = keys.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let gone = tx
+                .execute(
+                    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
+                    &[&keys, &(now as i64), &access.0.as_slice()],
+                )
+                .await
+                .map_err(pg_err)?;
+            if gone as usize != distinct.len() || distinct.len() != keys.len() {
+                return Err(Conflict::InvalidNonce.into());
+            }
         })
     }
 

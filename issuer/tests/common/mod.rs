@@ -22,7 +22,7 @@ pub struct Api {
     pub service: Arc<issuer::service::Service>,
     pub admin: String,
     pub officer: String,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 pub fn registry() -> std::path::PathBuf {
@@ -41,9 +41,10 @@ impl Api {
         config.public_url = Some("https://issuer.test".into());
         config.registry = Some(registry);
         config.publish_interval = std::time::Duration::ZERO;
+        config.outbox = Some(dir.path().join("outbox.jsonl"));
         let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
         let app = issuer::app(service.clone());
-        let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), _dir: dir };
+        let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), dir };
         let (st, v) = api
             .call(
                 Method::POST,
@@ -221,48 +222,62 @@ impl Api {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    /// Plays the wallet: redeems an offer (token, proof of possession, credential) with a fixed
-    /// device key; returns the credential response.
-    pub async fn redeem(&self, offer_uri: &str) -> Value {
-        use ed25519_dalek::Signer as _;
+    /// Plays an OpenID4VCI 1.0 wallet: redeems an offer with its transaction code, takes a
+    /// nonce from the Nonce Endpoint, proves possession of a fixed device key (`proofs`) and
+    /// returns the credential response.
+    pub async fn redeem(&self, offer_uri: &str, tx_code: &str) -> Value {
         let offer = verifier::build::oid4vci::CredentialOffer::from_uri(offer_uri).unwrap();
         let code = offer.pre_authorized_code().unwrap();
-        let form = format!(
-            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}"
-        );
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri("/token")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let tok: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let (st, tok) = self.form("/token", &token_form(code, Some(tx_code))).await;
+        assert_eq!(st, StatusCode::OK, "{tok}");
+        let access = tok["access_token"].as_str().unwrap().to_owned();
+        let nonce = self.nonce(None).await;
         let device = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-        let pk = verifier::PublicKey::from_bytes(device.verifying_key().to_bytes());
-        let input = verifier::build::oid4vci::proof_signing_input(
-            &pk,
-            &offer.credential_issuer,
-            self.clock.now_for_tests(),
-            tok["c_nonce"].as_str().unwrap(),
-        );
-        let jwt = verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()).to_bytes());
-        let body = json!({"credential_configuration_id": verifier::build::oid4vci::CONFIGURATION_ID, "proof": {"proof_type": "jwt", "jwt": jwt}});
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri("/credential")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", tok["access_token"].as_str().unwrap()))
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let v: Value =
-            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap_or(Value::Null);
+        let jwt = proof_jwt(&device, &offer.credential_issuer, self.clock.now_for_tests(), &nonce);
+        let body = json!({"credential_configuration_id": verifier::build::oid4vci::CONFIGURATION_ID,
+                          "proofs": {"jwt": [jwt]}});
+        let (status, v) = self.call(Method::POST, "/credential", Some(&access), None, body).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v
     }
+
+    /// A nonce from the Nonce Endpoint (bound to `access` when given).
+    pub async fn nonce(&self, access: Option<&str>) -> String {
+        let (st, v) = self.call(Method::POST, "/nonce", access, None, Value::Null).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["c_nonce"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The token request body: the pre-authorized code grant, with a transaction code if given.
+pub fn token_form(code: &str, tx_code: Option<&str>) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let mut f = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={}",
+        enc(code)
+    );
+    if let Some(tx) = tx_code {
+        f.push_str(&format!("&tx_code={}", enc(tx)));
+    }
+    f
+}
+
+/// A proof of possession of `device` over `nonce`, for `issuer`, at `iat`.
+pub fn proof_jwt(device: &ed25519_dalek::SigningKey, issuer: &str, iat: u64, nonce: &str) -> String {
+    use ed25519_dalek::Signer as _;
+    let pk = verifier::PublicKey::from_bytes(device.verifying_key().to_bytes());
+    let input = verifier::build::oid4vci::proof_signing_input(&pk, issuer, iat, nonce);
+    verifier::build::jws::assemble(&input, &device.sign(input.as_bytes()).to_bytes())
 }
 
 trait NowForTests {
