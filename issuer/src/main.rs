@@ -15,6 +15,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Cmd {
     /// Run the HTTP service (embedded store; development keys are created on first start).
     Serve {
