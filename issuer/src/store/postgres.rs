@@ -17,10 +17,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::*;
 
@@ -102,6 +104,67 @@ fn id_of<T: std::str::FromStr>(s: &str) -> Result<T> {
     s.parse().map_err(|_| StoreError::Corrupt("record id"))
 }
 
+/// Statements are prepared once per connection and reused (one round trip per statement
+/// instead of two).
+async fn exec(tx: &Transaction<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, tokio_postgres::Error> {
+    let st = tx.prepare_cached(sql).await?;
+    tx.execute(&st, params).await
+}
+
+async fn query(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let st = tx.prepare_cached(sql).await?;
+    tx.query(&st, params).await
+}
+
+async fn query_opt(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let st = tx.prepare_cached(sql).await?;
+    tx.query_opt(&st, params).await
+}
+
+async fn query_one(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let st = tx.prepare_cached(sql).await?;
+    tx.query_one(&st, params).await
+}
+
+async fn read(
+    c: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let st = c.prepare_cached(sql).await?;
+    c.query(&st, params).await
+}
+
+async fn read_opt(
+    c: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let st = c.prepare_cached(sql).await?;
+    c.query_opt(&st, params).await
+}
+
+async fn read_one(
+    c: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let st = c.prepare_cached(sql).await?;
+    c.query_one(&st, params).await
+}
+
 /// Runs `$body` in a transaction (with `$tx` bound to it), claiming the idempotency record
 /// first, committing at the end; retried after deadlocks and serialization failures. `$body`
 /// may use `?`; it is evaluated again on a retry.
@@ -143,13 +206,13 @@ macro_rules! transaction {
 }
 
 async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Result<()> {
-    let n = tx
-        .execute(
-            "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
-        )
-        .await
-        .map_err(pg_err)?;
+    let n = exec(
+        &tx,
+        "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
+    )
+    .await
+    .map_err(pg_err)?;
     if n == 0 {
         return Err(Conflict::IdempotencyKeyUsed.into());
     }
@@ -158,19 +221,18 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
 
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
     let row =
-        tx.query_one("INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
+        query_one(&tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 
 async fn bump(tx: &Transaction<'_>, counter: &str) -> Result<()> {
-    tx.execute("UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
+    exec(&tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
     Ok(())
 }
 
 /// Locks the application at the version the change was computed from and returns its summary.
 async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
-    let row = tx
-        .query_opt("SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
+    let row = query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
         .await
         .map_err(pg_err)?
         .ok_or(StoreError::NotFound)?;
@@ -182,7 +244,8 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
 
 async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
     let version = change.expected_version + 1;
-    tx.execute(
+    exec(
+        &tx,
         "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
         &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
     )
@@ -246,7 +309,7 @@ impl Postgres {
                 tx.batch_execute(sql)
                     .await
                     .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
+                exec(&tx, "INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
                     .await
                     .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
                 tx.commit().await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
@@ -292,20 +355,21 @@ impl Store for Postgres {
     async fn token(&self, hash: &Digest) -> Result<Option<TokenRow>> {
         let c = self.client().await?;
         let row =
-            c.query_opt("SELECT body FROM tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+            read_opt(&c, "SELECT body FROM tokens WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "token")).transpose()
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRow>> {
         let c = self.client().await?;
-        let rows = c.query("SELECT body FROM tokens ORDER BY id", &[]).await.map_err(pg_err)?;
+        let rows = read(&c, "SELECT body FROM tokens ORDER BY id", &[]).await.map_err(pg_err)?;
         rows.into_iter().map(|r| from_value(r.get(0), "token")).collect()
     }
 
     async fn create_token(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<()> {
         let role = if row.role == Role::Admin { "admin" } else { "officer" };
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO tokens (hash, id, role, revoked, body) VALUES ($1, $2, $3, $4, $5)",
                 &[&hash.0.as_slice(), &row.id.as_str(), &role, &row.revoked, &json(&row)],
             )
@@ -317,15 +381,16 @@ impl Store for Postgres {
 
     async fn bootstrap_admin(&self, hash: Digest, row: TokenRow, audit: AuditEntry) -> Result<bool> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE counters SET value = $1 WHERE name = 'admin_bootstrapped' AND value = 0",
-                    &[&(row.created_at.max(1) as i64)],
-                )
-                .await
-                .map_err(pg_err)?;
+            let n = exec(
+                &tx,
+                "UPDATE counters SET value = $1 WHERE name = 'admin_bootstrapped' AND value = 0",
+                &[&(row.created_at.max(1) as i64)],
+            )
+            .await
+            .map_err(pg_err)?;
             if n == 1 {
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO tokens (hash, id, role, revoked, body) VALUES ($1, $2, 'admin', false, $3)",
                     &[&hash.0.as_slice(), &row.id.as_str(), &json(&row)],
                 )
@@ -340,12 +405,11 @@ impl Store for Postgres {
     async fn revoke_token(&self, id: &TokenId, audit: AuditEntry) -> Result<TokenRow> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             // Lock every active admin token, so two revocations cannot both leave "another one".
-            let admins = tx
-                .query("SELECT id FROM tokens WHERE role = 'admin' AND NOT revoked ORDER BY id FOR UPDATE", &[])
-                .await
-                .map_err(pg_err)?;
-            let row = tx
-                .query_opt("SELECT body FROM tokens WHERE id = $1 FOR UPDATE", &[&id.as_str()])
+            let admins =
+                query(&tx, "SELECT id FROM tokens WHERE role = 'admin' AND NOT revoked ORDER BY id FOR UPDATE", &[])
+                    .await
+                    .map_err(pg_err)?;
+            let row = query_opt(&tx, "SELECT body FROM tokens WHERE id = $1 FOR UPDATE", &[&id.as_str()])
                 .await
                 .map_err(pg_err)?
                 .ok_or(StoreError::NotFound)?;
@@ -354,7 +418,7 @@ impl Store for Postgres {
                 return Err(Conflict::LastAdmin.into());
             }
             token.revoked = true;
-            tx.execute("UPDATE tokens SET revoked = true, body = $2 WHERE id = $1", &[&id.as_str(), &json(&token)])
+            exec(&tx, "UPDATE tokens SET revoked = true, body = $2 WHERE id = $1", &[&id.as_str(), &json(&token)])
                 .await
                 .map_err(pg_err)?;
             audit_append(&tx, &audit).await?;
@@ -364,8 +428,7 @@ impl Store for Postgres {
 
     async fn application(&self, id: &ApplicationId) -> Result<Option<AppRow>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT version, meta, sealed FROM applications WHERE id = $1", &[&id.as_str()])
+        let row = read_opt(&c, "SELECT version, meta, sealed FROM applications WHERE id = $1", &[&id.as_str()])
             .await
             .map_err(pg_err)?;
         row.map(|r| {
@@ -382,11 +445,10 @@ impl Store for Postgres {
     async fn application_metas(&self, point: Option<&str>) -> Result<Vec<(ApplicationId, AppMeta)>> {
         let c = self.client().await?;
         let rows = match point {
-            Some(p) => c
-                .query("SELECT id, meta FROM applications WHERE reception_point = $1 ORDER BY id", &[&p])
+            Some(p) => read(&c, "SELECT id, meta FROM applications WHERE reception_point = $1 ORDER BY id", &[&p])
                 .await
                 .map_err(pg_err)?,
-            None => c.query("SELECT id, meta FROM applications ORDER BY id", &[]).await.map_err(pg_err)?,
+            None => read(&c, "SELECT id, meta FROM applications ORDER BY id", &[]).await.map_err(pg_err)?,
         };
         rows.into_iter()
             .map(|r| Ok((id_of(r.get::<_, &str>(0))?, from_value(r.get(1), "application summary")?)))
@@ -395,13 +457,13 @@ impl Store for Postgres {
 
     async fn application_by_identity(&self, key: &Digest) -> Result<Option<(ApplicationId, AppMeta)>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(
-                "SELECT a.id, a.meta FROM identity_index i JOIN applications a ON a.id = i.application WHERE i.key = $1",
-                &[&key.0.as_slice()],
-            )
-            .await
-            .map_err(pg_err)?;
+        let row = read_opt(
+            &c,
+            "SELECT a.id, a.meta FROM identity_index i JOIN applications a ON a.id = i.application WHERE i.key = $1",
+            &[&key.0.as_slice()],
+        )
+        .await
+        .map_err(pg_err)?;
         row.map(|r| Ok((id_of(r.get::<_, &str>(0))?, from_value(r.get(1), "application summary")?))).transpose()
     }
 
@@ -410,17 +472,17 @@ impl Store for Postgres {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             // The person's existing index entries, locked: a concurrent submission for the same
             // person waits here, then sees this one.
-            let existing = tx
-                .query(
-                    "SELECT key, application FROM identity_index WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-                    &[&keys],
-                )
-                .await
-                .map_err(pg_err)?;
+            let existing = query(
+                &tx,
+                "SELECT key, application FROM identity_index WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                &[&keys],
+            )
+            .await
+            .map_err(pg_err)?;
             let others: Vec<String> = existing.iter().map(|r| r.get::<_, String>(1)).collect();
             if !others.is_empty() {
                 let metas =
-                    tx.query("SELECT meta FROM applications WHERE id = ANY($1)", &[&others]).await.map_err(pg_err)?;
+                    query(&tx, "SELECT meta FROM applications WHERE id = ANY($1)", &[&others]).await.map_err(pg_err)?;
                 for m in metas {
                     let meta: AppMeta = from_value(m.get(0), "application summary")?;
                     if !meta.state.is_closed() {
@@ -428,7 +490,8 @@ impl Store for Postgres {
                     }
                 }
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO applications (id, version, reception_point, meta, sealed) VALUES ($1, 1, $2, $3, $4)",
                 &[&new.id.as_str(), &new.meta.reception_point, &json(&new.meta), &new.sealed],
             )
@@ -437,7 +500,8 @@ impl Store for Postgres {
             let known: Vec<Vec<u8>> = existing.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
             for key in &new.identity {
                 if known.iter().any(|k| k.as_slice() == key.0.as_slice()) {
-                    tx.execute(
+                    exec(
+                        &tx,
                         "UPDATE identity_index SET application = $2 WHERE key = $1",
                         &[&key.0.as_slice(), &new.id.as_str()],
                     )
@@ -445,7 +509,8 @@ impl Store for Postgres {
                     .map_err(pg_err)?;
                 } else {
                     // A concurrent first submission for the same person loses on the key.
-                    tx.execute(
+                    exec(
+                        &tx,
                         "INSERT INTO identity_index (key, application) VALUES ($1, $2)",
                         &[&key.0.as_slice(), &new.id.as_str()],
                     )
@@ -470,7 +535,8 @@ impl Store for Postgres {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
             let v = write_app(&tx, &change).await?;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO biometrics (application, sealed) VALUES ($1, $2) \
                  ON CONFLICT (application) DO UPDATE SET sealed = EXCLUDED.sealed",
                 &[&change.id.as_str(), &sealed_files],
@@ -484,8 +550,7 @@ impl Store for Postgres {
 
     async fn biometrics(&self, id: &ApplicationId) -> Result<Option<Vec<u8>>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT sealed FROM biometrics WHERE application = $1", &[&id.as_str()])
+        let row = read_opt(&c, "SELECT sealed FROM biometrics WHERE application = $1", &[&id.as_str()])
             .await
             .map_err(pg_err)?;
         Ok(row.map(|r| r.get(0)))
@@ -501,14 +566,11 @@ impl Store for Postgres {
     ) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            tx.execute(
-                "INSERT INTO eids (key, application) VALUES ($1, $2)",
-                &[&eid.0.as_slice(), &change.id.as_str()],
-            )
-            .await
-            .map_err(unique_or(Conflict::EidTaken))?;
+            exec(&tx, "INSERT INTO eids (key, application) VALUES ($1, $2)", &[&eid.0.as_slice(), &change.id.as_str()])
+                .await
+                .map_err(unique_or(Conflict::EidTaken))?;
             let v = write_app(&tx, &change).await?;
-            tx.execute("INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
+            exec(&tx, "INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
                 .await
                 .map_err(pg_err)?;
             audit_append(&tx, &audit).await?;
@@ -521,9 +583,9 @@ impl Store for Postgres {
             let old = lock_app(&tx, &change).await?;
             let v = write_app(&tx, &change).await?;
             if let Some(offer) = &old.offer {
-                tx.execute("DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
+                exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
             }
-            tx.execute("INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
+            exec(&tx, "INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
                 .await
                 .map_err(pg_err)?;
             audit_append(&tx, &audit).await?;
@@ -533,7 +595,8 @@ impl Store for Postgres {
 
     async fn code(&self, hash: &Digest) -> Result<Option<CodeRow>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT body FROM codes WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
+        let row =
+            read_opt(&c, "SELECT body FROM codes WHERE hash = $1", &[&hash.0.as_slice()]).await.map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "code")).transpose()
     }
 
@@ -546,8 +609,7 @@ impl Store for Postgres {
         audit: AuditEntry,
     ) -> Result<()> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            let row = tx
-                .query_opt("SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&code_hash.0.as_slice()])
+            let row = query_opt(&tx, "SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&code_hash.0.as_slice()])
                 .await
                 .map_err(pg_err)?;
             let current: Option<CodeRow> = row.map(|r| from_value(r.get(0), "code")).transpose()?;
@@ -555,18 +617,19 @@ impl Store for Postgres {
                 return Err(Conflict::InvalidGrant.into());
             };
             if let Some(previous) = current.access {
-                tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
+                exec(&tx, "DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
                     .await
                     .map_err(pg_err)?;
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
                 &[&access_hash.0.as_slice(), &json(&access)],
             )
             .await
             .map_err(pg_err)?;
             current.access = Some(access_hash);
-            tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&code_hash.0.as_slice(), &json(&current)])
+            exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&code_hash.0.as_slice(), &json(&current)])
                 .await
                 .map_err(pg_err)?;
             audit_append(&tx, &audit).await?;
@@ -575,8 +638,7 @@ impl Store for Postgres {
 
     async fn redeem_code_with_tx_code(&self, r: TxRedemption, audit: TxAudit) -> Result<TxOutcome> {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            let row = tx
-                .query_opt("SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&r.code_hash.0.as_slice()])
+            let row = query_opt(&tx, "SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&r.code_hash.0.as_slice()])
                 .await
                 .map_err(pg_err)?;
             let current: Option<CodeRow> = row.map(|row| from_value(row.get(0), "code")).transpose()?;
@@ -591,7 +653,7 @@ impl Store for Postgres {
             if current.tx_code != Some(r.tx_code) {
                 current.wrong_tx_codes += 1;
                 let wrong = current.wrong_tx_codes;
-                tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
+                exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
                     .await
                     .map_err(pg_err)?;
                 audit_append(&tx, &audit.wrong).await?;
@@ -602,18 +664,19 @@ impl Store for Postgres {
                 TxOutcome::Wrong { wrong, locked }
             } else {
                 if let Some(previous) = current.access {
-                    tx.execute("DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
+                    exec(&tx, "DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
                         .await
                         .map_err(pg_err)?;
                 }
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
                     &[&r.access_hash.0.as_slice(), &json(&r.access)],
                 )
                 .await
                 .map_err(pg_err)?;
                 current.access = Some(r.access_hash);
-                tx.execute("UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
+                exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
                     .await
                     .map_err(pg_err)?;
                 audit_append(&tx, &audit.redeemed).await?;
@@ -624,13 +687,15 @@ impl Store for Postgres {
 
     async fn create_nonce(&self, hash: Digest, row: NonceRow, purge_before: u64) -> Result<()> {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO nonces (hash, expires_at, access) VALUES ($1, $2, $3)",
                 &[&hash.0.as_slice(), &(row.expires_at as i64), &row.access.as_ref().map(|a| a.0.to_vec())],
             )
             .await
             .map_err(pg_err)?;
-            tx.execute(
+            exec(
+                &tx,
                 "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16)",
                 &[&(purge_before as i64)],
             )
@@ -645,13 +710,13 @@ impl Store for Postgres {
         distinct.sort_unstable();
         distinct.dedup();
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            let gone = tx
-                .execute(
-                    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
-                    &[&keys, &(now as i64), &access.0.as_slice()],
-                )
-                .await
-                .map_err(pg_err)?;
+            let gone = exec(
+                &tx,
+                "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
+                &[&keys, &(now as i64), &access.0.as_slice()],
+            )
+            .await
+            .map_err(pg_err)?;
             if gone as usize != distinct.len() || distinct.len() != keys.len() {
                 return Err(Conflict::InvalidNonce.into());
             }
@@ -660,8 +725,7 @@ impl Store for Postgres {
 
     async fn access(&self, hash: &Digest) -> Result<Option<AccessRow>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT body FROM access_tokens WHERE hash = $1", &[&hash.0.as_slice()])
+        let row = read_opt(&c, "SELECT body FROM access_tokens WHERE hash = $1", &[&hash.0.as_slice()])
             .await
             .map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "access token")).transpose()
@@ -672,10 +736,10 @@ impl Store for Postgres {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             // The application first (every change locks it first), then its token.
             let old = lock_app(&tx, app).await?;
-            let row = tx
-                .query_opt("SELECT body FROM access_tokens WHERE hash = $1 FOR UPDATE", &[&access.0.as_slice()])
-                .await
-                .map_err(pg_err)?;
+            let row =
+                query_opt(&tx, "SELECT body FROM access_tokens WHERE hash = $1 FOR UPDATE", &[&access.0.as_slice()])
+                    .await
+                    .map_err(pg_err)?;
             let mut token: AccessRow = match row {
                 Some(r) => from_value(r.get(0), "access token")?,
                 None => return Err(Conflict::InvalidToken.into()),
@@ -686,21 +750,24 @@ impl Store for Postgres {
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO status (list, idx, value) VALUES ($1, $2, 0)",
                 &[&(credential.status_list as i32), &(credential.status_idx as i64)],
             )
             .await
             .map_err(unique_or(Conflict::StatusIndexTaken))?;
             let shard = (credential.status_idx % SHARDS as u64) as i16;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
                  ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
                 &[&(credential.status_list as i32), &shard],
             )
             .await
             .map_err(pg_err)?;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &credential.id.as_str(),
@@ -713,12 +780,12 @@ impl Store for Postgres {
             .await
             .map_err(pg_err)?;
             token.credential = Some(credential.id.clone());
-            tx.execute("UPDATE access_tokens SET body = $2 WHERE hash = $1", &[&access.0.as_slice(), &json(&token)])
+            exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &[&access.0.as_slice(), &json(&token)])
                 .await
                 .map_err(pg_err)?;
             write_app(&tx, app).await?;
             if let Some(offer) = &old.offer {
-                tx.execute("DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
+                exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
             }
             audit_append(&tx, &audit).await?;
         })
@@ -726,36 +793,39 @@ impl Store for Postgres {
 
     async fn credential(&self, id: &CredentialId) -> Result<Option<CredentialRow>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT body FROM credentials WHERE id = $1", &[&id.as_str()]).await.map_err(pg_err)?;
+        let row = read_opt(&c, "SELECT body FROM credentials WHERE id = $1", &[&id.as_str()]).await.map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "credential")).transpose()
     }
 
     async fn status(&self, list: u32, idx: u64) -> Result<Option<u8>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT value FROM status WHERE list = $1 AND idx = $2", &[&(list as i32), &(idx as i64)])
-            .await
-            .map_err(pg_err)?;
+        let row =
+            read_opt(&c, "SELECT value FROM status WHERE list = $1 AND idx = $2", &[&(list as i32), &(idx as i64)])
+                .await
+                .map_err(pg_err)?;
         Ok(row.map(|r| r.get::<_, i16>(0) as u8))
     }
 
     async fn set_status(&self, credential: &CredentialId, expected: u8, new: u8, audit: AuditEntry) -> Result<()> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            let row = tx
-                .query_opt("SELECT status_list, status_idx FROM credentials WHERE id = $1", &[&credential.as_str()])
-                .await
-                .map_err(pg_err)?
-                .ok_or(StoreError::NotFound)?;
+            let row = query_opt(
+                &tx,
+                "SELECT status_list, status_idx FROM credentials WHERE id = $1",
+                &[&credential.as_str()],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound)?;
             let (list, idx): (i32, i64) = (row.get(0), row.get(1));
-            let current = tx
-                .query_opt("SELECT value FROM status WHERE list = $1 AND idx = $2 FOR UPDATE", &[&list, &idx])
-                .await
-                .map_err(pg_err)?
-                .map(|r| r.get::<_, i16>(0) as u8);
+            let current =
+                query_opt(&tx, "SELECT value FROM status WHERE list = $1 AND idx = $2 FOR UPDATE", &[&list, &idx])
+                    .await
+                    .map_err(pg_err)?
+                    .map(|r| r.get::<_, i16>(0) as u8);
             if current != Some(expected) {
                 return Err(Conflict::StatusChanged.into());
             }
-            tx.execute("UPDATE status SET value = $3 WHERE list = $1 AND idx = $2", &[&list, &idx, &i16::from(new)])
+            exec(&tx, "UPDATE status SET value = $3 WHERE list = $1 AND idx = $2", &[&list, &idx, &i16::from(new)])
                 .await
                 .map_err(pg_err)?;
             bump(&tx, "status_version").await?;
@@ -765,32 +835,32 @@ impl Store for Postgres {
 
     async fn status_marks(&self, list: u32) -> Result<Vec<(u64, u8)>> {
         let c = self.client().await?;
-        let rows = c
-            .query("SELECT idx, value FROM status WHERE list = $1 AND value <> 0 ORDER BY idx", &[&(list as i32)])
-            .await
-            .map_err(pg_err)?;
+        let rows =
+            read(&c, "SELECT idx, value FROM status WHERE list = $1 AND value <> 0 ORDER BY idx", &[&(list as i32)])
+                .await
+                .map_err(pg_err)?;
         Ok(rows.into_iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i16>(1) as u8)).collect())
     }
 
     async fn status_allocated(&self, list: u32) -> Result<u64> {
         let c = self.client().await?;
-        let row = c
-            .query_one("SELECT COALESCE(sum(n), 0)::bigint FROM status_allocated WHERE list = $1", &[&(list as i32)])
-            .await
-            .map_err(pg_err)?;
+        let row =
+            read_one(&c, "SELECT COALESCE(sum(n), 0)::bigint FROM status_allocated WHERE list = $1", &[&(list as i32)])
+                .await
+                .map_err(pg_err)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn status_version(&self) -> Result<u64> {
         let c = self.client().await?;
-        let row = c.query_one("SELECT value FROM counters WHERE name = 'status_version'", &[]).await.map_err(pg_err)?;
+        let row =
+            read_one(&c, "SELECT value FROM counters WHERE name = 'status_version'", &[]).await.map_err(pg_err)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn status_lists(&self) -> Result<Vec<StatusListRow>> {
         let c = self.client().await?;
-        let rows = c
-            .query(
+        let rows = read(&c,
                 "SELECT l.id, l.capacity, COALESCE((SELECT sum(n) FROM status_allocated a WHERE a.list = l.id), 0)::bigint \
                  FROM status_lists l ORDER BY l.id",
                 &[],
@@ -809,7 +879,7 @@ impl Store for Postgres {
 
     async fn open_status_list(&self, id: u32, capacity: u64, audit: AuditEntry) -> Result<()> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            tx.execute("INSERT INTO status_lists (id, capacity) VALUES ($1, $2)", &[&(id as i32), &(capacity as i64)])
+            exec(&tx, "INSERT INTO status_lists (id, capacity) VALUES ($1, $2)", &[&(id as i32), &(capacity as i64)])
                 .await
                 .map_err(unique_or(Conflict::StatusListExists))?;
             bump(&tx, "keys_version").await?;
@@ -822,16 +892,16 @@ impl Store for Postgres {
             let mut changed = 0;
             for key in &keys {
                 // A key revoked through the store stays revoked.
-                changed += tx
-                    .execute(
-                        "INSERT INTO signing_keys (kid, node, body) VALUES ($1, $2, $3) \
+                changed += exec(
+                    &tx,
+                    "INSERT INTO signing_keys (kid, node, body) VALUES ($1, $2, $3) \
                          ON CONFLICT (kid) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body \
                          WHERE signing_keys.body->>'state' <> 'revoked' \
                            AND (signing_keys.body <> EXCLUDED.body OR signing_keys.node <> EXCLUDED.node)",
-                        &[&key.kid.to_string(), &node, &json(key)],
-                    )
-                    .await
-                    .map_err(pg_err)?;
+                    &[&key.kid.to_string(), &node, &json(key)],
+                )
+                .await
+                .map_err(pg_err)?;
             }
             if changed > 0 {
                 bump(&tx, "keys_version").await?;
@@ -841,14 +911,13 @@ impl Store for Postgres {
 
     async fn keys(&self) -> Result<Vec<(String, verifier::TrustedKey)>> {
         let c = self.client().await?;
-        let rows = c.query("SELECT node, body FROM signing_keys ORDER BY kid", &[]).await.map_err(pg_err)?;
+        let rows = read(&c, "SELECT node, body FROM signing_keys ORDER BY kid", &[]).await.map_err(pg_err)?;
         rows.into_iter().map(|r| Ok((r.get::<_, String>(0), from_value(r.get(1), "key")?))).collect()
     }
 
     async fn revoke_key(&self, kid: &str, at: u64, audit: AuditEntry) -> Result<()> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            let row = tx
-                .query_opt("SELECT body FROM signing_keys WHERE kid = $1 FOR UPDATE", &[&kid])
+            let row = query_opt(&tx, "SELECT body FROM signing_keys WHERE kid = $1 FOR UPDATE", &[&kid])
                 .await
                 .map_err(pg_err)?
                 .ok_or(StoreError::NotFound)?;
@@ -856,7 +925,7 @@ impl Store for Postgres {
             key.state = verifier::KeyState::Revoked;
             key.sign_until = key.sign_until.min(at);
             key.valid_until = key.valid_until.min(at);
-            tx.execute("UPDATE signing_keys SET body = $2 WHERE kid = $1", &[&kid, &json(&key)])
+            exec(&tx, "UPDATE signing_keys SET body = $2 WHERE kid = $1", &[&kid, &json(&key)])
                 .await
                 .map_err(pg_err)?;
             bump(&tx, "keys_version").await?;
@@ -866,23 +935,23 @@ impl Store for Postgres {
 
     async fn keys_version(&self) -> Result<u64> {
         let c = self.client().await?;
-        let row = c.query_one("SELECT value FROM counters WHERE name = 'keys_version'", &[]).await.map_err(pg_err)?;
+        let row = read_one(&c, "SELECT value FROM counters WHERE name = 'keys_version'", &[]).await.map_err(pg_err)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn publish_trust_list(&self, list: PublishedTrustList) -> Result<bool> {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            let n = tx
-                .execute(
-                    "INSERT INTO trust_lists (seq, jws) SELECT $1::bigint, $2::text \
+            let n = exec(
+                &tx,
+                "INSERT INTO trust_lists (seq, jws) SELECT $1::bigint, $2::text \
                      WHERE $1::bigint > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
-                    &[&(list.seq as i64), &list.jws],
-                )
-                .await
-                .map_err(pg_err)?;
+                &[&(list.seq as i64), &list.jws],
+            )
+            .await
+            .map_err(pg_err)?;
             if n == 1 {
                 // Keep the recent history only.
-                tx.execute("DELETE FROM trust_lists WHERE seq < $1::bigint - 30 * 86400", &[&(list.seq as i64)])
+                exec(&tx, "DELETE FROM trust_lists WHERE seq < $1::bigint - 30 * 86400", &[&(list.seq as i64)])
                     .await
                     .map_err(pg_err)?;
             }
@@ -893,16 +962,16 @@ impl Store for Postgres {
     async fn trust_list(&self) -> Result<Option<PublishedTrustList>> {
         let c = self.client().await?;
         let row =
-            c.query_opt("SELECT seq, jws FROM trust_lists ORDER BY seq DESC LIMIT 1", &[]).await.map_err(pg_err)?;
+            read_opt(&c, "SELECT seq, jws FROM trust_lists ORDER BY seq DESC LIMIT 1", &[]).await.map_err(pg_err)?;
         Ok(row.map(|r| PublishedTrustList { seq: r.get::<_, i64>(0) as u64, jws: r.get(1) }))
     }
 
     async fn idempotency(&self, scope: &str, key: &Digest) -> Result<Option<IdempotencyRecord>> {
         let c = self.client().await?;
-        let row = c
-            .query_opt("SELECT body FROM idempotency WHERE scope = $1 AND key = $2", &[&scope, &key.0.as_slice()])
-            .await
-            .map_err(pg_err)?;
+        let row =
+            read_opt(&c, "SELECT body FROM idempotency WHERE scope = $1 AND key = $2", &[&scope, &key.0.as_slice()])
+                .await
+                .map_err(pg_err)?;
         row.map(|r| from_value(r.get(0), "idempotency record")).transpose()
     }
 
@@ -912,25 +981,25 @@ impl Store for Postgres {
 
     async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
         let c = self.client().await?;
-        let rows = c
-            .query(
-                "SELECT seq, entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&(after.unwrap_or(0) as i64), &(limit as i64)],
-            )
-            .await
-            .map_err(pg_err)?;
+        let rows = read(
+            &c,
+            "SELECT seq, entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after.unwrap_or(0) as i64), &(limit as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
         rows.into_iter().map(|r| Ok((r.get::<_, i64>(0) as u64, from_value(r.get(1), "audit entry")?))).collect()
     }
 
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let c = self.client().await?;
-        let row = c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key]).await.map_err(pg_err)?;
+        let row = read_opt(&c, "SELECT value FROM settings WHERE key = $1", &[&key]).await.map_err(pg_err)?;
         Ok(row.map(|r| r.get(0)))
     }
 
     async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()> {
         transaction!(self, audit.as_ref().and_then(|a| a.idempotency.as_ref()), |tx| {
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 &[&key, &value],
             )
