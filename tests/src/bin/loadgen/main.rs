@@ -42,6 +42,20 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// One embedded node, one PostgreSQL node and three PostgreSQL nodes (on a PostgreSQL this
+    /// command starts), with PostgreSQL's bare commit rate, in one run.
+    ClusterBench {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds of each full-pipeline run.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Credentials prepared for each credential-endpoint run.
+        #[arg(long, default_value_t = 10_000)]
+        prepared: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Kill the node with SIGKILL at random moments under load and check nothing is lost.
     Drill {
         #[arg(long, default_value_t = 32)]
@@ -63,6 +77,8 @@ enum Cmd {
     },
 }
 
+mod cluster;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -76,6 +92,9 @@ fn main() -> std::process::ExitCode {
         match cli.cmd {
             Cmd::Bench { clients, seconds, prepared, dir, json } => {
                 bench(clients, Duration::from_secs(seconds), prepared, dir, json).await
+            }
+            Cmd::ClusterBench { clients, seconds, prepared, json } => {
+                cluster::bench(clients, Duration::from_secs(seconds), prepared, json).await
             }
             Cmd::Drill { clients, kills, min_gap_ms, max_gap_ms, people, database, nodes } => {
                 let dir = tempfile::tempdir()?;
