@@ -99,8 +99,40 @@ pub mod eligibility;
 pub mod i18n;
 pub mod registry;
 pub mod reports;
+pub mod text;
 pub mod tk01;
 pub mod workflow;
 
 pub use error::{Error, FieldProblem};
 pub use reason::Reason;
+
+#[doc(hidden)]
+pub mod fuzzing {
+    //! Entry points for the fuzz targets in `fuzz/` and the smoke test that runs them on stable
+    //! (`enrollment/tests/fuzz_smoke.rs`): they must never panic, whatever the bytes.
+
+    /// The TK01 parser on arbitrary bytes: as a JSON body, and, when the bytes are JSON, through
+    /// the `serde_json::Value` path too; every field type's parser on the text.
+    pub fn tk01(data: &[u8]) {
+        use std::str::FromStr as _;
+        let Ok(text) = std::str::from_utf8(data) else { return };
+        if let Ok(app) = crate::tk01::Tk01Application::from_json(text) {
+            // What parsed must serialize and parse back to the same form.
+            if let Ok(json) = serde_json::to_string(&app) {
+                let again = crate::tk01::Tk01Application::from_json(&json);
+                assert!(again.as_ref().is_ok_and(|a| *a == app), "a parsed TK01 form does not round-trip");
+            }
+        }
+        let _ = crate::tk01::PersonName::from_str(text);
+        let _ = crate::tk01::LatinName::from_str(text);
+        let _ = crate::tk01::PassportNumber::from_str(text);
+        let _ = crate::tk01::CardNumber::from_str(text);
+        let _ = crate::tk01::Address::from_str(text);
+        let _ = crate::tk01::PhoneNumber::from_str(text);
+        let _ = crate::tk01::Email::from_str(text);
+        let _ = crate::tk01::Nationality::from_str(text);
+        let _ = crate::tk01::ReceptionPointId::from_str(text);
+        let _ = crate::tk01::icao_transliterate(text);
+        let _ = crate::text::has_format_characters(text);
+    }
+}

@@ -66,6 +66,10 @@ reasons! {
     GuardianIdInvalid => "guardian_id_invalid",
     /// Guardian relationship is not `parent` or `legal_guardian`.
     RelationshipInvalid => "relationship_invalid",
+    /// A text field holds an invisible formatting character: a bidirectional control (such as
+    /// the right-to-left override U+202E), a zero-width character, a line or paragraph
+    /// separator, or another Unicode format character ([`crate::text::has_format_characters`]).
+    FormatCharacters => "format_characters",
     // --- eligibility
     /// The applicant is younger than 6.
     ApplicantUnder6 => "applicant_under_6",

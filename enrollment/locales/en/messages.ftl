@@ -20,6 +20,7 @@ reason-email-invalid = The email address is not valid. Please check it, for exam
 reason-reception-point-invalid = The reception point is not valid. Please choose one from the list.
 reason-guardian-id-invalid = The guardian's identity document number is not valid. It has 5 to 20 letters and digits.
 reason-relationship-invalid = The relationship to the guardian is not valid. Please choose parent or legal guardian.
+reason-format-characters = This field contains invisible formatting characters (such as right-to-left marks or zero-width characters). Please type the text again without them.
 
 ## Eligibility
 
@@ -107,6 +108,12 @@ api-last-admin = This is the last active administrator token; create another adm
 api-method-not-allowed = This address does not accept that method.
 api-unsupported-media-type = The request body is not in a format this address accepts.
 api-payload-too-large = The request body is too large.
+api-invalid-query = A query parameter of this address is unknown or not valid.
+api-invalid-multipart = The multipart upload is broken or incomplete.
+api-request-timeout = The request was not received in time. Please send it again.
+api-rate-limited = Too many requests from your address. Please wait a moment before trying again.
+api-too-many-attempts = Too many failed sign-ins or codes from your address. Please wait before trying again.
+api-too-many-connections = The service has too many open connections right now. Please try again in a moment.
 api-idempotency-key-reused = This Idempotency-Key was already used for a different request. Use a new key for a new request.
 api-idempotency-key-invalid = The Idempotency-Key header must be 1 to 255 visible characters.
 

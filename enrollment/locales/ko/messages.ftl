@@ -20,6 +20,7 @@ reason-email-invalid = 이메일 주소가 올바르지 않습니다. 다시 확
 reason-reception-point-invalid = 접수처가 올바르지 않습니다. 목록에서 접수처를 선택해 주세요.
 reason-guardian-id-invalid = 보호자의 신분증 번호가 올바르지 않습니다. 번호는 5~20자리의 영문자와 숫자로 되어 있습니다.
 reason-relationship-invalid = 보호자와의 관계가 올바르지 않습니다. 부모 또는 법정후견인 중에서 선택해 주세요.
+reason-format-characters = 이 항목에 보이지 않는 서식 문자(오른쪽에서 왼쪽 표시, 폭 없는 문자 등)가 들어 있습니다. 해당 문자 없이 다시 입력해 주세요.
 
 ## 신청 자격
 
@@ -104,6 +105,12 @@ api-last-admin = 마지막으로 남은 유효한 관리자 토큰입니다. 먼
 api-method-not-allowed = 이 주소는 해당 요청 방식을 받지 않습니다.
 api-unsupported-media-type = 요청 본문이 이 주소가 받는 형식이 아닙니다.
 api-payload-too-large = 요청 본문이 너무 큽니다.
+api-invalid-query = 이 주소의 쿼리 매개변수를 알 수 없거나 올바르지 않습니다.
+api-invalid-multipart = 멀티파트 업로드가 손상되었거나 완전하지 않습니다.
+api-request-timeout = 요청이 제시간에 도착하지 않았습니다. 다시 보내 주세요.
+api-rate-limited = 사용자 주소에서 요청이 너무 많습니다. 잠시 기다린 후 다시 시도해 주세요.
+api-too-many-attempts = 사용자 주소에서 로그인 또는 코드 입력 실패가 너무 많습니다. 잠시 후 다시 시도해 주세요.
+api-too-many-connections = 지금 서비스에 열린 연결이 너무 많습니다. 잠시 후 다시 시도해 주세요.
 api-idempotency-key-reused = 이 Idempotency-Key는 이미 다른 요청에 사용되었습니다. 새 요청에는 새 키를 사용하세요.
 api-idempotency-key-invalid = Idempotency-Key 헤더는 보이는 문자 1~255자여야 합니다.
 

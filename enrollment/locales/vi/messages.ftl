@@ -20,6 +20,7 @@ reason-email-invalid = Địa chỉ thư điện tử không hợp lệ. Vui lò
 reason-reception-point-invalid = Điểm tiếp nhận không hợp lệ. Vui lòng chọn một điểm tiếp nhận trong danh sách.
 reason-guardian-id-invalid = Số giấy tờ tùy thân của người giám hộ không hợp lệ. Số giấy tờ gồm 5 đến 20 chữ cái và chữ số.
 reason-relationship-invalid = Quan hệ với người giám hộ không hợp lệ. Vui lòng chọn cha/mẹ hoặc người giám hộ hợp pháp.
+reason-format-characters = Trường này chứa ký tự định dạng ẩn (như dấu đổi chiều viết từ phải sang trái hoặc ký tự độ rộng bằng không). Vui lòng nhập lại nội dung mà không có các ký tự đó.
 
 ## Điều kiện cấp
 
@@ -104,6 +105,12 @@ api-last-admin = Đây là mã quản trị viên cuối cùng còn hiệu lực
 api-method-not-allowed = Địa chỉ này không chấp nhận phương thức đó.
 api-unsupported-media-type = Nội dung yêu cầu không đúng định dạng mà địa chỉ này chấp nhận.
 api-payload-too-large = Nội dung yêu cầu quá lớn.
+api-invalid-query = Một tham số truy vấn của địa chỉ này không tồn tại hoặc không hợp lệ.
+api-invalid-multipart = Tệp tải lên dạng multipart bị lỗi hoặc không đầy đủ.
+api-request-timeout = Yêu cầu không được gửi đến kịp thời. Vui lòng gửi lại.
+api-rate-limited = Có quá nhiều yêu cầu từ địa chỉ của bạn. Vui lòng đợi một lát rồi thử lại.
+api-too-many-attempts = Có quá nhiều lần đăng nhập hoặc nhập mã sai từ địa chỉ của bạn. Vui lòng đợi rồi thử lại.
+api-too-many-connections = Hệ thống đang có quá nhiều kết nối mở. Vui lòng thử lại sau giây lát.
 api-idempotency-key-reused = Idempotency-Key này đã được dùng cho một yêu cầu khác. Hãy dùng khóa mới cho yêu cầu mới.
 api-idempotency-key-invalid = Tiêu đề Idempotency-Key phải gồm từ 1 đến 255 ký tự hiển thị.
 

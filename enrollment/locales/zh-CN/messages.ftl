@@ -20,6 +20,7 @@ reason-email-invalid = 电子邮箱地址无效。请核对后重新填写，例
 reason-reception-point-invalid = 受理点无效。请从列表中选择一个受理点。
 reason-guardian-id-invalid = 监护人的身份证件号码无效。号码由 5 至 20 位字母和数字组成。
 reason-relationship-invalid = 与监护人的关系无效。请选择父母或法定监护人。
+reason-format-characters = 此字段包含不可见的格式字符（例如从右到左标记或零宽字符）。请重新输入，不要包含这些字符。
 
 ## 申请资格
 
@@ -104,6 +105,12 @@ api-last-admin = 这是最后一个有效的管理员令牌，请先创建另一
 api-method-not-allowed = 此地址不接受该请求方法。
 api-unsupported-media-type = 请求内容的格式不被此地址接受。
 api-payload-too-large = 请求内容过大。
+api-invalid-query = 此地址的某个查询参数未知或无效。
+api-invalid-multipart = 分段（multipart）上传内容已损坏或不完整。
+api-request-timeout = 未能及时收到请求，请重新发送。
+api-rate-limited = 来自您地址的请求过多，请稍候再试。
+api-too-many-attempts = 来自您地址的登录或验证码失败次数过多，请稍后再试。
+api-too-many-connections = 服务当前打开的连接过多，请稍后再试。
 api-idempotency-key-reused = 此 Idempotency-Key 已用于另一个请求。新请求请使用新的键。
 api-idempotency-key-invalid = Idempotency-Key 请求头须为 1 至 255 个可见字符。
 

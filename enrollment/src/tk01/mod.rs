@@ -174,6 +174,10 @@ fn parse_email(s: &str) -> Result<String, Reason> {
         return Err(bad());
     }
     let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+    // The domain is checked as stored (lowercased): `İ` lowercases to `i` and a combining dot,
+    // which is no letter, and a stored address must parse again (found by fuzzing).
+    let domain = domain.to_lowercase();
+    let domain = domain.as_str();
     if local.is_empty()
         || local.len() > 64
         || domain.contains('@')
@@ -195,7 +199,7 @@ fn parse_email(s: &str) -> Result<String, Reason> {
     if labels.len() < 2 || !labels.iter().all(label_ok) {
         return Err(bad());
     }
-    Ok(format!("{local}@{}", domain.to_lowercase()))
+    Ok(format!("{local}@{domain}"))
 }
 
 /// An email address, checked pragmatically: one `@`, a local part of 1–64 characters without spaces or
@@ -569,10 +573,16 @@ impl<'a> Walker<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    /// An optional text field: absent, `null` or blank is `None`.
+    /// An optional text field: absent, `null` or blank is `None`. Text with invisible format
+    /// characters (bidi controls, zero-width characters) is refused for every field, before the
+    /// field's own rule ([`crate::text`]).
     fn opt_str(&mut self, key: &str) -> Option<&'a str> {
         match self.present(key) {
             None => None,
+            Some(Value::String(s)) if crate::text::has_format_characters(s) => {
+                self.problem(key, Reason::FormatCharacters);
+                None
+            }
             Some(Value::String(s)) if s.trim().is_empty() => None,
             Some(Value::String(s)) => Some(s),
             Some(_) => {
@@ -584,9 +594,10 @@ impl<'a> Walker<'a> {
 
     /// A required text field.
     fn req_str(&mut self, key: &str) -> Option<&'a str> {
-        let wrong_type = self.present(key).is_some_and(|v| !v.is_string());
+        // A wrong type or format characters are reported by `opt_str` already.
+        let reported = self.present(key).is_some_and(|v| v.as_str().is_none_or(crate::text::has_format_characters));
         let s = self.opt_str(key);
-        if s.is_none() && !wrong_type {
+        if s.is_none() && !reported {
             self.problem(key, Reason::FieldMissing);
         }
         s
@@ -706,9 +717,16 @@ impl TryFrom<Value> for Tk01Application {
             Some(s) => w.parse::<LatinName>("full_name_latin", s),
             None => match full_name.as_ref().map(|n| n.as_str().parse::<LatinName>()) {
                 Some(Ok(latin)) => Some(latin),
-                // A non-Latin name: the applicant must write the passport's Latin name.
+                // A non-Latin name: the applicant must write the passport's Latin name (unless
+                // the one given was refused already).
                 Some(Err(_)) => {
-                    w.problem("full_name_latin", Reason::FieldMissing);
+                    let refused = w
+                        .present("full_name_latin")
+                        .and_then(Value::as_str)
+                        .is_some_and(crate::text::has_format_characters);
+                    if !refused {
+                        w.problem("full_name_latin", Reason::FieldMissing);
+                    }
                     None
                 }
                 // full_name itself is already reported.
@@ -882,9 +900,17 @@ pub(crate) mod tests {
             ("email", json!("a@b"), vec![("email", "email_invalid")]),
             ("email", json!("a b@c.vn"), vec![("email", "email_invalid")]),
             ("email", json!("a@@c.vn"), vec![("email", "email_invalid")]),
+            ("email", json!("minjun.kim@example.comİ"), vec![("email", "email_invalid")]),
             ("reception_point", json!("HN Ba Dinh"), vec![("reception_point", "reception_point_invalid")]),
             ("guardian", json!("mom"), vec![("guardian", "field_type_invalid")]),
             ("nickname", json!("Minjun"), vec![("nickname", "field_unknown")]),
+            // Invisible format characters, in any text field, whatever its own rule.
+            ("address", json!("Số 12 \u{202E}iaiG uệiL"), vec![("address", "format_characters")]),
+            ("email", json!("min\u{200B}jun@example.com"), vec![("email", "format_characters")]),
+            ("full_name", json!("김민\u{2066}준"), vec![("full_name", "format_characters")]),
+            ("full_name_latin", json!("KIM\u{200D} MIN JUN"), vec![("full_name_latin", "format_characters")]),
+            ("phone", json!("0912\u{FEFF}345678"), vec![("phone", "format_characters")]),
+            ("passport_number", json!("\u{2028}"), vec![("passport_number", "format_characters")]),
         ];
         for (field, value, want) in cases {
             let mut v = kim_json();
