@@ -141,7 +141,14 @@ pub mod build {
 
 #[doc(hidden)]
 pub mod fuzzing {
-    //! Entry points for fuzz targets (see `fuzz/`): they must never panic.
+    //! Entry points for the fuzz targets (see `fuzz/`, cargo-fuzz on nightly) and for the smoke
+    //! test that runs them on stable (`verifier/tests/fuzz_smoke.rs`): whatever the bytes, they
+    //! must never panic, and they return in time bounded by the input's length.
+    //!
+    //! Parsers behind a signature check cannot be reached with random bytes (the fuzzer cannot
+    //! forge Ed25519), so [`signed`] signs the fuzzer's bytes with the test keys of
+    //! `testkit::world` first and then verifies them: the claim parsers behind each signature are
+    //! fuzzed too.
     use super::*;
 
     /// Every QR parsing step on arbitrary bytes.
@@ -165,5 +172,130 @@ pub mod fuzzing {
         if let Ok(b) = Bundle::from_json(data) {
             let _ = b.open();
         }
+    }
+
+    /// Base45, the CBOR reader (item after item) and COSE_Sign1 on arbitrary bytes.
+    pub fn cbor_cose(data: &[u8]) {
+        let _ = base45::decode(data);
+        let _ = cose::Sign1::read(&mut cbor::Reader::new(data));
+        let mut r = cbor::Reader::new(data);
+        while !r.is_empty() && r.item().is_ok() {}
+    }
+
+    /// The OpenID4VCI messages a wallet sends or receives: a proof of possession JWT (checked
+    /// for audience and age) and a credential offer URI.
+    pub fn oid4vci(data: &[u8]) {
+        if let Ok(text) = core::str::from_utf8(data) {
+            let _ = oid4vci::check_proof(text, "https://issuer.example.vn", 1_780_000_000, 300);
+            if let Ok(offer) = oid4vci::CredentialOffer::from_uri(text) {
+                let _ = offer.to_uri();
+            }
+        }
+    }
+
+    /// The verifications of a trust store on arbitrary text: trust list, status list token,
+    /// SD-JWT VC, QR proof (with and without a key binding or a purpose).
+    #[cfg(feature = "testkit")]
+    pub fn verify_text(data: &[u8]) {
+        let Ok(text) = core::str::from_utf8(data) else { return };
+        let w = world();
+        let _ = TrustList::verify(text, &testkit::pk(&w.root));
+        let _ = TrustStore::from_signed(text, &testkit::pk(&w.root));
+        let mut store = store();
+        let _ = store.add_status_list(1, text);
+        let store = self::store();
+        let _ = store.verify_sd_jwt(text, testkit::NOW, &Policy::default(), None);
+        let kb = KeyBinding { audience: "https://bank.example.vn", nonce: "n-0S6_WzA2Mj" };
+        let _ = store.verify_sd_jwt(text, testkit::NOW, &Policy::default(), Some(kb));
+        let _ = store.verify_qr(text, &QrCheck::for_verifier(Purpose::Bank, testkit::NOW));
+    }
+
+    /// The fuzzer's bytes, signed with the test keys, then verified: the first byte chooses what
+    /// the rest becomes (0: a trust list's payload signed by the root; 1: a status list token's
+    /// payload signed by the issuer key; 2: an SD-JWT VC whose issuer-signed payload is the text
+    /// before the first `~`, disclosures after it; 3: a QR credential's CWT claims, signed into a
+    /// COSE_Sign1 and presented by the holder; 4: a proof of possession's payload signed by the
+    /// holder).
+    #[cfg(feature = "testkit")]
+    pub fn signed(data: &[u8]) {
+        use serde_json::json;
+        let Some((&which, rest)) = data.split_first() else { return };
+        let w = world();
+        let sign_jws = |header: serde_json::Value, payload: &[u8], key: &ed25519_dalek::SigningKey| {
+            let input = jws::signing_input(&header, payload);
+            jws::assemble(&input, &testkit::sign(key, input.as_bytes()))
+        };
+        match which % 5 {
+            0 => {
+                let header = json!({"alg": "EdDSA", "typ": trustlist::TYP, "kid": testkit::kid(&w.root).to_string()});
+                let jws = sign_jws(header, rest, &w.root);
+                let _ = TrustList::verify(&jws, &testkit::pk(&w.root));
+                if let Ok(store) = TrustStore::from_signed(&jws, &testkit::pk(&w.root)) {
+                    let _ = store.status_list_info(1);
+                }
+            }
+            1 => {
+                let header =
+                    json!({"alg": "EdDSA", "typ": statuslist::TYP, "kid": testkit::kid(&w.issuer).to_string()});
+                let token = sign_jws(header, rest, &w.issuer);
+                let mut store = store();
+                if store.add_status_list(1, &token).is_ok() {
+                    let _ = store.status_list_info(1);
+                    let _ = store.verify_qr("VN1:", &QrCheck::for_verifier(Purpose::Landlord, testkit::NOW));
+                }
+            }
+            2 => {
+                let text = String::from_utf8_lossy(rest);
+                let (payload, tail) = text.split_once('~').unwrap_or((&text, ""));
+                let header = json!({"alg": "EdDSA", "typ": sdjwt::TYP, "kid": testkit::kid(&w.issuer).to_string()});
+                let jwt = sign_jws(header, payload.as_bytes(), &w.issuer);
+                let sd_jwt = format!("{jwt}~{tail}");
+                let _ = store().verify_sd_jwt(&sd_jwt, testkit::NOW, &Policy::default(), None);
+            }
+            3 => {
+                let u = cose::UnsignedSign1::new(&testkit::kid(&w.issuer), rest.to_vec());
+                let sig = testkit::sign(&w.issuer, &u.to_be_signed());
+                let cred = u.finish(&sig);
+                for purpose in Purpose::ALL {
+                    let text = testkit::present(w, &cred, purpose, testkit::NOW - 10, &w.holder, b"");
+                    let _ = store().verify_qr(&text, &QrCheck::for_verifier(purpose, testkit::NOW));
+                    let _ = inspect_qr(&text);
+                }
+            }
+            _ => {
+                let holder = testkit::pk(&w.holder);
+                let header = json!({"alg": "EdDSA", "typ": oid4vci::PROOF_TYP,
+                                    "jwk": {"kty": "OKP", "crv": "Ed25519", "x": holder.to_string()}});
+                let jwt = sign_jws(header, rest, &w.holder);
+                let _ = oid4vci::check_proof(&jwt, "https://issuer.example.vn", testkit::NOW, 300);
+            }
+        }
+    }
+
+    /// The test world, built once (it signs a trust list and a status list).
+    #[cfg(feature = "testkit")]
+    fn world() -> &'static testkit::World {
+        static W: std::sync::OnceLock<testkit::World> = std::sync::OnceLock::new();
+        W.get_or_init(testkit::world)
+    }
+
+    /// The test world's trust store (its status list added), opened once and cloned.
+    #[cfg(feature = "testkit")]
+    fn store() -> TrustStore {
+        static S: std::sync::OnceLock<Option<TrustStore>> = std::sync::OnceLock::new();
+        // Invariant: the test world's bundle opens (the crate's own tests check it); if it did
+        // not, an empty-handed fuzz run would be the only consequence, so fall back to the
+        // trust list alone.
+        S.get_or_init(|| world().bundle.open().ok()).clone().unwrap_or_else(|| {
+            TrustStore::from_signed(&world().bundle.trust_list, &testkit::pk(&world().root))
+                .unwrap_or_else(|_| unreachable_store())
+        })
+    }
+
+    #[cfg(feature = "testkit")]
+    #[allow(clippy::panic)]
+    fn unreachable_store() -> TrustStore {
+        // Invariant: testkit::world signs its trust list with its own root.
+        panic!("the test world's trust list does not verify")
     }
 }
