@@ -71,3 +71,49 @@ async fn writes_past_the_gate_are_refused_as_busy_not_queued() {
     drop(permit);
     store.append_audit(AuditEntry::new(1, "t", "a", "s", None)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_backup_restores_to_the_same_store_with_its_audit_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Embedded::open(&dir.path().join("a"), WriteGate::default()).unwrap());
+    // Writes keep coming while the backup is taken.
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                store.append_audit(AuditEntry::new(i, "t", "a", "s", None)).await.unwrap();
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let backup = dir.path().join("a.bak");
+    store.backup(&backup).await.unwrap();
+    writer.await.unwrap();
+    Embedded::restore(&backup, &dir.path().join("b")).unwrap();
+    let restored = Embedded::open(&dir.path().join("b"), WriteGate::default()).unwrap();
+    // A prefix of the log, whole: every entry the backup holds links, up to its head.
+    let entries = restored.audit_page(None, 10_000).await.unwrap();
+    let head = restored.audit_head().await.unwrap();
+    let mut w = issuer::store::audit_chain::Walker::default();
+    for (seq, e) in &entries {
+        w.push(*seq, e);
+    }
+    w.finish(head.as_ref());
+    assert_eq!(w.problem, None);
+    assert_eq!(head.map(|h| h.seq), entries.last().map(|(s, _)| *s));
+    let original = store.audit_page(None, 10_000).await.unwrap();
+    assert_eq!(original[..entries.len()], entries[..], "the backup is the store as of one commit");
+    // It goes on from there.
+    restored.append_audit(AuditEntry::new(1, "t", "after", "s", None)).await.unwrap();
+    assert!(Embedded::restore(&backup, &dir.path().join("b")).is_err(), "never over a database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_refused_as_disk_full_below_the_free_space_floor() {
+    use issuer::store::embedded::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Embedded::open_with(dir.path(), WriteGate::default(), Options { min_free_bytes: u64::MAX }).unwrap();
+    let r = store.append_audit(AuditEntry::new(1, "t", "a", "s", None)).await;
+    assert!(matches!(r, Err(issuer::store::StoreError::DiskFull)), "{r:?}");
+    assert!(store.audit_page(None, 10).await.unwrap().is_empty(), "nothing was written");
+}

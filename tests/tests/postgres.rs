@@ -24,3 +24,35 @@ async fn postgres_engine_passes_the_conformance_suite() {
     };
     issuer::store::conformance::run(&fresh).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_backup_restores_into_a_new_database_with_its_audit_chain() {
+    use issuer::store::AuditEntry;
+    let cluster = e2e::pg::Cluster::start().unwrap();
+    let url = cluster.database("backup_source").await.unwrap();
+    let store = Postgres::connect(&url, WriteGate::default()).await.unwrap();
+    for i in 0..40 {
+        store.append_audit(AuditEntry::new(i, "t", "a", "s", None)).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("pg.bak");
+    store.backup(&backup).await.unwrap();
+    let target = cluster.database("backup_target").await.unwrap();
+    let rows = issuer::store::postgres::restore(&target, &backup).await.unwrap();
+    assert!(rows >= 40, "{rows} rows restored");
+    let restored = Postgres::connect(&target, WriteGate::default()).await.unwrap();
+    let entries = restored.audit_page(None, 1000).await.unwrap();
+    assert_eq!(entries, store.audit_page(None, 1000).await.unwrap());
+    assert_eq!(restored.audit_head().await.unwrap(), store.audit_head().await.unwrap());
+    // The chain goes on from the restored head.
+    restored.append_audit(AuditEntry::new(99, "t", "after", "s", None)).await.unwrap();
+    let all = restored.audit_page(None, 1000).await.unwrap();
+    let mut w = issuer::store::audit_chain::Walker::default();
+    for (seq, e) in &all {
+        w.push(*seq, e);
+    }
+    w.finish(restored.audit_head().await.unwrap().as_ref());
+    assert_eq!(w.problem, None);
+    // Never into a database that holds data.
+    assert!(issuer::store::postgres::restore(&target, &backup).await.is_err());
+}

@@ -50,6 +50,8 @@ pub async fn run(fresh: Factory<'_>) {
         a_right_transaction_code_redeems_like_a_code,
         nonces_are_single_use_expire_and_stay_in_their_session,
         batches_keep_every_holder_key,
+        audit_entries_form_a_hash_chain_in_commit_order,
+        backups_are_written_whole_and_never_over_a_file,
     );
 }
 
@@ -718,4 +720,64 @@ async fn batches_keep_every_holder_key(s: Arc<dyn Store>) {
     let id = issue(&s, &app, 100, 3).await.unwrap();
     let row = s.credential(&id).await.unwrap().unwrap();
     assert_eq!(row.holders, vec!["h".to_owned(), "h2".to_owned()]);
+}
+
+/// Every entry appended (alone, or with a change) is linked to the one before, in commit
+/// order, even when appends race; a refused change leaves the chain as it was; the head is the
+/// newest link; an edited entry no longer verifies.
+async fn audit_entries_form_a_hash_chain_in_commit_order(s: Arc<dyn Store>) {
+    assert_eq!(s.audit_head().await.unwrap(), None, "an empty log has no head");
+    let a = token(Role::Admin);
+    s.create_token(digest(1), a.clone(), audit("token.created")).await.unwrap();
+    // A refused change: no entry, no link.
+    assert!(s.revoke_token(&a.id, audit("token.revoked")).await.is_err());
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.append_audit(audit(&format!("race{i}"))).await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    approved_app(&s, 9, 9).await;
+    let all = s.audit_page(None, 10_000).await.unwrap();
+    let head = s.audit_head().await.unwrap().expect("a head");
+    assert_eq!(Some(head), all.last().and_then(|(_, e)| e.link), "the head is the newest entry's link");
+    let mut w = audit_chain::Walker::default();
+    for (seq, e) in &all {
+        let link = e.link.expect("every entry is linked");
+        assert_eq!(link.seq, *seq);
+        w.push(*seq, e);
+    }
+    w.finish(Some(&head));
+    assert_eq!(w.problem, None, "the chain verifies");
+    assert_eq!(w.legacy, 0);
+    // What a reader sees is what was hashed: change a field and the entry no longer verifies.
+    let (seq, mut edited) = all[3].clone();
+    edited.subject = "someone-else".into();
+    let mut w = audit_chain::Walker::default();
+    for (k, e) in &all[..3] {
+        w.push(*k, e);
+    }
+    w.push(seq, &edited);
+    assert_eq!(w.problem, Some(audit_chain::Problem::Changed { seq }));
+}
+
+/// A backup is a new file, private, holding the store; it never overwrites a file.
+async fn backups_are_written_whole_and_never_over_a_file(s: Arc<dyn Store>) {
+    new_app(&s, vec![digest(3)]).await;
+    let out =
+        std::env::temp_dir().join(format!("vneid-conformance-{}-{}.bak", std::process::id(), TokenId::generate()));
+    let n = s.backup(&out).await.unwrap();
+    let meta = std::fs::metadata(&out).unwrap();
+    assert!(n > 0 && meta.len() == n, "{n} bytes reported, {} on disk", meta.len());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    assert!(s.backup(&out).await.is_err(), "a backup must not overwrite a file");
+    std::fs::remove_file(&out).unwrap();
+    // The store goes on.
+    new_app(&s, vec![digest(4)]).await;
 }

@@ -72,6 +72,8 @@ const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
 const K_KEYS_VERSION: &str = "keys_version";
 const K_TRUST_LIST: &str = "trust_list";
+/// The audit chain's head: the newest entry's [`AuditLink`].
+const K_AUDIT_HEAD: &str = "audit_head";
 
 /// Most changes in one group commit.
 const MAX_GROUP: usize = 4096;
@@ -81,12 +83,69 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
 fn engine_err(e: impl Into<redb::Error>) -> StoreError {
     let e: redb::Error = e.into();
-    if let redb::Error::Io(io) = &e {
-        if io.raw_os_error() == Some(28) {
-            return StoreError::DiskFull;
-        }
+    match &e {
+        redb::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => StoreError::DiskFull,
+        // An earlier I/O error latched the database: the writer reopens it (see `reopen`);
+        // until then, "retry in a moment" is the honest answer.
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => StoreError::Busy,
+        _ => StoreError::Engine(e.to_string()),
     }
-    StoreError::Engine(e.to_string())
+}
+
+/// `ENOSPC`: no space left on the device.
+const ENOSPC: i32 = 28;
+
+/// Free space below which the writer refuses a group with [`StoreError::DiskFull`] before
+/// writing anything (the default of [`Options::min_free_bytes`]).
+pub const MIN_FREE_BYTES: u64 = 16 << 20;
+
+/// Settings of the embedded engine.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Before each group commit the writer checks the data volume's free space; below this many
+    /// bytes it answers the whole group [`StoreError::DiskFull`] without writing. Running out of
+    /// space inside a commit is handled too (the database is reopened, see the module docs), but
+    /// refusing early keeps the database from ever seeing the error. 0 turns the check off.
+    pub min_free_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { min_free_bytes: MIN_FREE_BYTES }
+    }
+}
+
+/// The open database, swapped when the writer reopens it after an I/O error; readers take a
+/// clone of the `Arc` for the length of one read transaction.
+#[derive(Debug, Default)]
+struct Slot {
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    /// Why there is no database right now (while it is being reopened).
+    down: std::sync::Mutex<Option<StoreError>>,
+}
+
+impl Slot {
+    fn get(&self) -> Result<Arc<Database>> {
+        if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(db.clone());
+        }
+        Err(self.down.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or(StoreError::Busy))
+    }
+
+    fn put(&self, db: Arc<Database>) {
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(db);
+        *self.down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn take(&self, why: StoreError) -> Option<Arc<Database>> {
+        *self.down.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        self.db.write().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Free bytes on the volume holding `path` (for an unprivileged process), if the system says.
+fn free_bytes(path: &Path) -> Option<u64> {
+    rustix::fs::statvfs(path).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// A change waiting for the writer: it runs inside a write transaction, then hears whether its
@@ -131,12 +190,22 @@ impl<T: Send, F: FnOnce(&Tx<'_>) -> Result<T> + Send> Job for Change<T, F> {
 
 /// The embedded engine. Cheap to share (`Arc`); the writer thread stops when it is dropped.
 pub struct Embedded {
-    db: Arc<Database>,
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    slot: Arc<Slot>,
+    jobs: mpsc::Sender<Msg>,
     gate: WriteGate,
     path: PathBuf,
     /// Durable group commits so far (for metrics and tests).
     groups: Arc<AtomicU64>,
+    /// Times the writer reopened the database after an I/O error.
+    reopened: Arc<AtomicU64>,
+}
+
+/// What the writer thread is asked to do.
+enum Msg {
+    /// A change, to apply in the next group.
+    Job(Box<dyn Job>),
+    /// A copy of the database file, made between two groups.
+    Backup(PathBuf, tokio::sync::oneshot::Sender<Result<u64>>),
 }
 
 impl fmt::Debug for Embedded {
@@ -161,8 +230,14 @@ pub enum OpenError {
 }
 
 impl Embedded {
-    /// Opens (or creates) the database `issuer.redb` in `dir` (made 0700 on Unix).
+    /// Opens (or creates) the database `issuer.redb` in `dir` (made 0700 on Unix), with the
+    /// default [`Options`].
     pub fn open(dir: &Path, gate: WriteGate) -> std::result::Result<Self, OpenError> {
+        Self::open_with(dir, gate, Options::default())
+    }
+
+    /// Opens (or creates) the database `issuer.redb` in `dir` (made 0700 on Unix).
+    pub fn open_with(dir: &Path, gate: WriteGate, options: Options) -> std::result::Result<Self, OpenError> {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder { path: dir.into(), source })?;
         #[cfg(unix)]
         {
@@ -182,18 +257,59 @@ impl Embedded {
         }
         let engine = |e: StoreError| OpenError::Engine { path: path.clone(), detail: e.to_string() };
         create_tables(&db).map_err(engine)?;
-        let db = Arc::new(db);
-        let (jobs, rx) = mpsc::channel::<Box<dyn Job>>();
+        let slot = Arc::new(Slot::default());
+        slot.put(Arc::new(db));
+        let (jobs, rx) = mpsc::channel::<Msg>();
         let groups = Arc::new(AtomicU64::new(0));
+        let reopened = Arc::new(AtomicU64::new(0));
         {
-            let db = db.clone();
-            let groups = groups.clone();
+            let w = Writer {
+                slot: slot.clone(),
+                path: path.clone(),
+                dir: dir.to_path_buf(),
+                groups: groups.clone(),
+                reopened: reopened.clone(),
+                gate: gate.clone(),
+                options,
+            };
             std::thread::Builder::new()
                 .name("store-writer".into())
-                .spawn(move || writer(&db, &rx, &groups))
+                .spawn(move || w.run(&rx))
                 .map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?;
         }
-        Ok(Self { db, jobs, gate, path, groups })
+        Ok(Self { slot, jobs, gate, path, groups, reopened })
+    }
+
+    /// Times the writer reopened the database after an I/O error (a full disk, most often).
+    pub fn reopened(&self) -> u64 {
+        self.reopened.load(Ordering::Relaxed)
+    }
+
+    /// Rebuilds an embedded store in `dir` (which must hold no database) from a file written by
+    /// [`Store::backup`]; the copy is checked by opening it (redb repairs what the copy caught
+    /// between two commits) and reading every table. Offline: nothing else may use `dir`.
+    pub fn restore(backup: &Path, dir: &Path) -> std::result::Result<(), OpenError> {
+        let path = dir.join("issuer.redb");
+        if path.exists() {
+            return Err(OpenError::Engine {
+                path,
+                detail: "a database is already there: restore into an empty folder".into(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder { path: dir.into(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|source| OpenError::Folder { path: dir.into(), source })?;
+        }
+        let io = |e: std::io::Error| OpenError::Engine { path: path.clone(), detail: e.to_string() };
+        copy_durably(backup, &path).map_err(io)?;
+        let db = Database::builder()
+            .create(&path)
+            .map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?;
+        create_tables(&db).map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?;
+        Ok(())
     }
 
     /// Durable group commits made so far.
@@ -225,12 +341,13 @@ impl Embedded {
         let permit = self.gate.enter().await?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         let job = Box::new(Change { f: Some(f), idempotency, result: None, reply, _permit: permit });
-        self.jobs.send(job).map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
+        self.jobs.send(Msg::Job(job)).map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Engine("the store writer has stopped".into()))?
     }
 
     fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_read().map_err(engine_err)?;
+        let db = self.slot.get()?;
+        let txn = db.begin_read().map_err(engine_err)?;
         f(&txn)
     }
 }
@@ -287,80 +404,263 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// The writer thread: applies every waiting change in one transaction, makes the group durable
-/// with one commit (one fdatasync), then answers it.
-fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) {
-    let mut carried: std::collections::VecDeque<Box<dyn Job>> = std::collections::VecDeque::new();
-    // Whether the last group had company: only then is it worth waiting for more.
-    let mut busy = false;
-    loop {
-        let first = match carried.pop_front() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            },
-        };
-        let txn = match db.begin_write().map_err(engine_err).and_then(|mut t| {
-            t.set_durability(Durability::Immediate).map_err(engine_err)?;
-            Ok(t)
-        }) {
-            Ok(t) => t,
-            Err(e) => {
-                first.finish(Err(e));
+/// The writer thread's state.
+struct Writer {
+    slot: Arc<Slot>,
+    /// The database file, and its folder (for free space).
+    path: PathBuf,
+    dir: PathBuf,
+    groups: Arc<AtomicU64>,
+    reopened: Arc<AtomicU64>,
+    gate: WriteGate,
+    options: Options,
+}
+
+/// Answers a message the writer will not carry out.
+fn refuse(msg: Msg, why: StoreError) {
+    match msg {
+        Msg::Job(job) => job.finish(Err(why)),
+        Msg::Backup(_, reply) => {
+            let _ = reply.send(Err(why));
+        }
+    }
+}
+
+impl Writer {
+    /// Applies every waiting change in one transaction, makes the group durable with one commit
+    /// (one fdatasync), then answers it. Between groups it makes the backups asked for. Runs
+    /// until the store is dropped.
+    fn run(&self, rx: &mpsc::Receiver<Msg>) {
+        let mut carried: std::collections::VecDeque<Box<dyn Job>> = std::collections::VecDeque::new();
+        // Whether the last group had company: only then is it worth waiting for more.
+        let mut busy = false;
+        loop {
+            let first = match carried.pop_front() {
+                Some(j) => j,
+                None => match rx.recv() {
+                    Ok(Msg::Job(j)) => j,
+                    Ok(Msg::Backup(dest, reply)) => {
+                        let _ = reply.send(self.backup(&dest));
+                        continue;
+                    }
+                    Err(_) => return,
+                },
+            };
+            if self.options.min_free_bytes > 0
+                && free_bytes(&self.dir).is_some_and(|free| free < self.options.min_free_bytes)
+            {
+                // Refused before anything is written: the database never sees the full disk.
+                first.finish(Err(StoreError::DiskFull));
+                while let Ok(msg) = rx.try_recv() {
+                    refuse(msg, StoreError::DiskFull);
+                }
                 continue;
             }
-        };
-        let mut applied: Vec<Box<dyn Job>> = Vec::new();
-        let mut failed_group = false;
-        let mut next = Some(first);
-        while let Some(mut job) = next.take() {
-            let tx = Tx { txn: &txn, wrote: std::cell::Cell::new(false) };
-            if job.apply(&tx) {
-                applied.push(job);
-            } else if tx.wrote.get() {
-                // Failed half-way: the group's transaction holds half a change.
-                tracing::error!("a change failed after it began writing; its group is rolled back");
-                job.finish(Err(StoreError::Engine("the change failed while writing; nothing was saved".into())));
-                failed_group = true;
-                break;
-            } else {
-                // Refused before writing: nothing of it is in the transaction.
-                job.finish(Ok(()));
+            let db = match self.slot.get() {
+                Ok(db) => db,
+                Err(e) => {
+                    first.finish(Err(e));
+                    continue;
+                }
+            };
+            let txn = match db.begin_write().map_err(engine_err).and_then(|mut t| {
+                t.set_durability(Durability::Immediate).map_err(engine_err)?;
+                Ok(t)
+            }) {
+                Ok(t) => t,
+                Err(e) => {
+                    first.finish(Err(e));
+                    drop(db);
+                    self.recover(rx);
+                    continue;
+                }
+            };
+            let mut applied: Vec<Box<dyn Job>> = Vec::new();
+            let mut failed_group = false;
+            let mut backups = Vec::new();
+            let mut next = Some(first);
+            while let Some(mut job) = next.take() {
+                let tx = Tx { txn: &txn, wrote: std::cell::Cell::new(false) };
+                if job.apply(&tx) {
+                    applied.push(job);
+                } else if tx.wrote.get() {
+                    // Failed half-way: the group's transaction holds half a change.
+                    tracing::error!("a change failed after it began writing; its group is rolled back");
+                    job.finish(Err(StoreError::Engine("the change failed while writing; nothing was saved".into())));
+                    failed_group = true;
+                    break;
+                } else {
+                    // Refused before writing: nothing of it is in the transaction.
+                    job.finish(Ok(()));
+                }
+                if applied.len() < MAX_GROUP {
+                    let mut more = || loop {
+                        match rx.try_recv() {
+                            Ok(Msg::Job(j)) => return Some(j),
+                            // Made after this group, so it holds the group.
+                            Ok(Msg::Backup(d, r)) => backups.push((d, r)),
+                            Err(_) => return None,
+                        }
+                    };
+                    next = carried.pop_front().or_else(&mut more);
+                    if next.is_none() && busy && applied.len() < GATHER_BELOW {
+                        // Under load, a moment's wait lets the group grow: fewer commits, fewer
+                        // pages written twice.
+                        next = match rx.recv_timeout(GATHER_WAIT) {
+                            Ok(Msg::Job(j)) => Some(j),
+                            Ok(Msg::Backup(d, r)) => {
+                                backups.push((d, r));
+                                None
+                            }
+                            Err(_) => None,
+                        };
+                    }
+                }
             }
-            if applied.len() < MAX_GROUP {
-                next = carried.pop_front().or_else(|| rx.try_recv().ok());
-                if next.is_none() && busy && applied.len() < GATHER_BELOW {
-                    // Under load, a moment's wait lets the group grow: fewer commits, fewer
-                    // pages written twice.
-                    next = rx.recv_timeout(GATHER_WAIT).ok();
+            busy = applied.len() > 1;
+            let mut failed = failed_group;
+            if failed_group {
+                let _ = txn.abort();
+                for job in applied {
+                    job.finish(Err(StoreError::Engine(
+                        "another change of the same group failed; nothing was saved".into(),
+                    )));
+                }
+            } else if applied.is_empty() {
+                let _ = txn.abort();
+            } else {
+                let t0 = std::time::Instant::now();
+                let durable = txn.commit().map_err(engine_err);
+                self.gate.observe_commit(t0.elapsed());
+                if durable.is_ok() {
+                    self.groups.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed = true;
+                    tracing::error!(error = ?durable.as_ref().err(), "group commit failed; its changes are not acknowledged");
+                }
+                for job in applied {
+                    job.finish(durable.clone());
+                }
+            }
+            drop(db);
+            if failed {
+                self.recover(rx);
+            }
+            for (dest, reply) in backups {
+                let _ = reply.send(self.backup(&dest));
+            }
+        }
+    }
+
+    /// After a failed group: if the database latched an I/O error (redb fails every later
+    /// operation once a write failed, e.g. for lack of space, until it is closed), reopens it.
+    /// Readers get `Busy` (or `DiskFull`) while it is closed; changes that arrive meanwhile are
+    /// refused the same way, so nothing waits on a disk that may stay full. Reopening runs
+    /// redb's repair, which brings the file back to its last durable commit: nothing
+    /// acknowledged is lost, and nothing unacknowledged half-applied.
+    fn recover(&self, rx: &mpsc::Receiver<Msg>) {
+        let probe = match self.slot.get() {
+            Ok(db) => db.begin_write().map(|t| {
+                let _ = t.abort();
+            }),
+            Err(_) => return,
+        };
+        let Err(e) = probe else { return };
+        let why = match engine_err(e) {
+            StoreError::Busy => {
+                if free_bytes(&self.dir).is_some_and(|f| f < (1 << 20)) {
+                    StoreError::DiskFull
+                } else {
+                    StoreError::Busy
+                }
+            }
+            other => other,
+        };
+        tracing::error!(reason = %why, "the database failed an I/O operation; reopening it");
+        let Some(mut db) = self.slot.take(why.clone()) else { return };
+        // Readers hold the database for one read transaction at most: wait for them.
+        let t0 = std::time::Instant::now();
+        let db = loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => break db,
+                Err(again) => {
+                    db = again;
+                    if t0.elapsed() > std::time::Duration::from_secs(30) {
+                        tracing::error!("readers still hold the database after 30 s; giving up reopening it");
+                        self.slot.put(db);
+                        return;
+                    }
+                    while let Ok(msg) = rx.try_recv() {
+                        refuse(msg, why.clone());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+        };
+        drop(db);
+        let mut wait = std::time::Duration::from_millis(50);
+        loop {
+            match Database::builder().create(&self.path) {
+                Ok(db) => {
+                    if let Err(e) = create_tables(&db) {
+                        tracing::error!(error = %e, "reopened database cannot create its tables");
+                    }
+                    self.slot.put(Arc::new(db));
+                    self.reopened.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("database reopened; writes resume");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reopening the database failed; retrying");
+                    let until = std::time::Instant::now() + wait;
+                    while std::time::Instant::now() < until {
+                        match rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                            Ok(msg) => refuse(msg, why.clone()),
+                            Err(mpsc::RecvTimeoutError::Timeout) => break,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
                 }
             }
         }
-        busy = applied.len() > 1;
-        if failed_group {
-            let _ = txn.abort();
-            for job in applied {
-                job.finish(Err(StoreError::Engine(
-                    "another change of the same group failed; nothing was saved".into(),
-                )));
+    }
+
+    /// Copies the database file to `dest` between two groups: every acknowledged change is in
+    /// the file and no write is under way, so the copy is the database as of the last commit
+    /// (opening it runs redb's repair, as after a crash at that instant).
+    fn backup(&self, dest: &Path) -> Result<u64> {
+        copy_durably(&self.path, dest).map_err(|e| {
+            if e.raw_os_error() == Some(ENOSPC) {
+                StoreError::DiskFull
+            } else {
+                StoreError::Engine(format!("backup to {}: {e}", dest.display()))
             }
-            continue;
-        }
-        if applied.is_empty() {
-            let _ = txn.abort();
-            continue;
-        }
-        let durable = txn.commit().map_err(engine_err);
-        if durable.is_ok() {
-            groups.fetch_add(1, Ordering::Relaxed);
-        } else {
-            tracing::error!(error = ?durable.as_ref().err(), "group commit failed; its changes are not acknowledged");
-        }
-        for job in applied {
-            job.finish(durable.clone());
+        })
+    }
+}
+
+/// Copies `from` to a new file `to` (0600), fsyncs it and its folder.
+fn copy_durably(from: &Path, to: &Path) -> std::io::Result<u64> {
+    use std::io::Write as _;
+    let mut src = std::fs::File::open(from)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut dst = opts.open(to)?;
+    let n = std::io::copy(&mut src, &mut dst)?;
+    dst.flush()?;
+    dst.sync_all()?;
+    if let Some(dir) = to.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
         }
     }
+    Ok(n)
 }
 
 // ----- helpers inside transactions -----
@@ -390,10 +690,21 @@ fn with_idempotency<T>(
     Ok(out)
 }
 
+/// Appends an audit entry, linked to the chain's head (kept in `META`, updated with it).
 fn audit_append(tx: &Tx<'_>, entry: &AuditEntry) -> Result<u64> {
+    let head: Option<AuditLink> = {
+        let t = tx.read(META)?;
+        let v = t.get(K_AUDIT_HEAD).map_err(engine_err)?;
+        v.map(|v| from_json(v.value(), "audit head")).transpose()?
+    };
     let mut t = tx.write(AUDIT)?;
     let seq = t.last().map_err(engine_err)?.map_or(1, |(k, _)| k.value() + 1);
-    t.insert(seq, to_json(entry).as_slice()).map_err(engine_err)?;
+    let mut entry = entry.clone();
+    entry.idempotency = None;
+    let link = audit_chain::link(seq, head.map_or(audit_chain::GENESIS, |h| h.hash), &mut entry);
+    t.insert(seq, to_json(&entry).as_slice()).map_err(engine_err)?;
+    drop(t);
+    tx.write(META)?.insert(K_AUDIT_HEAD, to_json(&link).as_slice()).map_err(engine_err)?;
     Ok(seq)
 }
 
@@ -1112,5 +1423,17 @@ impl Store for Embedded {
             Ok(())
         })
         .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditLink>> {
+        self.read(|txn| get_json(txn, META, K_AUDIT_HEAD, "audit head"))
+    }
+
+    async fn backup(&self, dest: &Path) -> Result<u64> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Msg::Backup(dest.to_path_buf(), reply))
+            .map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Engine("the store writer has stopped".into()))?
     }
 }

@@ -17,6 +17,7 @@
 //! ([`Digest`]). The clear parts ([`AppMeta`], [`CredentialRow`], audit entries) hold ids, states,
 //! dates and codes.
 
+pub mod audit_chain;
 pub mod conformance;
 pub mod embedded;
 pub mod postgres;
@@ -46,6 +47,9 @@ pub enum StoreError {
     /// The disk is full: nothing was acknowledged.
     #[error("no space left on the data volume")]
     DiskFull,
+    /// The engine cannot do this (e.g. a backup format it does not write).
+    #[error("not supported by this storage engine: {0}")]
+    Unsupported(&'static str),
     /// A stored record does not decode.
     #[error("stored record is corrupted: {0}")]
     Corrupt(&'static str),
@@ -338,6 +342,10 @@ pub struct IdempotencyRecord {
 }
 
 /// One audit log entry. Carries ids and codes, never personal data or secrets.
+///
+/// The log is a hash chain ([`audit_chain`]): the engine that appends an entry fills its
+/// [`AuditEntry::link`] in the change's own transaction (whatever the caller put there is
+/// replaced), so an entry edited, removed or moved afterwards no longer links.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: u64,
@@ -354,12 +362,33 @@ pub struct AuditEntry {
     /// (decided before anything is written).
     #[serde(skip)]
     pub idempotency: Option<IdempotencyRecord>,
+    /// Where the entry sits in the hash chain; set by the engine when it appends the entry
+    /// (`None` on entries written before the chain existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<AuditLink>,
 }
 
 impl AuditEntry {
     pub fn new(at: u64, actor: &str, action: &str, subject: &str, detail: Option<String>) -> Self {
-        Self { at, actor: actor.into(), action: action.into(), subject: subject.into(), detail, idempotency: None }
+        Self {
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            subject: subject.into(),
+            detail,
+            idempotency: None,
+            link: None,
+        }
     }
+}
+
+/// An audit entry's place in the hash chain: its sequence number, the hash of the entry before
+/// it, and its own hash ([`audit_chain::entry_hash`] over the three and the entry's content).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditLink {
+    pub seq: u64,
+    pub prev: Digest,
+    pub hash: Digest,
 }
 
 /// A status list: its size and how many indices are taken.
@@ -532,22 +561,54 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Writes a setting, with an audit entry when the change is one to record.
     async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()>;
+
+    // ----- operations: the audit chain's head, backups -----
+
+    /// The newest audit entry's link ([`AuditEntry::link`]): its sequence number and hash, the
+    /// chain's head. `None` while the log has no chained entry. Read from what is committed.
+    async fn audit_head(&self) -> Result<Option<AuditLink>>;
+
+    /// Writes a consistent copy of the whole store to `dest` (a new file, 0600, made durable
+    /// before this returns) while the store stays online, and returns its length in bytes.
+    /// What is sealed stays sealed: the copy holds the stored bytes. The copy is the engine's
+    /// own format, restored by the engine's own `restore` (offline, into an empty store):
+    /// the embedded engine copies its database file between two group commits (writes wait,
+    /// reads go on); PostgreSQL copies every table in one `REPEATABLE READ` transaction.
+    async fn backup(&self, dest: &std::path::Path) -> Result<u64>;
 }
 
 /// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with
 /// [`StoreError::Busy`] (the HTTP layer answers 503 with `Retry-After`). Engines hold a permit
 /// for the whole of each write, so no load can queue unbounded work behind the disk.
+///
+/// The gate also carries the commit timer the engines report each durable commit to (the
+/// `issuer_store_commit_seconds` metric), since every engine already holds it.
 #[derive(Debug, Clone)]
 pub struct WriteGate {
     places: Arc<tokio::sync::Semaphore>,
     max: usize,
     wait: Duration,
+    commits: Option<prometheus::Histogram>,
 }
 
 impl WriteGate {
     pub fn new(max_in_flight: usize, wait: Duration) -> Self {
         let max = max_in_flight.max(1);
-        Self { places: Arc::new(tokio::sync::Semaphore::new(max)), max, wait }
+        Self { places: Arc::new(tokio::sync::Semaphore::new(max)), max, wait, commits: None }
+    }
+
+    /// Reports each commit's duration (group commit with its fdatasync, or PostgreSQL's
+    /// `COMMIT`) to `histogram`.
+    pub fn with_commit_timer(mut self, histogram: prometheus::Histogram) -> Self {
+        self.commits = Some(histogram);
+        self
+    }
+
+    /// Called by engines after each commit (successful or not).
+    pub fn observe_commit(&self, took: Duration) {
+        if let Some(h) = &self.commits {
+            h.observe(took.as_secs_f64());
+        }
     }
 
     /// A place for one write, or `Busy` after the wait.

@@ -26,9 +26,15 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::*;
 
+mod backup;
+pub use backup::{restore, RestoreError};
+
 /// The migrations, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("../../migrations/0001_init.sql")), (2, include_str!("../../migrations/0002_nonces.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_nonces.sql")),
+    (4, include_str!("../../migrations/0004_audit_chain.sql")),
+];
 
 /// Shards of a list's allocation counter.
 const SHARDS: i16 = 16;
@@ -188,7 +194,12 @@ macro_rules! transaction {
             }
             .await;
             let outcome = match outcome {
-                Ok(v) => $tx.commit().await.map(|()| v).map_err(pg_err),
+                Ok(v) => {
+                    let t0 = std::time::Instant::now();
+                    let committed = $tx.commit().await.map(|()| v).map_err(pg_err);
+                    $self.gate.observe_commit(t0.elapsed());
+                    committed
+                }
                 Err(e) => {
                     let _ = $tx.rollback().await;
                     Err(e)
@@ -207,7 +218,7 @@ macro_rules! transaction {
 
 async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Result<()> {
     let n = exec(
-        &tx,
+        tx,
         "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
     )
@@ -219,20 +230,40 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
     Ok(())
 }
 
+/// Appends an audit entry linked to the chain's head. The head row is locked until the
+/// transaction ends, so appends (and their transactions' commits) are serialized: the chain
+/// follows commit order, and sequence numbers have no gaps. Every change appends last, after
+/// its other locks, so the head is always the last lock taken (no deadlock through it).
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
-    let row =
-        query_one(&tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
-    Ok(row.get::<_, i64>(0) as u64)
+    let head = query_one(tx, "SELECT seq, hash FROM audit_head FOR UPDATE", &[]).await.map_err(pg_err)?;
+    let seq = head.get::<_, i64>(0) + 1;
+    let prev = digest_of(head.get(1))?;
+    let mut entry = entry.clone();
+    entry.idempotency = None;
+    let link = audit_chain::link(seq as u64, prev, &mut entry);
+    exec(
+        tx,
+        "WITH appended AS (INSERT INTO audit (seq, entry) VALUES ($1, $2)) \
+         UPDATE audit_head SET seq = $1, prev = $3, hash = $4",
+        &[&seq, &json(&entry), &link.prev.0.as_slice(), &link.hash.0.as_slice()],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(seq as u64)
+}
+
+fn digest_of(b: Vec<u8>) -> Result<Digest> {
+    <[u8; 32]>::try_from(b.as_slice()).map(Digest).map_err(|_| StoreError::Corrupt("digest"))
 }
 
 async fn bump(tx: &Transaction<'_>, counter: &str) -> Result<()> {
-    exec(&tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
+    exec(tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
     Ok(())
 }
 
 /// Locks the application at the version the change was computed from and returns its summary.
 async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
-    let row = query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
+    let row = query_opt(tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
         .await
         .map_err(pg_err)?
         .ok_or(StoreError::NotFound)?;
@@ -245,7 +276,7 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
 async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
     let version = change.expected_version + 1;
     exec(
-        &tx,
+        tx,
         "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
         &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
     )
@@ -989,6 +1020,19 @@ impl Store for Postgres {
         .await
         .map_err(pg_err)?;
         rows.into_iter().map(|r| Ok((r.get::<_, i64>(0) as u64, from_value(r.get(1), "audit entry")?))).collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditLink>> {
+        let c = self.client().await?;
+        let row = read_one(&c, "SELECT seq, prev, hash FROM audit_head", &[]).await.map_err(pg_err)?;
+        let link =
+            AuditLink { seq: row.get::<_, i64>(0) as u64, prev: digest_of(row.get(1))?, hash: digest_of(row.get(2))? };
+        // The genesis row (no chained entry yet) holds a zero hash.
+        Ok((link.hash != audit_chain::GENESIS).then_some(link))
+    }
+
+    async fn backup(&self, dest: &std::path::Path) -> Result<u64> {
+        backup::dump(self, dest).await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
