@@ -170,6 +170,10 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     ]
 }
 
+fn signed(data: &[u8]) {
+    fuzzing::signed(data);
+}
+
 fn entry(target: &str) -> fn(&[u8]) {
     match target {
         "qr_text" => fuzzing::qr_text,
@@ -177,7 +181,7 @@ fn entry(target: &str) -> fn(&[u8]) {
         "cbor_cose" => fuzzing::cbor_cose,
         "oid4vci" => fuzzing::oid4vci,
         "verify_text" => fuzzing::verify_text,
-        "signed" => fuzzing::signed,
+        "signed" => signed,
         other => panic!("no entry point for {other}"),
     }
 }
@@ -219,6 +223,10 @@ fn signed_inputs_reach_the_parsers_behind_the_signatures() {
     // The seeds of `signed` are valid objects once signed: the entry point must verify them (a
     // check that the signing wrapper matches what the verifier expects, or the fuzzer would only
     // ever see signature failures).
+    let (_, seeds) = seeds().into_iter().find(|(t, _)| *t == "signed").unwrap();
+    for (i, seed) in seeds.iter().enumerate() {
+        assert!(fuzzing::signed(seed), "signed seed {i} (kind {}) does not verify", seed[0]);
+    }
     let w = world();
     let cred = credential(&w, &w.issuer, Purpose::Bank, 4242, T0 + 2 * 365 * 86_400);
     let (_, decoded) = verifier::build::qr::decode_credential(&cred).unwrap();
