@@ -147,6 +147,12 @@ pub const API_CODES: &[&str] = &[
     "credential_request_denied",
     "temporarily_unavailable",
     "server_error",
+    "invalid_query",
+    "invalid_multipart",
+    "request_timeout",
+    "rate_limited",
+    "too_many_attempts",
+    "too_many_connections",
 ];
 
 #[cfg(test)]

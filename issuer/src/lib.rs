@@ -16,11 +16,15 @@
 //! knows no storage engine; the service knows no axum and no engine.
 
 pub mod clock;
+pub mod config;
 pub mod custody;
 pub mod http;
 pub mod i18n;
 pub mod ids;
+pub mod metrics;
+pub mod offline;
 pub mod seal;
+pub mod server;
 pub mod service;
 pub mod store;
 
@@ -32,7 +36,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-pub use http::app;
+pub use http::{app, app_with};
 
 use crate::clock::Clock;
 use crate::custody::Custody;
@@ -70,6 +74,16 @@ pub struct Config {
     pub outbox: Option<PathBuf>,
     /// Digits of an offer's transaction code.
     pub tx_code_length: u32,
+    /// The embedded engine refuses writes below this much free space (507).
+    pub min_free_bytes: u64,
+    /// Where `/metrics` is served (`None`: not at all).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Timeouts and the connection cap.
+    pub http: config::HttpLimits,
+    pub rate_limits: config::RateLimits,
+    pub health: config::Health,
+    pub audit: config::AuditSettings,
+    pub log_format: config::LogFormat,
 }
 
 impl Config {
@@ -91,24 +105,73 @@ impl Config {
             write_wait: Duration::from_secs(2),
             outbox: None,
             tx_code_length: 6,
+            min_free_bytes: store::embedded::MIN_FREE_BYTES,
+            metrics_listen: None,
+            http: config::HttpLimits::default(),
+            rate_limits: config::RateLimits::default(),
+            health: config::Health::default(),
+            audit: config::AuditSettings::default(),
+            log_format: config::LogFormat::Human,
         }
     }
+
+    /// The deployment keystore's folder.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.keys.clone().unwrap_or_else(|| self.data.join("keys"))
+    }
+}
+
+/// What [`open_with`] started: the service, the first admin token when this start created it,
+/// and the write gate (for the writes-in-flight metric).
+#[derive(Debug)]
+pub struct Opened {
+    pub service: Arc<Service>,
+    pub admin: Option<Zeroizing<String>>,
+    pub gate: WriteGate,
+}
+
+/// Makes the data folder (0700: it holds the database and, by default, the keystore).
+pub fn private_folder(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Opens (or on first start, creates) everything under `config.data` and starts the service.
 /// Returns the first admin token when this start created it.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc<Service>, Option<Zeroizing<String>>)> {
-    std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
+    let o = open_with(config, clock, None).await?;
+    Ok((o.service, o.admin))
+}
+
+/// [`open`], reporting store commits to `metrics` when given.
+pub async fn open_with(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    metrics: Option<&metrics::Metrics>,
+) -> anyhow::Result<Opened> {
+    private_folder(&config.data)?;
     let now = clock.now();
-    let keys_dir = config.keys.clone().unwrap_or_else(|| config.data.join("keys"));
+    let keys_dir = config.keys_dir();
     let (deployment, _created) = keys::dev_init(&keys_dir, now).context("opening the keystore")?;
     let (data_key, index_key) =
         (deployment.derive_secret("issuer/records/v1")?, deployment.derive_secret("issuer/blind-index/v1")?);
     let sealer = Sealer::new(&data_key, index_key);
-    let gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
+    let mut gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
+    if let Some(m) = metrics {
+        gate = gate.with_commit_timer(m.commit_seconds.clone());
+    }
     let store: Arc<dyn Store> = match &config.database {
-        None => Arc::new(store::embedded::Embedded::open(&config.data.join("db"), gate)?),
-        Some(url) => Arc::new(store::postgres::Postgres::connect(url, gate).await?),
+        None => {
+            let options = store::embedded::Options { min_free_bytes: config.min_free_bytes };
+            Arc::new(store::embedded::Embedded::open_with(&config.data.join("db"), gate.clone(), options)?)
+        }
+        Some(url) => Arc::new(store::postgres::Postgres::connect(url, gate.clone()).await?),
     };
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
     let custody = match &config.node {
@@ -141,13 +204,14 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     settings.status_list_max_entries = config.status_list_max_entries.clamp(1, config.status_capacity);
     anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
     settings.tx_code_length = config.tx_code_length;
+    settings.health = config.health.clone();
     let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
     let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
-    Ok((service, admin))
+    Ok(Opened { service, admin, gate })
 }
 
 /// The outbox file when none is given: beside the data folder (`./issuer-data` →
@@ -161,25 +225,63 @@ pub fn default_outbox(data: &std::path::Path) -> PathBuf {
     }
 }
 
-/// Runs the service until Ctrl-C or SIGTERM.
+/// Runs the service until Ctrl-C or SIGTERM, then shuts down gracefully: it stops accepting,
+/// lets the requests in flight finish (at most `http.shutdown_grace_ms`), makes sure every
+/// write the store took is durable, signs the audit chain's head, and returns.
 pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     // With `--listen 127.0.0.1:0` the real port is known only now.
     config.listen = addr;
-    let (service, admin) = open(&config, clock).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("binding metrics on {a}"))?),
+        None => None,
+    };
+    let metrics = Arc::new(metrics::Metrics::new());
+    let opened = open_with(&config, clock, Some(&metrics)).await?;
+    let service = opened.service.clone();
     println!("root key (pin it in verifiers): {}", service.root_public());
-    if let Some(token) = admin {
+    if let Some(token) = &opened.admin {
         // Printed once, to stdout only; the database keeps its hash.
         println!("FIRST ADMIN TOKEN (shown once, store it now): {}", token.as_str());
     }
     println!("store: {}", service.store().engine());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(l) = metrics_listener {
+        let a = l.local_addr()?;
+        println!("metrics on http://{a}/metrics");
+        let scrape = metrics::Scrape { metrics: metrics.clone(), service: service.clone(), gate: opened.gate.clone() };
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let r = axum::serve(l, scrape.router()).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = r.await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     println!("issuer listening on http://{addr} as {}", service.issuer_url());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tokio::spawn(service.clone().run_publisher());
-    axum::serve(listener, app(service)).with_graceful_shutdown(shutdown()).await?;
+    tokio::spawn(service.clone().run_auditor(config.audit.clone()));
+    let edge = Arc::new(http::limits::Edge::new(&config, Some(metrics.clone()), &service));
+    tokio::spawn(edge.clone().run_failure_reports(service.clone(), config.audit.failure_report_interval_s));
+    let backups = service::backup::Sources::of(&config);
+    let router = http::app_with(service.clone(), edge, backups);
+    let limits = server::Limits::from(&config.http);
+    let report = server::run(listener, router, limits, Some(metrics.clone()), shutdown()).await;
+    let _ = stop_tx.send(true);
+    tracing::info!(finished = report.finished, cut_off = report.cut_off, "stopped accepting; requests in flight done");
+    // Every write the store accepted is durable once a no-op behind them is.
+    service.store().ping().await.map_err(|e| anyhow::anyhow!("the store did not drain: {e}"))?;
+    if let Err(e) = service.checkpoint_audit().await {
+        tracing::warn!(error = %e, "no audit checkpoint at shutdown");
+    }
+    drop(opened);
+    println!("issuer stopped");
     Ok(())
 }
 
@@ -196,6 +298,7 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: no new connections; finishing the requests in flight");
 }
 
 /// The root public key (base64url) of the keystore under `data`, creating development keys on

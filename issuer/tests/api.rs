@@ -340,6 +340,6 @@ async fn the_signing_key_cannot_be_revoked_and_reports_stay_within_the_point() {
     assert_eq!((st, v["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reception_point_invalid")), "{v}");
     // Request bodies outside the biometric upload are capped.
     let big = json!({"reason": "x".repeat(100_000)});
-    let (st, _) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin), None, big).await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, v) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin), None, big).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{v}");
 }

@@ -85,6 +85,7 @@ async fn every_reason_code_through_http_in_four_languages() {
         ("reception point", with(kim(), "/reception_point", json!("Ba Đình #1")), "reception_point_invalid"),
         ("guardian id", with(minor(), "/guardian/id_number", json!("#1")), "guardian_id_invalid"),
         ("relationship", with(minor(), "/guardian/relationship", json!("neighbour")), "relationship_invalid"),
+        ("right-to-left override", with(kim(), "/address", json!("Số 12 \u{202E}iaiG uệiL")), "format_characters"),
     ];
     for (what, form, reason) in form_cases {
         let r = each_lang(|lang| api.submit(form.clone(), Some(lang))).await;

@@ -86,6 +86,11 @@ pub fn run_ok(name: &str, args: &[&str]) -> Result<String> {
 }
 
 /// A running `issuer serve` on a free loopback port; killed on drop.
+///
+/// Unless a test says otherwise (`--metrics-listen`, `--config`), the harness serves metrics on
+/// a free port of their own (so nodes started in parallel do not compete for the default one)
+/// and turns the per-client rate limits off (every test client is 127.0.0.1, and the load tests
+/// run hundreds of requests a second from it); the rate-limit tests set theirs in a file.
 #[derive(Debug)]
 pub struct Issuer {
     child: Child,
@@ -96,6 +101,10 @@ pub struct Issuer {
     pub root_key: String,
     /// Set on the first start of a data folder only.
     pub admin_token: Option<String>,
+    /// `http://ADDR/metrics`, when metrics are served.
+    pub metrics_url: Option<String>,
+    /// Lines the issuer prints on stdout after it started.
+    lines: mpsc::Receiver<String>,
 }
 
 impl Issuer {
@@ -144,6 +153,12 @@ impl Issuer {
             // Tests sync right after a change: sign changed lists at once.
             cmd.args(["--publish-interval-ms", "0"]);
         }
+        if !extra.iter().any(|a| a.starts_with("--metrics-listen")) {
+            cmd.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
+        if !extra.iter().any(|a| a.starts_with("--config")) {
+            cmd.env("VNEID_RATE_LIMITS__ENABLED", "false");
+        }
         cmd.args(extra);
         let stderr = match log {
             Some(path) => Stdio::from(
@@ -166,7 +181,7 @@ impl Issuer {
                 let _ = tx.send(line);
             }
         });
-        let (mut url, mut root_key, mut admin_token, mut listen) = (None, None, None, None);
+        let (mut url, mut root_key, mut admin_token, mut listen, mut metrics_url) = (None, None, None, None, None);
         while url.is_none() {
             let line = match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(l) => l,
@@ -184,6 +199,8 @@ impl Issuer {
                 root_key = Some(k.trim().to_owned());
             } else if let Some(t) = line.strip_prefix("FIRST ADMIN TOKEN (shown once, store it now): ") {
                 admin_token = Some(t.trim().to_owned());
+            } else if let Some(m) = line.strip_prefix("metrics on ") {
+                metrics_url = Some(m.trim().to_owned());
             } else if let Some(rest) = line.strip_prefix("issuer listening on ") {
                 let mut parts = rest.split(" as ");
                 listen = parts.next().map(|l| l.trim().trim_start_matches("http://").to_owned());
@@ -196,7 +213,30 @@ impl Issuer {
             listen: listen.unwrap_or_default(),
             root_key: root_key.ok_or_else(|| anyhow!("no root key line"))?,
             admin_token,
+            metrics_url,
+            lines: rx,
         })
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit; its exit status and
+    /// what it printed on stdout meanwhile.
+    pub fn terminate(mut self, within: Duration) -> Result<(std::process::ExitStatus, Vec<String>)> {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status()?;
+        if !st.success() {
+            bail!("kill -TERM {pid} failed");
+        }
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                let lines: Vec<String> = self.lines.try_iter().collect();
+                return Ok((status, lines));
+            }
+            if t0.elapsed() > within {
+                bail!("the issuer did not exit within {within:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The process id (for CPU accounting).

@@ -1,7 +1,7 @@
 //! Admin endpoints: staff tokens, key rotation and revocation, credential status, the audit log.
 //! Admin only; officers cannot reach them, and admins cannot decide applications.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Admin;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiQuery, NoBody};
 use super::{AppState, IdPath, IdemKey};
 use crate::ids::{CredentialId, TokenId};
 use crate::service::admin::{CredentialStatus, NewToken};
@@ -52,6 +52,7 @@ async fn revoke_token(
     Admin(who): Admin,
     IdPath(id): IdPath<TokenId>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let row = s.service.revoke_token(&who, &id, key.get()).await?;
     Ok(Json(json!({"id": row.id, "revoked": row.revoked})))
@@ -77,6 +78,7 @@ async fn prepare_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let kid = s.service.prepare_key(&who, key.get()).await?;
     Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)}))))
@@ -86,15 +88,21 @@ async fn prepare_key(
 async fn activate_key(
     State(s): State<AppState>,
     Admin(who): Admin,
-    Path(kid): Path<String>,
+    IdPath(kid): IdPath<String>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let kid = s.service.activate_key(&who, &kid, key.get()).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
 /// Immediate rotation (for emergencies).
-async fn rotate_key(State(s): State<AppState>, Admin(who): Admin, key: IdemKey) -> Result<Json<Value>, ApiError> {
+async fn rotate_key(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    key: IdemKey,
+    _: NoBody,
+) -> Result<Json<Value>, ApiError> {
     let kid = s.service.rotate_key(&who, key.get()).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
@@ -102,8 +110,9 @@ async fn rotate_key(State(s): State<AppState>, Admin(who): Admin, key: IdemKey) 
 async fn revoke_key(
     State(s): State<AppState>,
     Admin(who): Admin,
-    Path(kid): Path<String>,
+    IdPath(kid): IdPath<String>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     s.service.revoke_key(&who, &kid, key.get()).await?;
     Ok(Json(json!({"keys": keys_json(s.service.keys(&who).await?)})))
@@ -130,6 +139,7 @@ async fn set_status(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AuditQuery {
     after: Option<u64>,
     limit: Option<usize>,
@@ -138,7 +148,7 @@ struct AuditQuery {
 async fn audit(
     State(s): State<AppState>,
     Admin(who): Admin,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let page = s.service.audit_page(&who, q.after, q.limit.unwrap_or(100)).await?;
     let next = page.last().map(|(id, _)| *id);

@@ -1,6 +1,6 @@
 //! The officer API for TK01 applications, and the reports on deadlines and daily counts.
 
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Officer, Staff};
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiBytes, ApiError, ApiJson, ApiQuery, NoBody};
 use super::{lang_of, AppState, IdPath, IdemKey};
 use crate::ids::ApplicationId;
 use crate::service::enroll::{ApplicationView, Lookup, Offer};
+use crate::service::records::Record;
 
 /// Largest biometric upload: a portrait (5 MiB) and ten fingerprints would exceed it only if
 /// every file were at its maximum; the per-file limits are checked by the enrollment rules.
@@ -71,20 +72,49 @@ async fn submit(
     Officer(who): Officer,
     key: IdemKey,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let v = s.service.submit(&who, &body, key.get()).await?;
     Ok((StatusCode::CREATED, Json(view_json(s.service.now(), &v, lang_of(&headers)))))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViewQuery {
+    /// Why the record is read: audited with the read (admins get it redacted without one).
+    reason: Option<String>,
+}
+
+/// An application: whole for an officer of its reception point (the read is audited), and for
+/// an admin who gives a `reason` (audited); redacted for an admin who does not.
 async fn view(
     State(s): State<AppState>,
     Staff(who): Staff,
     headers: HeaderMap,
     IdPath(id): IdPath<ApplicationId>,
+    ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let v = s.service.application(&who, &id).await?;
-    Ok(Json(view_json(s.service.now(), &v, lang_of(&headers))))
+    match s.service.read_application(&who, &id, q.reason.as_deref()).await? {
+        Record::Full(v) => Ok(Json(view_json(s.service.now(), &v, lang_of(&headers)))),
+        Record::Redacted(r) => {
+            let lang = crate::i18n::negotiate(lang_of(&headers));
+            let today = verifier::Date::from_unix_vn(s.service.now());
+            Ok(Json(json!({
+                "id": r.id,
+                "version": r.version,
+                "redacted": true,
+                "state": r.meta.state,
+                "state_message": crate::i18n::message_id(lang, &r.meta.state.message_id()),
+                "submitted_on": r.meta.submitted_on,
+                "due_on": r.due_on,
+                "biometrics_on_file": r.biometrics_on_file,
+                "reception_point": r.meta.reception_point,
+                "credential_id": r.meta.credential,
+                "history": r.history,
+                "overdue": r.due_on < today && !r.meta.state.is_closed(),
+            })))
+        }
+    }
 }
 
 async fn biometrics(
@@ -92,19 +122,30 @@ async fn biometrics(
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // Not multipart at all: 415; a multipart body that breaks off or does not parse: 400
+    // `invalid_multipart`; past the upload limit: 413.
+    let mut multipart =
+        multipart.map_err(|_| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"))?;
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        } else {
+            ApiError::bad_request("invalid_multipart")
+        }
+    };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::bad_request("invalid_request"))? {
+    while let Some(field) = multipart.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name.ends_with("_quality") {
-            fields.push((name, field.text().await.map_err(|_| ApiError::bad_request("invalid_request"))?));
+            fields.push((name, field.text().await.map_err(broken)?));
         } else {
             if files.len() >= 11 {
                 return Err(ApiError::unprocessable("biometric_type_invalid"));
             }
-            let bytes = field.bytes().await.map_err(|_| ApiError::unprocessable("biometric_too_large"))?;
+            let bytes = field.bytes().await.map_err(broken)?;
             files.push((name, bytes.to_vec()));
         }
     }
@@ -117,6 +158,7 @@ async fn national_check(
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let v = s.service.national_check(&who, &id, key.get()).await?;
     Ok(Json(json!({"id": v.id, "state": v.meta.state, "national_check": v.record.national_check})))
@@ -130,6 +172,7 @@ async fn approve(
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<NoStore, ApiError> {
     let offer = s.service.approve(&who, &id, key.get()).await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(offer_json(&offer))))
@@ -142,6 +185,7 @@ async fn reoffer(
     Officer(who): Officer,
     IdPath(id): IdPath<ApplicationId>,
     key: IdemKey,
+    _: NoBody,
 ) -> Result<NoStore, ApiError> {
     let offer = s.service.renew_offer(&who, &id, key.get()).await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(offer_json(&offer))))
@@ -187,11 +231,12 @@ async fn lookup(
         }
         _ => return Err(ApiError::bad_request("invalid_request")),
     };
-    let v = s.service.lookup(&who, &by).await?;
+    let v = s.service.lookup_audited(&who, &by).await?;
     Ok(Json(view_json(s.service.now(), &v, lang_of(&headers))))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     reception_point: Option<String>,
 }
@@ -201,7 +246,7 @@ struct ListQuery {
 async fn list(
     State(s): State<AppState>,
     Staff(who): Staff,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let today = verifier::Date::from_unix_vn(s.service.now());
     let apps: Vec<Value> = s
@@ -218,6 +263,7 @@ async fn list(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DeadlineQuery {
     reception_point: Option<String>,
     soon_days: Option<u32>,
@@ -227,12 +273,13 @@ struct DeadlineQuery {
 async fn deadlines(
     State(s): State<AppState>,
     Staff(who): Staff,
-    Query(q): Query<DeadlineQuery>,
+    ApiQuery(q): ApiQuery<DeadlineQuery>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(s.service.deadlines(&who, q.reception_point, q.soon_days.unwrap_or(1)).await?))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CountQuery {
     reception_point: Option<String>,
     from: Option<verifier::Date>,
@@ -243,7 +290,7 @@ struct CountQuery {
 async fn daily_counts(
     State(s): State<AppState>,
     Staff(who): Staff,
-    Query(q): Query<CountQuery>,
+    ApiQuery(q): ApiQuery<CountQuery>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(s.service.daily_counts(&who, q.reception_point, q.from, q.to).await?))
 }

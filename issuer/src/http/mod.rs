@@ -7,7 +7,9 @@ pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod oid4vci;
+pub mod ops;
 pub mod public;
 
 use std::str::FromStr;
@@ -29,30 +31,37 @@ pub struct AppState {
 /// Largest request body outside the biometric upload (which has its own limit).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// The whole HTTP API.
+/// The whole HTTP API, without rate limits or metrics (in-process tests).
 pub fn app(service: Arc<Service>) -> Router {
+    let work = std::env::temp_dir().join("vneid-issuer-backups");
+    app_with(
+        service,
+        Arc::new(limits::Edge::unlimited()),
+        crate::service::backup::Sources { keystores: Vec::new(), work },
+    )
+}
+
+/// The whole HTTP API with its edge: refusals as JSON, rate limits, the request timeout,
+/// metrics ([`limits`]), and where backups read the keystores from.
+pub fn app_with(service: Arc<Service>, edge: Arc<limits::Edge>, backups: crate::service::backup::Sources) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
     Router::new()
         .merge(public::router())
         .merge(oid4vci::router())
         .merge(applications::router())
         .merge(admin::router())
+        .merge(ops::router())
         .fallback(|| async { ApiError::not_found() })
-        .layer(axum::middleware::from_fn(error::localize))
-        .layer(axum::middleware::from_fn(access_log))
+        // Innermost first: axum's own refusals become ours, then limits, the timeout, the
+        // localized body, metrics and the access log.
+        .layer(from_fn(limits::json_refusals))
+        .layer(from_fn_with_state(edge.clone(), limits::rate_limit))
+        .layer(from_fn_with_state(edge.clone(), limits::request_timeout))
+        .layer(from_fn(error::localize))
+        .layer(from_fn_with_state(edge, limits::observe))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::Extension(Arc::new(backups)))
         .with_state(AppState { service })
-}
-
-/// One log line per request at `debug` (`RUST_LOG=issuer=debug`): method, route template (ids
-/// and query strings left out, so no personal data or secret reaches the log), status, latency.
-/// Server errors are logged at `error` where they happen; counting requests is the metrics' job.
-async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let method = req.method().clone();
-    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("-", |p| p.as_str()).to_owned();
-    let t0 = std::time::Instant::now();
-    let resp = next.run(req).await;
-    tracing::debug!(%method, route, status = resp.status().as_u16(), micros = t0.elapsed().as_micros() as u64, "request");
-    resp
 }
 
 /// A record id from the path's last `{id}`-like segment: anything that does not parse is a 404

@@ -61,6 +61,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// An OAuth error response for a refusal of the service, in `lang`. The one mapping from
 /// [`ServiceError`] to HTTP for the wallet-facing endpoints.
 pub fn oauth_error(e: ServiceError, lang: Lang) -> Response {
+    let e_kind = match &e {
+        ServiceError::Wallet(w) => Some(*w),
+        _ => None,
+    };
     let (status, code, id, left, extra) = match e {
         ServiceError::Wallet(w) => {
             let status =
@@ -93,12 +97,26 @@ pub fn oauth_error(e: ServiceError, lang: Lang) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error", i18n::id_of("server_error"), None, None)
         }
     };
+    // A wrong code, transaction code or access token counts as a failed authentication of
+    // the client (see `limits`).
+    let auth_failed = matches!(
+        e_kind,
+        Some(
+            WalletError::InvalidGrant
+                | WalletError::TxCodeWrong { .. }
+                | WalletError::OfferLocked
+                | WalletError::InvalidToken
+        )
+    ) || status == StatusCode::UNAUTHORIZED;
     let mut body = json!({"error": code, "error_description": i18n::wallet_message(lang, &id, left)});
     if let Some(why) = extra {
         // The verifier's reason (or what is wrong with the request), for developers.
         body["reason"] = json!(why);
     }
     let mut resp = (status, Json(body)).into_response();
+    if auth_failed {
+        resp.extensions_mut().insert(super::limits::AuthFailed);
+    }
     resp.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(i18n::tag(lang)));
     match status {
         StatusCode::UNAUTHORIZED => {
@@ -147,8 +165,12 @@ async fn token(
 
 /// The Nonce Endpoint (OpenID4VCI 1.0 section 7). Anonymous; a wallet that sends its access
 /// token gets a nonce only that session can use.
-async fn nonce(State(s): State<AppState>, headers: HeaderMap) -> Response {
+async fn nonce(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = lang_of(&headers);
+    if !body.is_empty() && !super::error::is_json(&headers) {
+        // The Nonce Endpoint takes no body; one that is not even JSON is a malformed request.
+        return oauth_error(WalletError::InvalidRequest.into(), lang);
+    }
     let bearer = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(_) => match bearer(&headers) {
@@ -224,6 +246,9 @@ async fn credential(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
     if body.len() > MAX_REQUEST {
         return oauth_error(WalletError::InvalidCredentialRequest("request too large").into(), lang);
     }
+    if !super::error::is_json(&headers) {
+        return oauth_error(WalletError::InvalidCredentialRequest("the body must be application/json").into(), lang);
+    }
     let req = match parse_credential_request(&body) {
         Ok(r) => r,
         Err(w) => return oauth_error(w.into(), lang),
@@ -239,12 +264,20 @@ async fn credential(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
     let credentials: Vec<Value> = batch.sd_jwts.iter().map(|c| json!({"credential": c})).collect();
     // `qr_credentials` and `expires_at` are ours: OpenID4VCI 1.0 clients ignore members they do
     // not know, and our wallet reads the per-purpose QR credentials from there.
-    Json(json!({
+    let mut resp = Json(json!({
         "credentials": credentials,
         "qr_credentials": qr,
         "expires_at": batch.expires_at,
     }))
-    .into_response()
+    .into_response();
+    resp.extensions_mut().insert(Issued { redelivered: batch.redelivered });
+    resp
+}
+
+/// A response marker for the issuance metric: a batch was delivered.
+#[derive(Debug, Clone, Copy)]
+pub struct Issued {
+    pub redelivered: bool,
 }
 
 #[cfg(test)]

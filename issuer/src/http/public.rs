@@ -3,7 +3,7 @@
 //! issuer metadata), the OpenAPI document and health. Anyone (any mirror) may fetch them; they
 //! carry no personal data.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, IdPath};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,7 +31,7 @@ async fn trust_list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], tok.to_string()))
 }
 
-async fn status_list(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn status_list(State(s): State<AppState>, IdPath(id): IdPath<String>) -> Result<impl IntoResponse, ApiError> {
     let tok = id.parse().ok().and_then(|id| s.service.status_list_token(id)).ok_or_else(ApiError::not_found)?;
     Ok((
         [(header::CONTENT_TYPE, "application/statuslist+jwt"), (header::CACHE_CONTROL, "public, max-age=60")],

@@ -354,7 +354,7 @@ impl Service {
         )
         .map_err(ServiceError::internal)?;
         tracing::info!(credential = %cred.id, "credential delivered again for a retried request");
-        Ok(batch)
+        Ok(issue::Batch { redelivered: true, ..batch })
     }
 
     /// The node's signing handle, refused once its signing period is over or when its key was

@@ -27,6 +27,8 @@ pub struct Batch {
     pub qr: Vec<(Purpose, Vec<u8>)>,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// A batch issued before, signed again for a retried request.
+    pub redelivered: bool,
 }
 
 /// Expiry: the end of the residence card's last day in Vietnam (UTC+7), capped by the lifetime.
@@ -78,7 +80,7 @@ pub fn issue(
         sd_jwts.push(b.finish(&input, &sig));
     }
     let Some(holder) = holders.first() else {
-        return Ok(Batch { sd_jwts, qr: Vec::new(), issued_at: now, expires_at: exp });
+        return Ok(Batch { sd_jwts, qr: Vec::new(), issued_at: now, expires_at: exp, redelivered: false });
     };
 
     let mut qr = Vec::with_capacity(3);
@@ -96,5 +98,5 @@ pub fn issue(
         let sig = signer.sign(&unsigned.to_be_signed())?;
         qr.push((purpose, unsigned.finish(&sig)));
     }
-    Ok(Batch { sd_jwts, qr, issued_at: now, expires_at: exp })
+    Ok(Batch { sd_jwts, qr, issued_at: now, expires_at: exp, redelivered: false })
 }

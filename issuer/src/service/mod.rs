@@ -5,13 +5,17 @@
 //! layer maps them to responses in one place.
 
 pub mod admin;
+pub mod audit;
+pub mod backup;
 pub mod delivery;
 pub mod enroll;
 pub mod error;
 pub mod idempotency;
 pub mod issue;
 pub mod notify;
+pub mod ops;
 pub mod publish;
+pub mod records;
 pub mod rules;
 
 use std::sync::Arc;
@@ -56,6 +60,8 @@ pub struct Settings {
     pub nonce_ttl: u64,
     /// Most SD-JWT VC instances (proofs) one credential request may ask for.
     pub batch_size: usize,
+    /// What `/readyz` checks against.
+    pub health: crate::config::Health,
 }
 
 impl Settings {
@@ -71,6 +77,7 @@ impl Settings {
             max_wrong_tx_codes: 5,
             nonce_ttl: 300,
             batch_size: 4,
+            health: crate::config::Health::default(),
         }
     }
 }
