@@ -184,6 +184,7 @@ fn routes() -> Vec<(String, String)> {
         include_str!("../src/http/admin.rs"),
         include_str!("../src/http/oid4vci.rs"),
         include_str!("../src/http/public.rs"),
+        include_str!("../src/http/ops.rs"),
     ]
     .concat();
     let mut out = Vec::new();
@@ -206,6 +207,23 @@ async fn every_route_is_in_the_openapi_document() {
     assert!(all.len() >= 25, "found only {} routes", all.len());
     for (path, _) in &all {
         assert!(doc["paths"].get(path).is_some(), "{path} is not in openapi.json");
+    }
+}
+
+/// The OpenAPI document lists every error code the API can answer: its own and enrollment's.
+#[tokio::test]
+async fn the_openapi_document_lists_every_error_code() {
+    let api = Api::new().await;
+    let (_, doc) = api.call(Method::GET, "/openapi.json", None, None, Value::Null).await;
+    let listed: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let reasons = enrollment::Reason::ALL.iter().map(|r| r.code());
+    for code in issuer::i18n::API_CODES.iter().copied().chain(reasons) {
+        assert!(listed.contains(&code), "{code} is not listed in openapi.json");
     }
 }
 

@@ -126,6 +126,13 @@ impl Issuer {
         Self::launch(&[], data, registry, listen, extra, None)
     }
 
+    /// Starts with extra environment variables (configuration overrides) and its log in `log`
+    /// when given.
+    pub fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)], log: Option<&Path>) -> Result<Self> {
+        let registry = workspace().join("enrollment/data/registry-sample.jsonl");
+        Self::launch_env(&[], data, &registry, "127.0.0.1:0", extra, log, env)
+    }
+
     /// Starts under a wrapper command (`strace -f -o FILE`, …) that runs the issuer as its
     /// arguments.
     pub fn start_wrapped(wrapper: &[&str], data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
@@ -139,6 +146,18 @@ impl Issuer {
         listen: &str,
         extra: &[&str],
         log: Option<&Path>,
+    ) -> Result<Self> {
+        Self::launch_env(wrapper, data, registry, listen, extra, log, &[])
+    }
+
+    fn launch_env(
+        wrapper: &[&str],
+        data: &Path,
+        registry: &Path,
+        listen: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+        env: &[(&str, &str)],
     ) -> Result<Self> {
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
@@ -159,6 +178,7 @@ impl Issuer {
         if !extra.iter().any(|a| a.starts_with("--config")) {
             cmd.env("VNEID_RATE_LIMITS__ENABLED", "false");
         }
+        cmd.envs(env.iter().copied());
         cmd.args(extra);
         let stderr = match log {
             Some(path) => Stdio::from(
@@ -553,5 +573,98 @@ pub fn find_sd_jwt(v: &Value) -> Option<String> {
         Value::Array(a) => a.iter().find_map(find_sd_jwt),
         Value::Object(m) => m.values().find_map(find_sd_jwt),
         _ => None,
+    }
+}
+
+/// Raw HTTP/1.1 exchanges on fresh connections, for what a well-behaved client library would not
+/// send: wrong methods, broken bodies, announced lengths with no body, slow bytes.
+pub mod raw {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use anyhow::{anyhow, Context as _, Result};
+    use serde_json::Value;
+
+    /// A response as read off the socket.
+    #[derive(Debug, Clone)]
+    pub struct Response {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Response {
+        /// A header's value (names compared case-insensitively).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        /// The body as JSON (`Null` when it is not).
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        }
+    }
+
+    /// The bytes of a request: `Host`, `Connection: close`, `Content-Length` when there is a
+    /// body (unless `headers` names one), the headers given, the body.
+    pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = format!("{method} {path} HTTP/1.1\r\nHost: issuer.test\r\nConnection: close\r\n");
+        let has_length = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        if !body.is_empty() && !has_length {
+            out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Sends `request` on a new connection to `addr` and reads the response to the end of the
+    /// connection.
+    pub fn exchange(addr: &str, request: &[u8], timeout: Duration) -> Result<Response> {
+        let mut s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.write_all(request)?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).context("reading the response")?;
+        parse(&buf)
+    }
+
+    /// Parses one response (body by `Content-Length`, chunked, or to the end).
+    pub fn parse(buf: &[u8]) -> Result<Response> {
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| anyhow!("no complete response head"))?;
+        let head = std::str::from_utf8(&buf[..end])?;
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status: u16 =
+            status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| anyhow!("bad status line"))?;
+        let headers: Vec<(String, String)> =
+            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+        let rest = &buf[end + 4..];
+        let find = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let body = if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            rest[..len.min(rest.len())].to_vec()
+        } else if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            let mut out = Vec::new();
+            let mut r = rest;
+            loop {
+                let Some(i) = r.windows(2).position(|w| w == b"\r\n") else { break };
+                let n = usize::from_str_radix(std::str::from_utf8(&r[..i])?.trim(), 16)?;
+                if n == 0 || r.len() < i + 2 + n {
+                    break;
+                }
+                out.extend_from_slice(&r[i + 2..i + 2 + n]);
+                r = &r[(i + 4 + n).min(r.len())..];
+            }
+            out
+        } else {
+            rest.to_vec()
+        };
+        Ok(Response { status, headers, body })
     }
 }

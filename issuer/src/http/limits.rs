@@ -399,6 +399,31 @@ pub async fn request_timeout(State(edge): State<Arc<Edge>>, req: Request, next: 
     }
 }
 
+/// Middleware: a request that announces a body larger than its route takes (`Content-Length`)
+/// is refused with `413 payload_too_large` at once, before any of it is read (a chunked body is
+/// cut off by the body limit as it is read).
+pub async fn length_guard(req: Request, next: Next) -> Response {
+    let route = route_of(&req);
+    let limit = match route.as_deref() {
+        Some("/v1/applications/{id}/biometrics") => super::applications::MAX_UPLOAD,
+        _ => super::MAX_BODY,
+    };
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        let mut e = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        e.oauth = route.as_deref().is_some_and(oauth_route);
+        let mut resp = e.into_response();
+        // The body will not be read: the connection cannot carry another request.
+        resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        return resp;
+    }
+    next.run(req).await
+}
+
 /// Middleware: a refusal written by axum itself (or any layer) becomes the API's JSON error.
 pub async fn json_refusals(req: Request, next: Next) -> Response {
     let oauth = route_of(&req).is_some_and(|r| oauth_route(&r));

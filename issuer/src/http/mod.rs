@@ -55,6 +55,7 @@ pub fn app_with(service: Arc<Service>, edge: Arc<limits::Edge>, backups: crate::
         // Innermost first: axum's own refusals become ours, then limits, the timeout, the
         // localized body, metrics and the access log.
         .layer(from_fn(limits::json_refusals))
+        .layer(from_fn(limits::length_guard))
         .layer(from_fn_with_state(edge.clone(), limits::rate_limit))
         .layer(from_fn_with_state(edge.clone(), limits::request_timeout))
         .layer(from_fn(error::localize))
