@@ -205,6 +205,7 @@ pub async fn open_with(
     anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
     settings.tx_code_length = config.tx_code_length;
     settings.health = config.health.clone();
+    settings.disk_floor = config.min_free_bytes.max(1 << 20);
     let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
     let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })

@@ -62,6 +62,9 @@ pub struct Settings {
     pub batch_size: usize,
     /// What `/readyz` checks against.
     pub health: crate::config::Health,
+    /// Below this much free space on the store's volume, writes are refused and the node is not
+    /// ready (the embedded store's floor, at least 1 MiB).
+    pub disk_floor: u64,
 }
 
 impl Settings {
@@ -78,6 +81,7 @@ impl Settings {
             nonce_ttl: 300,
             batch_size: 4,
             health: crate::config::Health::default(),
+            disk_floor: crate::store::embedded::MIN_FREE_BYTES,
         }
     }
 }

@@ -50,7 +50,8 @@ impl Service {
         &self.settings.health
     }
 
-    /// The node is ready when: the store makes a write durable within `write_timeout_ms`; the
+    /// The node is ready when: the store makes a write durable within `write_timeout_ms` (and
+    /// its volume has more free space than the write floor); the
     /// signing key is inside its signing period, not revoked, and signs; the trust list and
     /// every status list token served are younger than their limits (and not past their own
     /// `next_update`/`exp`).
@@ -71,6 +72,12 @@ impl Service {
                 ok: false,
                 detail: format!("no durable write within {} ms", deadline.as_millis()),
             },
+        };
+        let store = match self.store.free_bytes() {
+            Some(free) if store.ok && free < self.settings.disk_floor => {
+                Check { name: "store", ok: false, detail: format!("disk full: {free} bytes free") }
+            }
+            _ => store,
         };
         checks.push(store);
         let key = match self.custody.signer_for(now) {

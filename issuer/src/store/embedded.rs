@@ -1429,6 +1429,10 @@ impl Store for Embedded {
         self.read(|txn| get_json(txn, META, K_AUDIT_HEAD, "audit head"))
     }
 
+    fn free_bytes(&self) -> Option<u64> {
+        self.path.parent().and_then(free_bytes)
+    }
+
     async fn backup(&self, dest: &Path) -> Result<u64> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.jobs

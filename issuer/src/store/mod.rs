@@ -575,6 +575,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// the embedded engine copies its database file between two group commits (writes wait,
     /// reads go on); PostgreSQL copies every table in one `REPEATABLE READ` transaction.
     async fn backup(&self, dest: &std::path::Path) -> Result<u64>;
+
+    /// Free bytes on the volume the engine writes to, when it is this node's to watch (the
+    /// embedded engine's data folder); `None` when the engine's disk is elsewhere (PostgreSQL:
+    /// the database server's own). Readiness fails below the write floor.
+    fn free_bytes(&self) -> Option<u64>;
 }
 
 /// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with

@@ -1035,6 +1035,12 @@ impl Store for Postgres {
         backup::dump(self, dest).await
     }
 
+    fn free_bytes(&self) -> Option<u64> {
+        // The database server's disk: PostgreSQL's `disk_full` error answers 507, and its own
+        // monitoring watches the space.
+        None
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let c = self.client().await?;
         let row = read_opt(&c, "SELECT value FROM settings WHERE key = $1", &[&key]).await.map_err(pg_err)?;
