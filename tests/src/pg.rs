@@ -48,6 +48,28 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The pids of the server's processes (the postmaster and its children), to stop and
+    /// resume them (a stalled database, as a test sees it).
+    pub fn pids(&self) -> Result<Vec<u32>> {
+        let pidfile = std::fs::read_to_string(self.dir.path().join("pg/data/postmaster.pid"))
+            .context("reading postmaster.pid")?;
+        let main: u32 = pidfile.lines().next().unwrap_or_default().trim().parse().context("postmaster pid")?;
+        let children = std::fs::read_to_string(format!("/proc/{main}/task/{main}/children")).unwrap_or_default();
+        let mut out = vec![main];
+        out.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        Ok(out)
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to every process of the server.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        for pid in self.pids()? {
+            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).output();
