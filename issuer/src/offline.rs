@@ -252,7 +252,7 @@ pub async fn restore(input: &Path, loc: &Location, key_file: Option<&Path>) -> a
             continue;
         }
         let (label, name) = s.name.split_once('/').context("a section name without a folder")?;
-        if name.contains('/') || name.starts_with('.') || name.is_empty() {
+        if name.is_empty() || name.split('/').any(|part| part.is_empty() || part.starts_with('.')) {
             bail!("section {} names a file outside its folder", s.name);
         }
         let dir = match label {
@@ -260,8 +260,10 @@ pub async fn restore(input: &Path, loc: &Location, key_file: Option<&Path>) -> a
             "node-keys" => loc.data.join("node-keys"),
             other => bail!("unknown section folder {other}"),
         };
-        crate::private_folder(&dir)?;
         let target = dir.join(name);
+        if let Some(parent) = target.parent() {
+            crate::private_folder(parent)?;
+        }
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]

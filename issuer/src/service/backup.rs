@@ -86,6 +86,33 @@ fn sha256_file(p: &Path) -> std::io::Result<(u64, String)> {
     Ok((n, hex::encode(h.finalize())))
 }
 
+/// Every file under `dir` (`/`-separated path relative to it, full path), sorted; none when
+/// `dir` does not exist.
+fn files_under(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut todo = vec![(String::new(), dir.to_path_buf())];
+    while let Some((prefix, d)) = todo.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            let e = e?;
+            let Some(name) = e.file_name().to_str().map(str::to_owned) else { continue };
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let ty = e.file_type()?;
+            if ty.is_dir() {
+                todo.push((rel, e.path()));
+            } else if ty.is_file() {
+                out.push((rel, e.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Writes a backup of `store` and the keystores of `sources` to `out` (a new file, 0600,
 /// durable when this returns). The store's copy is consistent (see [`Store::backup`]); the
 /// keystore files are each written atomically by `keys`, and change only when keys do.
@@ -105,12 +132,9 @@ pub async fn write(
         let mut sections = vec![Section { name: "store".into(), len, sha256: sha }];
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for (label, dir) in &sources.keystores {
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
-            let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            names.sort();
-            for p in names {
-                let Some(name) = p.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-                if !p.is_file() || LEFT_OUT.contains(&name.as_str()) || name.ends_with(".tmp") {
+            for (name, p) in files_under(dir).map_err(io)? {
+                let base = name.rsplit('/').next().unwrap_or_default();
+                if LEFT_OUT.contains(&name.as_str()) || base.ends_with(".tmp") || base.starts_with('.') {
                     continue;
                 }
                 let bytes = std::fs::read(&p).map_err(io)?;
