@@ -64,7 +64,7 @@ impl Metrics {
             }};
         }
         let fast = vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-        Self {
+        let m = Self {
             requests: reg!(IntCounterVec::new(
                 Opts::new("issuer_http_requests_total", "HTTP requests answered, by route template, method and status"),
                 &["route", "method", "status"]
@@ -131,7 +131,24 @@ impl Metrics {
             ready: reg!(IntGauge::new("issuer_ready", "1 when /readyz answers 200")),
             audit_head: reg!(IntGauge::new("issuer_audit_head_seq", "Sequence number of the newest audit entry")),
             registry,
+        };
+        // Every label a counter can take, at zero from the start: a dashboard (and an alert on a
+        // rate) sees the series before the first event.
+        for kind in ["staff", "wallet"] {
+            m.auth_failures.with_label_values(&[kind]);
         }
+        for kind in ["new", "redelivered"] {
+            m.issuances.with_label_values(&[kind]);
+        }
+        for phase in ["header", "idle"] {
+            m.connections_timed_out.with_label_values(&[phase]);
+        }
+        for class in ["token", "nonce", "credential", "staff"] {
+            for cause in ["rate", "auth_failures"] {
+                m.rate_limited.with_label_values(&[class, cause]);
+            }
+        }
+        m
     }
 }
 

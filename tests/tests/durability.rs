@@ -1,6 +1,7 @@
 //! Issuer durability and data protection with the real binary: a kill -9 in the middle of a
-//! batch of submissions loses no acknowledged application and leaves none half-written; the
-//! data folder holds no applicant's passport number, contact or fingerprint in clear.
+//! batch of submissions loses no acknowledged application and leaves none half-written; after
+//! the whole journey the data folder holds no applicant's e-ID number, name, passport or card
+//! number, contact, address or biometrics in clear, its folders are 0700 and its files 0600.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -128,6 +129,16 @@ fn data_folder_holds_no_personal_data_or_biometrics_in_clear() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let j = journey(dir.path())?;
     let data = dir.path().join("issuer-data");
+    // The e-ID number the approval drew (an officer reads it; the read is audited).
+    let http = j.issuer.http();
+    let admin = j.issuer.admin_token.clone().unwrap();
+    let officer = e2e::officer_token(&http, &admin)?;
+    let (_, list) = http.get("/v1/applications", Some(&officer))?;
+    let id = list["applications"][0]["id"].as_str().unwrap().to_owned();
+    let (st, view) = http.get(&format!("/v1/applications/{id}"), Some(&officer))?;
+    assert_eq!(st, 200, "{view}");
+    let eid = view["eid_number"].as_str().unwrap().to_owned();
+    assert_eq!(eid.len(), 12, "{view}");
     drop(j); // stop the issuer so everything is flushed to its files
     let fingerprint = e2e::fake_fingerprint(2);
     let portrait = e2e::fake_portrait(1);
@@ -141,6 +152,7 @@ fn data_folder_holds_no_personal_data_or_biometrics_in_clear() -> Result<()> {
         ("address", "Liễu Giai".as_bytes().to_vec()),
         ("fingerprint bytes", fingerprint[1000..1064].to_vec()),
         ("portrait bytes", portrait[2000..2064].to_vec()),
+        ("e-ID number", eid.as_bytes().to_vec()),
     ];
     let all = files(&data);
     assert!(all.len() > 5, "the data folder looks empty: {all:?}");
@@ -150,5 +162,22 @@ fn data_folder_holds_no_personal_data_or_biometrics_in_clear() -> Result<()> {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_slice()), "{what} in clear in {}", f.display());
         }
     }
+    // Private: every folder 0700, every file 0600 (the outbox beside the folder too).
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut dirs = vec![data.clone()];
+    while let Some(d) = dirs.pop() {
+        assert_eq!(mode(&d), 0o700, "{} is {:o}", d.display(), mode(&d));
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                assert_eq!(mode(&p), 0o600, "{} is {:o}", p.display(), mode(&p));
+            }
+        }
+    }
+    let outbox = dir.path().join("issuer-data-outbox.jsonl");
+    assert_eq!(mode(&outbox), 0o600, "the outbox is {:o}", mode(&outbox));
     Ok(())
 }
