@@ -652,8 +652,7 @@ pub mod raw {
         } else if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
             let mut out = Vec::new();
             let mut r = rest;
-            loop {
-                let Some(i) = r.windows(2).position(|w| w == b"\r\n") else { break };
+            while let Some(i) = r.windows(2).position(|w| w == b"\r\n") {
                 let n = usize::from_str_radix(std::str::from_utf8(&r[..i])?.trim(), 16)?;
                 if n == 0 || r.len() < i + 2 + n {
                     break;

@@ -75,7 +75,7 @@ fn slow_clients_are_cut_off_after_their_timeout_while_others_are_served() -> Res
     // Three slowloris clients send a header one byte every 150 ms; one sends nothing at all.
     let mut slow = Vec::new();
     for _ in 0..3 {
-        let mut s = TcpStream::connect(&addr)?;
+        let s = TcpStream::connect(&addr)?;
         let w = s.try_clone()?;
         std::thread::spawn(move || {
             let mut w = w;
