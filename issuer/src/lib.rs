@@ -268,7 +268,7 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let _ = std::io::stdout().flush();
     tokio::spawn(service.clone().run_publisher());
     tokio::spawn(service.clone().run_auditor(config.audit.clone()));
-    let edge = Arc::new(http::limits::Edge::new(&config, Some(metrics.clone()), &service));
+    let edge = Arc::new(http::limits::Edge::new(&config, Some(metrics.clone())));
     tokio::spawn(edge.clone().run_failure_reports(service.clone(), config.audit.failure_report_interval_s));
     let backups = service::backup::Sources::of(&config);
     let router = http::app_with(service.clone(), edge, backups);

@@ -361,3 +361,60 @@ async fn the_signing_key_cannot_be_revoked_and_reports_stay_within_the_point() {
     let (st, v) = api.call(Method::POST, "/v1/admin/tokens", Some(&api.admin), None, big).await;
     assert_eq!((st, v["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{v}");
 }
+
+/// Reads of an applicant's record are audited with who and why; an admin gets it redacted
+/// unless they give a reason (audited); a reason with invisible format characters is refused.
+#[tokio::test]
+async fn reads_are_audited_and_admins_see_records_redacted_without_a_reason() {
+    let api = Api::new().await;
+    let (st, v) = api.submit(kim(), None).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let id = v["id"].as_str().unwrap().to_owned();
+    let reads = |audit: &Value| -> Vec<(String, String)> {
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["entry"]["action"] == "application.read")
+            .map(|e| {
+                (e["entry"]["actor"].as_str().unwrap().to_owned(), e["entry"]["detail"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let audit = || api.call(Method::GET, "/v1/admin/audit?limit=1000", Some(&api.admin), None, Value::Null);
+    // An officer of the point: the whole record, and the read in the log.
+    let (st, v) = api.call(Method::GET, &format!("/v1/applications/{id}"), Some(&api.officer), None, Value::Null).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["form"]["passport_number"], "M12345678");
+    let (_, log) = audit().await;
+    assert_eq!(reads(&log).len(), 1);
+    assert_eq!(reads(&log)[0].1, "reason=case-work");
+    // An admin without a reason: redacted, and nothing personal was read.
+    let (st, v) = api.call(Method::GET, &format!("/v1/applications/{id}"), Some(&api.admin), None, Value::Null).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["redacted"], true);
+    assert_eq!(v["state"], "submitted");
+    for personal in ["form", "biometrics", "national_check", "eid_number", "rejection_note"] {
+        assert!(v.get(personal).is_none(), "{personal} in a redacted record: {v}");
+    }
+    assert!(!v.to_string().contains("M12345678"));
+    assert_eq!(reads(&audit().await.1).len(), 1);
+    // With a reason: whole, and audited with the reason.
+    let path = format!("/v1/applications/{id}?reason=complaint%204711");
+    let (st, v) = api.call(Method::GET, &path, Some(&api.admin), None, Value::Null).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["form"]["passport_number"], "M12345678");
+    let r = reads(&audit().await.1);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[1].1, "reason=complaint 4711");
+    assert_ne!(r[1].0, r[0].0, "who read it");
+    // A reason must be plain text.
+    let path = format!("/v1/applications/{id}?reason=x%E2%80%AEy%20z");
+    let (st, v) = api.call(Method::GET, &path, Some(&api.admin), Some("en"), Value::Null).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("format_characters")), "{v}");
+    // Lookups are reads too.
+    let body = json!({"residence_card_number": "TRC0012345"});
+    let (st, _) = api.call(Method::POST, "/v1/applications/lookup", Some(&api.officer), None, body).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(reads(&audit().await.1).iter().any(|(_, d)| d == "via=lookup"));
+}

@@ -215,7 +215,7 @@ pub struct Edge {
 
 impl Edge {
     /// For `serve`: the configured limits.
-    pub fn new(config: &crate::Config, metrics: Option<Arc<Metrics>>, _service: &crate::service::Service) -> Self {
+    pub fn new(config: &crate::Config, metrics: Option<Arc<Metrics>>) -> Self {
         Self {
             limits: config.rate_limits.clone(),
             buckets: Buckets::default(),
