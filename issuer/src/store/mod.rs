@@ -47,9 +47,6 @@ pub enum StoreError {
     /// The disk is full: nothing was acknowledged.
     #[error("no space left on the data volume")]
     DiskFull,
-    /// The engine cannot do this (e.g. a backup format it does not write).
-    #[error("not supported by this storage engine: {0}")]
-    Unsupported(&'static str),
     /// A stored record does not decode.
     #[error("stored record is corrupted: {0}")]
     Corrupt(&'static str),
