@@ -1,6 +1,7 @@
 //! Operating the real binary on PostgreSQL (a cluster the test starts): `/readyz` fails while
 //! the database is stalled (its processes stopped) and recovers when it resumes, while `/livez`
-//! keeps answering; an audit entry edited in the database is named by
+//! keeps answering; a backup taken beside the running node restores into a new database with
+//! its audit chain intact; an audit entry edited in the database is named by
 //! `issuer audit verify --database`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -68,6 +69,36 @@ async fn readyz_fails_while_the_database_is_stalled_and_audit_verify_finds_an_ed
     };
     let (code, r) = verify(&data)?;
     assert_eq!(code, 0, "{r}");
+
+    // A backup taken beside the running node, restored into a new database and data folder.
+    let file = dir.path().join("pg.vnbak");
+    e2e::run_ok(
+        "issuer",
+        &["backup", "--database", &url, "--data", data.to_str().unwrap(), "--out", file.to_str().unwrap()],
+    )?;
+    let target = cluster.database("ops_restored").await?;
+    let fresh = dir.path().join("restored");
+    let kek = data.join("keys/kek");
+    let out = e2e::run_ok(
+        "issuer",
+        &[
+            "restore",
+            "--in",
+            file.to_str().unwrap(),
+            "--database",
+            &target,
+            "--data",
+            fresh.to_str().unwrap(),
+            "--key-file",
+            kek.to_str().unwrap(),
+        ],
+    )?;
+    assert!(out.contains("audit chain intact"), "{out}");
+    let restored =
+        e2e::run("issuer", &["audit", "verify", "--database", &target, "--data", fresh.to_str().unwrap(), "--json"])?;
+    let r: serde_json::Value = serde_json::from_slice(&restored.stdout)?;
+    assert_eq!((restored.status.code(), r["signatures_checked"].as_bool()), (Some(0), Some(true)), "{r}");
+
     let seq: i64 =
         client.query_one("SELECT seq FROM audit WHERE entry->>'action' = 'application.submitted'", &[]).await?.get(0);
     client
