@@ -572,3 +572,28 @@ async fn no_personal_data_in_any_url() {
     let new = b.get("/console/applications/new").await;
     assert!(new.body.contains(r#"<form method="post" action="/console/applications" novalidate>"#));
 }
+
+/// The queue sorts by due date and says which applications are due soon or overdue, in words (not
+/// colour alone), with the counts.
+#[tokio::test]
+async fn the_queue_marks_due_soon_and_overdue_applications() {
+    let api = Api::new().await;
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.officer.clone()).await;
+    let id = submit_kim(&mut b).await;
+    // Friday 27 November: 3 working days, due Wednesday 2 December.
+    let q = b.get("/console/queue").await;
+    assert!(q.body.contains(&id) && q.body.contains("2 December 2026"), "{}", q.body);
+    assert!(!q.body.contains(r#"<span class="badge soon">"#));
+    api.clock.advance(4 * 86_400); // Tuesday 1 December (a new day, a new session)
+    b.sign_in(&api.officer.clone()).await;
+    let q = b.get("/console/queue").await;
+    assert!(q.body.contains(r#"<tr class="soon">"#) && q.body.contains(r#"<span class="badge soon">Due soon</span>"#));
+    api.clock.advance(2 * 86_400); // Thursday 3 December
+    b.sign_in(&api.officer.clone()).await;
+    let q = b.get("/console/queue").await;
+    assert!(q.body.contains(r#"<span class="badge overdue">Overdue</span>"#), "{}", q.body);
+    assert!(q.body.contains(r#"<dd class="n overdue">1</dd>"#), "the count");
+    let app = b.get(&format!("/console/applications/{id}")).await;
+    assert!(app.body.contains(r#"<span class="badge overdue">Overdue</span>"#));
+}

@@ -47,8 +47,11 @@ async fn admin_home(_admin: Admin) -> Redirect {
     Redirect::to("/console/admin/tokens")
 }
 
+/// A refused change as a page shows it: the status, the messages, and (field, message) pairs.
+struct Refusal(StatusCode, Vec<String>, Vec<(String, String)>);
+
 /// The messages of a refused change, or the error for anything else.
-fn refusal(tr: Tr, e: ServiceError) -> Result<(StatusCode, Vec<String>, Vec<(String, String)>), ConsoleError> {
+fn refusal(tr: Tr, e: ServiceError) -> Result<Refusal, ConsoleError> {
     match e {
         ServiceError::Refused { code, reasons } => {
             let fields = reasons
@@ -59,9 +62,9 @@ fn refusal(tr: Tr, e: ServiceError) -> Result<(StatusCode, Vec<String>, Vec<(Str
             if msgs.is_empty() {
                 msgs.push(tr.reason(code));
             }
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, msgs, fields))
+            Ok(Refusal(StatusCode::UNPROCESSABLE_ENTITY, msgs, fields))
         }
-        ServiceError::Conflict(r) => Ok((StatusCode::CONFLICT, vec![tr.reason(r.code)], Vec::new())),
+        ServiceError::Conflict(r) => Ok(Refusal(StatusCode::CONFLICT, vec![tr.reason(r.code)], Vec::new())),
         e => Err(e.into()),
     }
 }
@@ -170,7 +173,7 @@ async fn create_token(State(s): State<AppState>, Admin(me): Admin, form: Posted)
             Ok(page(StatusCode::CREATED, &tokens_page(&s, &me, ctx, Some(created), Vec::new(), form).await?))
         }
         Err(e) => {
-            let (status, msgs, fields) = refusal(tr, e)?;
+            let Refusal(status, msgs, fields) = refusal(tr, e)?;
             let values: BTreeMap<&str, String> =
                 ["role", "name", "reception_point"].into_iter().map(|k| (k, form.get(k).to_owned())).collect();
             let form = token_form(tr, &values, &fields);
@@ -189,7 +192,7 @@ async fn revoke_token(
         Ok(_) => Ok(Redirect::to("/console/admin/tokens?done=token_revoked").into_response()),
         Err(e) => {
             let tr = me.ctx.tr;
-            let (status, msgs, _) = refusal(tr, e)?;
+            let Refusal(status, msgs, _) = refusal(tr, e)?;
             let mut ctx = me.ctx.clone();
             ctx.back = "/console/admin/tokens".into();
             let form = token_form(tr, &BTreeMap::new(), &[]);
@@ -259,7 +262,7 @@ fn key_outcome(
         Ok(_) => Ok(Redirect::to(&format!("/console/admin/keys?done={done}")).into_response()),
         Err(ServiceError::NotFound) => Err(ConsoleError::NotFound),
         Err(e) => {
-            let (status, msgs, _) = refusal(me.ctx.tr, e)?;
+            let Refusal(status, msgs, _) = refusal(me.ctx.tr, e)?;
             let mut ctx = me.ctx.clone();
             ctx.back = "/console/admin/keys".into();
             Ok(page(status, &keys_page(s, me, ctx, msgs)?))
@@ -406,7 +409,7 @@ async fn set_status(
         Ok(()) => Ok(Redirect::to(&format!("/console/admin/credentials?id={id}&done=status_changed")).into_response()),
         Err(ServiceError::NotFound) => Err(ConsoleError::NotFound),
         Err(e) => {
-            let (status, msgs, _) = refusal(tr, e)?;
+            let Refusal(status, msgs, _) = refusal(tr, e)?;
             let mut ctx = me.ctx.clone();
             ctx.back = format!("/console/admin/credentials?id={id}");
             Ok(page(status, &credential_page(&s, &me, ctx, id.as_str(), msgs).await?))

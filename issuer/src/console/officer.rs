@@ -398,6 +398,7 @@ fn details(tr: Tr, v: &ApplicationView) -> Vec<(String, String)> {
             continue;
         }
         let shown = match spec.kind {
+            "date" => value.parse::<verifier::Date>().map_or(value.clone(), |d| tr.date(d)),
             "select" => options(tr, spec.name, &value)
                 .into_iter()
                 .find(|(v, _, _)| *v == value)
