@@ -157,6 +157,7 @@ console-today-application-biometrics-captured = Biometrics captured
 console-today-application-data-checked = Checked
 console-today-application-approved = Approved
 console-today-application-rejected = Rejected
+console-today-partial = Today's audit log is too long to read back to midnight here: these are the latest changes only.
 console-today-credential-issued = Issued to wallets
 console-open-applications = Open applications, soonest due first
 console-queue-caption = Open applications sorted by due date

@@ -154,6 +154,7 @@ console-today-application-biometrics-captured = 생체정보 채취
 console-today-application-data-checked = 확인
 console-today-application-approved = 승인
 console-today-application-rejected = 거부
+console-today-partial = 오늘 감사 기록이 너무 길어 자정부터 다 읽지 못했습니다. 최근 변경만 집계했습니다.
 console-today-credential-issued = 지갑으로 발급
 console-open-applications = 처리 중인 신청 (기한 임박 순)
 console-queue-caption = 처리 기한 순으로 정렬한 처리 중 신청

@@ -154,6 +154,7 @@ console-today-application-biometrics-captured = Đã thu nhận sinh trắc
 console-today-application-data-checked = Đã kiểm tra
 console-today-application-approved = Đã phê duyệt
 console-today-application-rejected = Đã từ chối
+console-today-partial = Nhật ký hôm nay quá dài để đọc lại từ đầu ngày: đây chỉ là các thay đổi gần nhất.
 console-today-credential-issued = Đã cấp vào ví
 console-open-applications = Hồ sơ đang xử lý, hạn gần nhất trước
 console-queue-caption = Hồ sơ đang xử lý, sắp xếp theo hạn giải quyết

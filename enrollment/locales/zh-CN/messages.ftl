@@ -154,6 +154,7 @@ console-today-application-biometrics-captured = 已采集生物特征
 console-today-application-data-checked = 已核验
 console-today-application-approved = 已批准
 console-today-application-rejected = 已拒绝
+console-today-partial = 今天的审计日志太长，无法从零点读起：这里只统计最近的变更。
 console-today-credential-issued = 已发放到钱包
 console-open-applications = 办理中的申请（按到期先后）
 console-queue-caption = 按办理期限排序的办理中申请

@@ -120,6 +120,7 @@ async fn queue_page(
         rows,
         states,
         day,
+        day_partial: q.today_partial.then(|| tr.t("console-today-partial")),
         overdue,
         due_soon,
         not_listed: (q.not_listed > 0).then(|| tr.t("console-queue-not-listed")),
@@ -538,13 +539,17 @@ async fn biometrics(
 ) -> Result<Response, ConsoleError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
-    let mut token = None;
+    // The form's first field is its token (the page puts it first): nothing else is read, let
+    // alone buffered, before it has been checked.
+    let first = multipart.next_field().await.map_err(|_| ConsoleError::BadForm)?;
+    match first {
+        Some(f) if f.name() == Some("_csrf") => csrf.verify(&f.text().await.map_err(|_| ConsoleError::BadForm)?)?,
+        _ => return Err(ConsoleError::Csrf),
+    }
     while let Some(field) = multipart.next_field().await.map_err(|_| ConsoleError::BadForm)? {
         let name = field.name().unwrap_or_default().to_owned();
         let is_file = field.file_name().is_some();
-        if name == "_csrf" {
-            token = Some(field.text().await.map_err(|_| ConsoleError::BadForm)?);
-        } else if is_file {
+        if is_file {
             let bytes = field.bytes().await.map_err(|_| ConsoleError::BadForm)?;
             // An input left empty still sends a part with no file name and no bytes.
             if bytes.is_empty() {
@@ -561,8 +566,6 @@ async fn biometrics(
             }
         }
     }
-    // The token is checked before anything is used.
-    csrf.verify(token.as_deref().unwrap_or_default())?;
     match s.service.capture_biometrics(&me.who, &id, &files, &fields).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/applications/{id}?done=biometrics")).into_response()),
         Err(e) => refused_page(&s, &me, &id, e).await,

@@ -183,6 +183,8 @@ pub struct QueuePage {
     pub rows: Vec<QueueItem>,
     pub states: Vec<(String, usize)>,
     pub day: Vec<(String, usize)>,
+    /// Said when today's counts could not be read back to midnight.
+    pub day_partial: Option<String>,
     pub overdue: usize,
     pub due_soon: usize,
     /// "Only the first 500 are listed", when the list is cut.
@@ -441,4 +443,28 @@ pub fn qr_svg(text: &str, label: &str) -> Option<String> {
     let svg = svg.trim_start_matches(r#"<?xml version="1.0" standalone="yes"?>"#);
     let label = askama::filters::escape(label, askama::filters::Html).ok()?.to_string();
     Some(svg.replacen("<svg ", &format!(r#"<svg role="img" aria-label="{label}" class="qr" "#), 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    fn ctx() -> Ctx {
+        Ctx::new(Tr::new(Lang::En), "csrf".into(), None, "/console/applications/x".into())
+    }
+
+    /// The offer page is ready for OpenID4VCI transaction codes: shown apart from the QR code (so
+    /// a photo of the QR does not carry it), and absent when the offer has none.
+    #[test]
+    fn the_transaction_code_is_shown_apart_from_the_qr() {
+        let qr = qr_svg("openid-credential-offer://?credential_offer=%7B%7D", "QR <label>").unwrap();
+        assert!(qr.starts_with(r#"<svg role="img" aria-label="QR &#60;label&#62;" class="qr" "#), "{qr}");
+        let page = |tx_code| OfferPage { ctx: ctx(), id: "x".into(), qr: qr.clone(), expires: "soon".into(), tx_code };
+        let with = page(Some("493817".into())).render().unwrap();
+        let (figure, rest) = with.split_once("</figure>").unwrap();
+        assert!(figure.contains("<svg") && !figure.contains("493817"));
+        assert!(rest.contains(r#"<p class="tx-code mono" id="tx-code">493817</p>"#));
+        assert!(!page(None).render().unwrap().contains("tx-code"));
+    }
 }

@@ -118,6 +118,9 @@ pub struct Queue {
     pub per_state: BTreeMap<&'static str, usize>,
     /// Today's changes at the reception point, per audit action.
     pub today: BTreeMap<String, usize>,
+    /// The audit log was too busy today to read back to midnight: `today` counts the latest
+    /// changes only.
+    pub today_partial: bool,
     /// The open applications beyond the listed ones (the list is bounded).
     pub not_listed: usize,
 }
@@ -248,6 +251,9 @@ impl Service {
         self.audit_backwards(filter, limit.clamp(1, 1000), |_| true).await
     }
 
+    /// The search behind [`Service::audit_search`] and the queue's day counts: `keep` narrows
+    /// further than the filter can (the queue keeps its point's ids). `older` is set when the
+    /// search stopped before reading everything that could match.
     async fn audit_backwards(
         &self,
         filter: &AuditFilter,
@@ -316,12 +322,13 @@ impl Service {
             .flat_map(|(id, m)| std::iter::once(id.to_string()).chain(m.credential.as_ref().map(|c| c.to_string())))
             .collect();
         let filter = AuditFilter { from: Some(midnight), ..AuditFilter::default() };
-        let found = self.audit_backwards(&filter, 1000, |e| ids.contains(&e.subject)).await?;
+        let found = self.audit_backwards(&filter, 10_000, |e| ids.contains(&e.subject)).await?;
+        let today_partial = found.older.is_some();
         let mut today = BTreeMap::new();
         for (_, e) in found.entries {
             *today.entry(e.action).or_insert(0) += 1;
         }
-        Ok(Queue { open: listed, per_state, today, not_listed })
+        Ok(Queue { open: listed, per_state, today, today_partial, not_listed })
     }
 }
 
