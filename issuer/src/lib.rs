@@ -16,6 +16,7 @@
 //! knows no storage engine; the service knows no axum and no engine.
 
 pub mod clock;
+pub mod console;
 pub mod custody;
 pub mod http;
 pub mod i18n;

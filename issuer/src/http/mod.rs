@@ -36,6 +36,7 @@ pub fn app(service: Arc<Service>) -> Router {
         .merge(oid4vci::router())
         .merge(applications::router())
         .merge(admin::router())
+        .merge(crate::console::router(&service))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(access_log))

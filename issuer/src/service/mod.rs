@@ -5,6 +5,7 @@
 //! layer maps them to responses in one place.
 
 pub mod admin;
+pub mod console_support;
 pub mod delivery;
 pub mod enroll;
 pub mod error;
