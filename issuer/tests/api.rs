@@ -1,4 +1,4 @@
-//! The HTTP API driven in-process with `app().oneshot(request)`: a real sled folder, the real
+//! The HTTP API driven in-process with `app().oneshot(request)`: a real embedded store folder, the real
 //! keystore, the sample registry, and a manual clock so deadlines and expiry can be tested.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
