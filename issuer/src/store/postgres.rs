@@ -525,8 +525,7 @@ impl Store for Postgres {
     async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            let v = write_app(&tx, &change).await?;
-            audit_append(&tx, &audit).await?;
+            let (v, _) = tokio::try_join!(write_app(&tx, &change), audit_append(&tx, &audit))?;
             v
         })
     }
@@ -757,37 +756,35 @@ impl Store for Postgres {
             )
             .await
             .map_err(unique_or(Conflict::StatusIndexTaken))?;
+            // The rest cannot conflict: sent together, in one round trip (tokio-postgres
+            // pipelines statements polled at once; they still run in this order).
             let shard = (credential.status_idx % SHARDS as u64) as i16;
-            exec(
-                &tx,
-                "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
-                 ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
-                &[&(credential.status_list as i32), &shard],
-            )
-            .await
-            .map_err(pg_err)?;
-            exec(
-                &tx,
-                "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &credential.id.as_str(),
-                    &app.id.as_str(),
-                    &(credential.status_list as i32),
-                    &(credential.status_idx as i64),
-                    &json(credential),
-                ],
-            )
-            .await
-            .map_err(pg_err)?;
             token.credential = Some(credential.id.clone());
-            exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &[&access.0.as_slice(), &json(&token)])
-                .await
-                .map_err(pg_err)?;
-            write_app(&tx, app).await?;
-            if let Some(offer) = &old.offer {
-                exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
-            }
-            audit_append(&tx, &audit).await?;
+            let (list, idx) = (credential.status_list as i32, credential.status_idx as i64);
+            let (credential_json, token_json) = (json(credential), json(&token));
+            let code = old.offer.as_ref().map(|o| o.code.0.to_vec()).unwrap_or_default();
+            let (id, app_id, hash) = (credential.id.as_str(), app.id.as_str(), access.0.as_slice());
+            let p_alloc: [&(dyn ToSql + Sync); 2] = [&list, &shard];
+            let p_cred: [&(dyn ToSql + Sync); 5] = [&id, &app_id, &list, &idx, &credential_json];
+            let p_token: [&(dyn ToSql + Sync); 2] = [&hash, &token_json];
+            let p_code: [&(dyn ToSql + Sync); 1] = [&code];
+            tokio::try_join!(
+                exec(
+                    &tx,
+                    "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
+                     ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
+                    &p_alloc,
+                ),
+                exec(
+                    &tx,
+                    "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
+                    &p_cred,
+                ),
+                exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &p_token),
+                exec(&tx, "DELETE FROM codes WHERE hash = $1", &p_code),
+            )
+            .map_err(pg_err)?;
+            tokio::try_join!(write_app(&tx, app), audit_append(&tx, &audit))?;
         })
     }
 
