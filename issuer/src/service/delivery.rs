@@ -263,11 +263,9 @@ impl Service {
             holders.push(p.holder);
             nonces.insert(hash_secret(&nonce));
         }
-        self.store.consume_nonces(nonces.into_iter().collect(), access_hash, now).await.map_err(|e| match e {
-            StoreError::Conflict(Conflict::InvalidNonce) => ServiceError::Wallet(WalletError::InvalidNonce),
-            e => e.into(),
-        })?;
+        let nonces: Vec<Digest> = nonces.into_iter().collect();
         if let Some(issued) = &access.credential {
+            self.use_nonces(&nonces, access_hash, now).await?;
             return self.redeliver(issued, &holders).await;
         }
         for _attempt in 0..8 {
@@ -308,17 +306,36 @@ impl Service {
                 cred.id.as_str(),
                 Some(format!("application={} kid={} instances={}", view.id, cred.kid, holders.len())),
             );
-            let issuance = Issuance { access: access_hash, app: self.change_of(&view), credential: cred };
+            // The nonces are used up by the issuance itself: one durable change, not two.
+            let issuance = Issuance {
+                access: access_hash,
+                app: self.change_of(&view),
+                credential: cred,
+                nonces: nonces.clone(),
+                now,
+            };
             match self.store.issue_credential(issuance, audit).await {
                 Ok(()) => return Ok(batch),
                 // Another index, or a concurrent change re-read: try again.
                 Err(StoreError::Conflict(Conflict::StatusIndexTaken | Conflict::ApplicationChanged)) => continue,
                 // A concurrent request with the same token won: same credential back.
-                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => return self.redeliver(&id, &holders).await,
+                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => {
+                    self.use_nonces(&nonces, access_hash, now).await?;
+                    return self.redeliver(&id, &holders).await;
+                }
+                Err(StoreError::Conflict(Conflict::InvalidNonce)) => return Err(WalletError::InvalidNonce.into()),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(ServiceError::internal("no free status index after 8 draws"))
+    }
+
+    /// Uses up the proofs' nonces on their own (a request that issues nothing new).
+    async fn use_nonces(&self, nonces: &[Digest], access: Digest, now: u64) -> Result<()> {
+        self.store.consume_nonces(nonces.to_vec(), access, now).await.map_err(|e| match e {
+            StoreError::Conflict(Conflict::InvalidNonce) => ServiceError::Wallet(WalletError::InvalidNonce),
+            e => e.into(),
+        })
     }
 
     /// The batch issued earlier with the same access token, signed again for the same holder

@@ -50,6 +50,7 @@ pub async fn run(fresh: Factory<'_>) {
         a_right_transaction_code_redeems_like_a_code,
         nonces_are_single_use_expire_and_stay_in_their_session,
         batches_keep_every_holder_key,
+        an_issuance_uses_up_its_nonces_or_nothing,
     );
 }
 
@@ -140,7 +141,11 @@ async fn issue(s: &Arc<dyn Store>, app: &ApplicationId, access: u8, idx: u64) ->
     let cred = credential(app, idx);
     c.meta.credential = Some(cred.id.clone());
     let id = cred.id.clone();
-    s.issue_credential(Issuance { access: digest(access), app: c, credential: cred }, audit("issue")).await?;
+    s.issue_credential(
+        Issuance { access: digest(access), app: c, credential: cred, nonces: vec![], now: 0 },
+        audit("issue"),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -349,7 +354,10 @@ async fn an_access_token_issues_once_and_status_indices_are_unique(s: Arc<dyn St
             let mut c = change(&row, enrollment::workflow::Status::Issued);
             c.meta.credential = None;
             let r = s
-                .issue_credential(Issuance { access: digest(100), app: c, credential: credential(&a, 43) }, audit("i"))
+                .issue_credential(
+                    Issuance { access: digest(100), app: c, credential: credential(&a, 43), nonces: vec![], now: 0 },
+                    audit("i"),
+                )
                 .await;
             assert!(matches!(r, Err(StoreError::Conflict(Conflict::AlreadyIssued(ref id))) if *id == cred));
         }
@@ -718,4 +726,36 @@ async fn batches_keep_every_holder_key(s: Arc<dyn Store>) {
     let id = issue(&s, &app, 100, 3).await.unwrap();
     let row = s.credential(&id).await.unwrap().unwrap();
     assert_eq!(row.holders, vec!["h".to_owned(), "h2".to_owned()]);
+}
+
+async fn an_issuance_uses_up_its_nonces_or_nothing(s: Arc<dyn Store>) {
+    let app = approved_app(&s, 1, 10).await;
+    redeem(&s, 10, 100).await.unwrap();
+    match s.open_status_list(1, 1 << 20, audit("open")).await {
+        Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    s.create_nonce(digest(50), NonceRow { expires_at: 100, access: None }, 0).await.unwrap();
+    let attempt = |nonces: Vec<Digest>, idx: u64| {
+        let s = s.clone();
+        let app = app.clone();
+        async move {
+            let row = s.application(&app).await.unwrap().unwrap();
+            let mut c = change(&row, enrollment::workflow::Status::Issued);
+            let cred = credential(&app, idx);
+            c.meta.credential = Some(cred.id.clone());
+            s.issue_credential(Issuance { access: digest(100), app: c, credential: cred, nonces, now: 50 }, audit("i"))
+                .await
+        }
+    };
+    // An unknown nonce beside a good one: refused, and the good one is still there.
+    let r = attempt(vec![digest(50), digest(51)], 7).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidNonce))), "{r:?}");
+    assert_eq!(s.status(1, 7).await.unwrap(), None, "nothing of the refused issuance was written");
+    attempt(vec![digest(50)], 7).await.unwrap();
+    // The nonce is gone with it.
+    assert!(matches!(
+        s.consume_nonces(vec![digest(50)], digest(100), 50).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
 }

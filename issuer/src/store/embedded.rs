@@ -471,6 +471,31 @@ fn set_meta_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
     Ok(())
 }
 
+/// Decides whether nonces can be used now by the session `access`: their keys and expiry.
+fn check_nonces(tx: &Tx<'_>, hashes: &[Digest], access: Digest, now: u64) -> Result<Vec<(Digest, u64)>> {
+    let mut rows = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let row: Option<NonceRow> = tx_json(tx, NONCES, h.0.as_slice(), "nonce")?;
+        let Some(row) = row else { return Err(Conflict::InvalidNonce.into()) };
+        if row.expires_at < now || row.access.is_some_and(|a| a != access) || rows.iter().any(|(d, _)| d == h) {
+            return Err(Conflict::InvalidNonce.into());
+        }
+        rows.push((*h, row.expires_at));
+    }
+    Ok(rows)
+}
+
+/// Uses up checked nonces.
+fn remove_nonces(tx: &Tx<'_>, rows: &[(Digest, u64)]) -> Result<()> {
+    let mut nonces = tx.write(NONCES)?;
+    let mut order = tx.write(NONCE_EXPIRY)?;
+    for (h, at) in rows {
+        nonces.remove(h.0.as_slice()).map_err(engine_err)?;
+        order.remove((*at, h.0.as_slice())).map_err(engine_err)?;
+    }
+    Ok(())
+}
+
 /// A node's published signing key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct KeyRow {
@@ -739,7 +764,7 @@ impl Store for Embedded {
 
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
         self.write_recorded(audit.idempotency.clone(), move |tx| {
-            let Issuance { access, app, credential } = issuance;
+            let Issuance { access, app, credential, nonces, now } = issuance;
             // Decide.
             let row: Option<AccessRow> = tx_json(tx, ACCESS, access.0.as_slice(), "access token")?;
             let Some(mut row) = row else { return Err(Conflict::InvalidToken.into()) };
@@ -760,7 +785,9 @@ impl Store for Embedded {
             }
             let allocated = allocated_key(credential.status_list);
             let n = meta_u64(tx, &allocated)?;
+            let used = check_nonces(tx, &nonces, access, now)?;
             // Write.
+            remove_nonces(tx, &used)?;
             write_change(tx, &app)?;
             tx.write(STATUS)?.insert(key, 0u8).map_err(engine_err)?;
             set_meta_u64(tx, &allocated, n + 1)?;
@@ -853,24 +880,8 @@ impl Store for Embedded {
 
     async fn consume_nonces(&self, hashes: Vec<Digest>, access: Digest, now: u64) -> Result<()> {
         self.write(move |tx| {
-            // Decide.
-            let mut rows = Vec::with_capacity(hashes.len());
-            for h in &hashes {
-                let row: Option<NonceRow> = tx_json(tx, NONCES, h.0.as_slice(), "nonce")?;
-                let Some(row) = row else { return Err(Conflict::InvalidNonce.into()) };
-                if row.expires_at < now || row.access.is_some_and(|a| a != access) {
-                    return Err(Conflict::InvalidNonce.into());
-                }
-                rows.push((*h, row.expires_at));
-            }
-            // Write.
-            let mut nonces = tx.write(NONCES)?;
-            let mut order = tx.write(NONCE_EXPIRY)?;
-            for (h, at) in &rows {
-                nonces.remove(h.0.as_slice()).map_err(engine_err)?;
-                order.remove((*at, h.0.as_slice())).map_err(engine_err)?;
-            }
-            Ok(())
+            let rows = check_nonces(tx, &hashes, access, now)?;
+            remove_nonces(tx, &rows)
         })
         .await
     }

@@ -320,6 +320,11 @@ pub struct Issuance {
     pub access: Digest,
     pub app: AppChange,
     pub credential: CredentialRow,
+    /// The proofs' nonces, used up with the issuance under the rules of
+    /// [`Store::consume_nonces`] (checked at `now`): one unknown, expired or of another session
+    /// refuses the issuance with [`Conflict::InvalidNonce`], and nothing is written.
+    pub nonces: Vec<Digest>,
+    pub now: u64,
 }
 
 /// What answers a retried request that carried an `Idempotency-Key`: written in the same

@@ -731,7 +731,14 @@ impl Store for Postgres {
     }
 
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
-        let Issuance { access, app, credential } = &issuance;
+        let Issuance { access, app, credential, nonces, now } = &issuance;
+        let nonce_keys: Vec<&[u8]> = nonces.iter().map(|n| n.0.as_slice()).collect();
+        let mut distinct = nonce_keys.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != nonce_keys.len() {
+            return Err(Conflict::InvalidNonce.into());
+        }
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             // The application first (every change locks it first), then its token.
             let old = lock_app(&tx, app).await?;
@@ -748,6 +755,18 @@ impl Store for Postgres {
             }
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
+            }
+            if !nonce_keys.is_empty() {
+                let gone = exec(
+                    &tx,
+                    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
+                    &[&nonce_keys, &(*now as i64), &access.0.as_slice()],
+                )
+                .await
+                .map_err(pg_err)?;
+                if gone as usize != nonce_keys.len() {
+                    return Err(Conflict::InvalidNonce.into());
+                }
             }
             exec(
                 &tx,
