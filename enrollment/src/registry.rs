@@ -97,9 +97,9 @@ pub trait NationalRegistry: Send + Sync {
 
     /// The change feed: the registry's changes to residence cards with a feed position (`seq`)
     /// greater than `after`, oldest first, at most `limit`. Positions only grow, so a caller that
-    /// stores the last position it applied resumes exactly there. An error (the feed cannot be
-    /// read, or an entry is malformed) returns nothing past the last good entry; the caller tries
-    /// again later. A registry without a feed has no changes.
+    /// stores the last position it applied resumes exactly there. Nothing past an entry that
+    /// cannot be read is ever returned: the entries before it come first, then the error (the
+    /// caller tries again later). A registry without a feed has no changes.
     fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<RegistryChange>, Error> {
         let _ = (after, limit);
         Ok(Vec::new())
@@ -237,23 +237,21 @@ impl FileRegistry {
     /// The record a card number names, with what the change log says since: the card's status
     /// and last valid day as changed (a replaced card answers as revoked), and a replacement card
     /// known under its new number (the person's record with the new card). The log is read up to
-    /// its first bad line; a log that cannot be read changes nothing here (the feed reports it).
+    /// its first bad line (the feed reports the line).
     fn current(&self, number: &str) -> Option<(RegistryRecord, &str)> {
         let base = self.by_card.get(number).and_then(|&i| self.records.get(i));
         let Some(log) = &self.changes else {
             return base.map(|(r, latin)| (r.clone(), latin.as_str()));
         };
-        let changes: Vec<RegistryChange> = log
-            .with_changes(|all| {
-                all.iter()
-                    .filter(|c| {
-                        c.card().as_str() == number
-                            || matches!(c.change(), Change::Replaced { new_card } if new_card.number().as_str() == number)
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (changes, _): (Vec<RegistryChange>, _) = log.with_changes(|all| {
+            all.iter()
+                .filter(|c| {
+                    c.card().as_str() == number
+                        || matches!(c.change(), Change::Replaced { new_card } if new_card.number().as_str() == number)
+                })
+                .cloned()
+                .collect()
+        });
         let mut current = base.map(|(r, latin)| (r.clone(), latin.as_str()));
         for c in &changes {
             match c.change() {
@@ -298,7 +296,7 @@ impl NationalRegistry for FileRegistry {
     }
 
     fn backlog(&self, after: u64) -> Option<u64> {
-        self.changes.as_ref().and_then(|log| log.backlog(after).ok())
+        self.changes.as_ref().map(|log| log.backlog(after))
     }
 
     fn check(&self, q: &RegistryQuery) -> RegistryAnswer {

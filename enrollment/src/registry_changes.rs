@@ -324,12 +324,13 @@ impl ChangeLogFile {
         &self.path
     }
 
-    /// Reads what was appended since the last call and runs `f` over every change read so far.
-    pub fn with_changes<T>(&self, f: impl FnOnce(&[RegistryChange]) -> T) -> Result<T, Error> {
+    /// Reads what was appended since the last call and runs `f` over every good change read so
+    /// far (up to the first bad line, if any); the error, if reading stopped at one.
+    pub fn with_changes<T>(&self, f: impl FnOnce(&[RegistryChange]) -> T) -> (T, Option<Error>) {
         // A poisoned lock only means another reader panicked; the tail is consistent between lines.
         let mut tail = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.refresh(&mut tail)?;
-        Ok(f(&tail.changes))
+        let error = self.refresh(&mut tail).err();
+        (f(&tail.changes), error)
     }
 
     fn refresh(&self, tail: &mut Tail) -> Result<(), Error> {
@@ -371,17 +372,22 @@ impl ChangeLogFile {
         Ok(())
     }
 
-    /// The changes with `seq > after`, oldest first, at most `limit`.
+    /// The changes with `seq > after`, oldest first, at most `limit`. The good changes before a
+    /// bad line come first; the bad line's error once none of them is left.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<RegistryChange>, Error> {
-        self.with_changes(|all| {
+        let (out, error): (Vec<RegistryChange>, _) = self.with_changes(|all| {
             let from = all.partition_point(|c| c.seq() <= after);
             all[from..].iter().take(limit).cloned().collect()
-        })
+        });
+        match error {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
-    /// How many changes have `seq > after`.
-    pub fn backlog(&self, after: u64) -> Result<u64, Error> {
-        self.with_changes(|all| (all.len() - all.partition_point(|c| c.seq() <= after)) as u64)
+    /// How many good changes have `seq > after`.
+    pub fn backlog(&self, after: u64) -> u64 {
+        self.with_changes(|all| (all.len() - all.partition_point(|c| c.seq() <= after)) as u64).0
     }
 }
 
@@ -559,6 +565,13 @@ pub fn after_renewal(held: &[Held]) -> Vec<Option<CredentialState>> {
     moves(held, |h| live(h).then_some(CredentialState::Revoked))
 }
 
+/// A move planned for later (an expiry's revocation at the end of the card's last valid day), when
+/// its time comes: the planned state, unless the credential reached it already or was revoked
+/// meanwhile (revocation is final).
+pub fn deferred_move(planned: CredentialState, now: CredentialState) -> Option<CredentialState> {
+    (now != planned && now != CredentialState::Revoked).then_some(planned)
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // What the holder is told
 
@@ -731,6 +744,14 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_move_never_undoes_a_revocation() {
+        assert_eq!(deferred_move(Revoked, Valid), Some(Revoked));
+        assert_eq!(deferred_move(Revoked, Suspended), Some(Revoked));
+        assert_eq!(deferred_move(Revoked, Revoked), None);
+        assert_eq!(deferred_move(Valid, Revoked), None);
+    }
+
+    #[test]
     fn change_lines_parse_or_say_why() {
         let good = [
             r#"{"seq":1,"card":"TRC0012345","event":"revoked","at":"2026-05-04T10:15:00+07:00","reason":"deportation"}"#,
@@ -813,17 +834,20 @@ mod tests {
         writeln!(f, "{}\n{}", line(1), line(3)).unwrap();
         write!(f, "{}", &line(4)[..20]).unwrap();
         assert_eq!(log.changes_after(0, 10).unwrap().len(), 2);
-        assert_eq!(log.backlog(1).unwrap(), 1);
+        assert_eq!(log.backlog(1), 1);
         writeln!(f, "{}", &line(4)[20..]).unwrap();
         let after_1: Vec<u64> = log.changes_after(1, 10).unwrap().iter().map(RegistryChange::seq).collect();
         assert_eq!(after_1, vec![3, 4]);
         assert_eq!(log.changes_after(0, 1).unwrap().len(), 1);
-        // A bad line stops the feed there, with its number, until it is corrected.
+        // A bad line stops the feed there, with its number, until it is corrected: what comes
+        // before it first, then the error.
         writeln!(f, "not json\n{}", line(5)).unwrap();
-        match log.changes_after(0, 10) {
+        assert_eq!(log.changes_after(3, 10).unwrap().len(), 1);
+        match log.changes_after(4, 10) {
             Err(Error::ChangeLine { line: 4, .. }) => {}
             other => panic!("{other:?}"),
         }
+        assert_eq!(log.backlog(0), 3);
         // Rewritten (shorter): read again from the start.
         std::fs::write(&path, format!("{}\n{}\n", line(1), line(5))).unwrap();
         let all: Vec<u64> = log.changes_after(0, 10).unwrap().iter().map(RegistryChange::seq).collect();
