@@ -27,8 +27,11 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use super::*;
 
 /// The migrations, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("../../migrations/0001_init.sql")), (2, include_str!("../../migrations/0002_nonces.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_nonces.sql")),
+    (3, include_str!("../../migrations/0003_registry_changes.sql")),
+];
 
 /// Shards of a list's allocation counter.
 const SHARDS: i16 = 16;
@@ -207,7 +210,7 @@ macro_rules! transaction {
 
 async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Result<()> {
     let n = exec(
-        &tx,
+        tx,
         "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
     )
@@ -221,18 +224,18 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
 
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
     let row =
-        query_one(&tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
+        query_one(tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 
 async fn bump(tx: &Transaction<'_>, counter: &str) -> Result<()> {
-    exec(&tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
+    exec(tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
     Ok(())
 }
 
 /// Locks the application at the version the change was computed from and returns its summary.
 async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
-    let row = query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
+    let row = query_opt(tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
         .await
         .map_err(pg_err)?
         .ok_or(StoreError::NotFound)?;
@@ -245,7 +248,7 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
 async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
     let version = change.expected_version + 1;
     exec(
-        &tx,
+        tx,
         "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
         &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
     )
@@ -1010,4 +1013,43 @@ impl Store for Postgres {
             }
         })
     }
+
+    async fn registry_position(&self) -> Result<u64> {
+        self.registry_position_read().await
+    }
+
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()> {
+        self.registry_apply(c).await
+    }
+
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()> {
+        self.registry_settle(s).await
+    }
+
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>> {
+        self.registry_record(seq).await
+    }
+
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records(after, limit).await
+    }
+
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records_for_card(card).await
+    }
+
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_pending(due_by, after, limit).await
+    }
+
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
+        self.card_credentials(card).await
+    }
 }
+
+mod registry;
