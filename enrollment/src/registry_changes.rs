@@ -214,11 +214,32 @@ impl RegistryChange {
         }
     }
 
-    /// Parses one JSON line of the change log (`docs/registry.md`).
+    /// Parses one JSON line of the change log (`docs/registry.md`). The error says what is
+    /// wrong and where, never with a value from the line (it may be a card number, and it goes
+    /// to logs and the admin's progress report).
     pub fn from_json_line(line: &str) -> Result<Self, String> {
-        let raw: Line = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let raw: Line = serde_json::from_str(line).map_err(|e| redact_quoted(&e.to_string()))?;
         raw.try_into()
     }
+}
+
+/// `text` with every double-quoted part replaced by `"…"` (serde quotes the values it saw).
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for ch in text.chars() {
+        if ch == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// One line of the change log, as written; checked into a [`RegistryChange`].
@@ -815,6 +836,9 @@ mod tests {
             let e = RegistryChange::from_json_line(line).unwrap_err();
             assert!(e.contains(why), "{line}: {e}");
         }
+        // A value in the wrong place is not repeated in the error (it may be a card number).
+        let e = RegistryChange::from_json_line(r#"{"seq":"TRC0012345","card":"TRC0012345"}"#).unwrap_err();
+        assert!(!e.contains("TRC0012345") && e.contains("invalid type"), "{e}");
         match parse_change_log(&format!("{}\n{}", good[2], good[0])) {
             Err(Error::ChangeLine { line: 2, message }) => assert!(message.contains("seq 1 after 5"), "{message}"),
             other => panic!("{other:?}"),
