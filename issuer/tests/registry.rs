@@ -299,6 +299,38 @@ async fn a_replaced_card_suspends_and_renews_without_a_new_enrollment() {
 }
 
 #[tokio::test]
+async fn a_rejected_renewal_leaves_the_old_credential_revoked() {
+    let r = Reg::new().await;
+    let (_, old) = r.enroll(kim()).await;
+    let mut line = change(1, "TRC0012345", "replaced", "change_of_status");
+    line["new_card"] =
+        json!({"number": "PRC0099003", "kind": "permanent", "issued_on": "2026-11-20", "expires_on": "2036-11-19"});
+    r.append(line);
+    r.sync().await;
+    assert_eq!(r.status(&old).await, "suspended");
+    let (_, report) = r.officer(Method::GET, "/v1/reports/registry-changes").await;
+    let renewal = report["changes"][0]["renewal"]["application"].as_str().unwrap().to_owned();
+    let (st, v) = r
+        .api
+        .call(
+            Method::POST,
+            &format!("/v1/applications/{renewal}/reject"),
+            Some(&r.api.officer),
+            None,
+            json!({"reason": "the holder has left Vietnam"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(r.status(&old).await, "suspended", "until the job runs");
+    let run = r.sync().await;
+    assert_eq!(run.settled, 1);
+    assert_eq!(r.status(&old).await, "revoked", "the card it rested on is no longer in force");
+    let (_, report) = r.officer(Method::GET, "/v1/reports/registry-changes").await;
+    assert_eq!(report["changes"][0]["renewal"]["closed"], "rejected");
+    assert_eq!(report["next_after"], Value::Null);
+}
+
+#[tokio::test]
 async fn a_reinstated_card_lifts_only_what_the_registry_suspended() {
     let r = Reg::new().await;
     let (_, cred) = r.enroll(kim()).await;

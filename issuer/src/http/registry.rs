@@ -40,8 +40,8 @@ struct ReportQuery {
     limit: Option<usize>,
 }
 
-/// Registry changes that touched the point's credentials, in feed order (`after`: the last `seq`
-/// seen; the answer's `next_after` continues).
+/// Registry changes that touched the point's credentials, in feed order (`after`: where to go on
+/// from, the answer's `next_after`, `null` once the end is reached).
 async fn report(
     State(s): State<AppState>,
     Staff(who): Staff,

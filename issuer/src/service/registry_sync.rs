@@ -812,8 +812,11 @@ impl Service {
     ) -> Result<Value> {
         let point = Self::own_point(who, point)?;
         let limit = limit.clamp(1, 500);
-        let page = self.store.registry_changes(after, 1000).await?;
-        let mut next_after = page.last().map(|r| r.seq);
+        const SCAN: usize = 1000;
+        let page = self.store.registry_changes(after, SCAN).await?;
+        // Where to go on from: the last change returned when the limit cut the answer short, the
+        // last one looked at when the scan stopped before the end, none at the end.
+        let mut next_after = if page.len() == SCAN { page.last().map(|r| r.seq) } else { None };
         let mut out = Vec::new();
         for r in &page {
             if !point.as_ref().is_none_or(|p| r.credentials.iter().any(|c| &c.reception_point == p)) {
