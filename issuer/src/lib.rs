@@ -71,6 +71,10 @@ pub struct Config {
     pub outbox: Option<PathBuf>,
     /// Digits of an offer's transaction code.
     pub tx_code_length: u32,
+    /// The registry's change log (JSON Lines, appended to; docs/registry.md): the change feed.
+    pub registry_changes: Option<PathBuf>,
+    /// How often the registry change job runs (`Duration::ZERO`: only when an admin asks).
+    pub registry_sync_interval: Duration,
 }
 
 impl Config {
@@ -92,6 +96,8 @@ impl Config {
             write_wait: Duration::from_secs(2),
             outbox: None,
             tx_code_length: 6,
+            registry_changes: None,
+            registry_sync_interval: Duration::from_secs(300),
         }
     }
 }
@@ -121,12 +127,16 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
         }
     };
     let custody = Arc::new(custody);
-    let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
-        Some(p) => Arc::new(
-            enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,
-        ),
-        None => Arc::new(enrollment::registry::FileRegistry::from_jsonl("")?),
+    let mut registry = match &config.registry {
+        Some(p) => {
+            enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?
+        }
+        None => enrollment::registry::FileRegistry::from_jsonl("")?,
     };
+    if let Some(changes) = &config.registry_changes {
+        registry = registry.with_change_log(changes);
+    }
+    let registry: Arc<dyn enrollment::registry::NationalRegistry> = Arc::new(registry);
     let holidays = match &config.holidays {
         Some(p) => enrollment::deadline::HolidayCalendar::load(p)
             .with_context(|| format!("loading holidays {}", p.display()))?,
@@ -180,6 +190,9 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tokio::spawn(service.clone().run_publisher());
+    if !config.registry_sync_interval.is_zero() {
+        tokio::spawn(service.clone().run_registry_sync(config.registry_sync_interval));
+    }
     axum::serve(listener, app(service)).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

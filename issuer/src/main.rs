@@ -69,6 +69,14 @@ enum Cmd {
         /// Digits of an offer's transaction code (4 to 12).
         #[arg(long, default_value_t = 6)]
         tx_code_length: u32,
+        /// The national registry's change log (JSON Lines, appended to; docs/registry.md): cards
+        /// revoked, expired, replaced or reinstated after issuance.
+        #[arg(long, value_name = "FILE")]
+        registry_changes: Option<PathBuf>,
+        /// Seconds between runs of the registry change job (0: only when an admin asks,
+        /// POST /v1/admin/registry/sync).
+        #[arg(long, default_value_t = 300)]
+        registry_sync_interval_secs: u64,
     },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
@@ -102,6 +110,8 @@ fn main() -> ExitCode {
             status_list_max_entries,
             outbox,
             tx_code_length,
+            registry_changes,
+            registry_sync_interval_secs,
         } => {
             let mut config = issuer::Config::new(data, listen);
             config.public_url = public_url;
@@ -117,6 +127,8 @@ fn main() -> ExitCode {
             config.status_list_max_entries = status_list_max_entries.unwrap_or(status_list_capacity / 2);
             config.outbox = outbox;
             config.tx_code_length = tx_code_length;
+            config.registry_changes = registry_changes;
+            config.registry_sync_interval = std::time::Duration::from_secs(registry_sync_interval_secs);
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

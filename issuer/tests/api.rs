@@ -184,6 +184,7 @@ fn routes() -> Vec<(String, String)> {
         include_str!("../src/http/admin.rs"),
         include_str!("../src/http/oid4vci.rs"),
         include_str!("../src/http/public.rs"),
+        include_str!("../src/http/registry.rs"),
     ]
     .concat();
     let mut out = Vec::new();

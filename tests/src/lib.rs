@@ -18,6 +18,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 pub mod drill;
 pub mod load;
 pub mod pg;
+pub mod registry;
 use serde_json::{json, Value};
 
 /// The workspace root (for the sample registry and other shipped files).

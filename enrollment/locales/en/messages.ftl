@@ -422,3 +422,17 @@ console-done-key-activated = The key is active; the previous one is retired.
 console-done-key-rotated = A new key signs from now on; the previous one is retired.
 console-done-key-revoked = The key is revoked.
 console-done-status-changed = The status is changed; verifiers see it at their next sync.
+## Registry changes after issuance (the holder's notice: what happened, what it means, what to do).
+## $date: the day of the change (for an expiry, the card's last valid day); $due: the day the
+## renewal will be decided by; $link: the renewal offer for the wallet.
+
+registry-subject-card-revoked = Your level-2 e-ID has been revoked
+registry-notice-card-revoked = On { $date } the immigration authority revoked your residence card. Your level-2 electronic identity rested on that card, so it has been revoked too: landlords, banks and offices will no longer accept it. If you think this is a mistake, contact the immigration authority. Once you hold a valid residence card again, you can apply for a new electronic identity at a reception point.
+registry-subject-card-expired = Your level-2 e-ID has ended with your residence card
+registry-notice-card-expired = Your residence card was valid until the end of { $date }. Your level-2 electronic identity rested on that card, so it is revoked from then on: landlords, banks and offices will no longer accept it. Renew your residence card with the immigration authority; with the new card, apply for a new electronic identity at a reception point.
+registry-subject-card-replaced = Your level-2 e-ID is suspended until it is renewed
+registry-notice-card-replaced = On { $date } the immigration authority issued you a new residence card, replacing the old one. Your level-2 electronic identity names the old card, so it is suspended until you receive a renewed one; you do not need to apply again or give your fingerprints again. The reception point will decide on the renewal by { $due }; you will then get a text message with a code to receive it in your wallet app. Your current electronic identity stops working for good once the renewed one is in your wallet.
+registry-subject-card-reinstated = Your level-2 e-ID is valid again
+registry-notice-card-reinstated = On { $date } the immigration authority reinstated your residence card. Your level-2 electronic identity is valid again; you do not need to do anything. Landlords, banks and offices see the change when their app next updates, within a day.
+registry-renewal-offer-subject = Your renewed level-2 e-ID is ready
+registry-renewal-offer = Your renewed electronic identity, for your new residence card, is ready. Open this link on your phone with your wallet app: { $link } — the wallet asks for the transaction code sent to you in a separate message. The offer works until { $date }.

@@ -410,3 +410,17 @@ console-done-key-activated = Khóa đã được kích hoạt; khóa trước đ
 console-done-key-rotated = Từ bây giờ khóa mới sẽ ký; khóa trước đã ngừng ký.
 console-done-key-revoked = Đã thu hồi khóa.
 console-done-status-changed = Đã đổi trạng thái; các bên xác minh sẽ thấy ở lần đồng bộ tiếp theo.
+## Thay đổi trong cơ sở dữ liệu sau khi cấp (thông báo cho người được cấp: việc gì đã xảy ra, ý nghĩa,
+## cần làm gì). $date: ngày thay đổi (với thẻ hết hạn: ngày cuối cùng thẻ còn giá trị); $due: hạn giải
+## quyết việc cấp lại; $link: đề nghị nhận định danh cấp lại cho ví.
+
+registry-subject-card-revoked = Định danh điện tử mức độ 2 của bạn đã bị thu hồi
+registry-notice-card-revoked = Ngày { $date }, cơ quan quản lý xuất nhập cảnh đã thu hồi thẻ tạm trú/thường trú của bạn. Định danh điện tử mức độ 2 của bạn gắn với thẻ này nên cũng đã bị thu hồi: chủ nhà, ngân hàng và các cơ quan sẽ không chấp nhận nữa. Nếu bạn cho rằng có nhầm lẫn, vui lòng liên hệ cơ quan quản lý xuất nhập cảnh. Khi có lại thẻ còn hiệu lực, bạn có thể đề nghị cấp định danh điện tử mới tại điểm tiếp nhận.
+registry-subject-card-expired = Định danh điện tử mức độ 2 của bạn đã hết hiệu lực cùng thẻ cư trú
+registry-notice-card-expired = Thẻ tạm trú/thường trú của bạn có giá trị đến hết ngày { $date }. Định danh điện tử mức độ 2 của bạn gắn với thẻ này nên bị thu hồi kể từ khi hết ngày đó: chủ nhà, ngân hàng và các cơ quan sẽ không chấp nhận nữa. Vui lòng làm thủ tục gia hạn hoặc cấp mới thẻ tại cơ quan quản lý xuất nhập cảnh; khi có thẻ mới, hãy đề nghị cấp định danh điện tử mới tại điểm tiếp nhận.
+registry-subject-card-replaced = Định danh điện tử mức độ 2 của bạn tạm dừng cho đến khi được cấp lại
+registry-notice-card-replaced = Ngày { $date }, cơ quan quản lý xuất nhập cảnh đã cấp cho bạn thẻ tạm trú/thường trú mới thay cho thẻ cũ. Định danh điện tử mức độ 2 hiện tại ghi thẻ cũ nên tạm dừng cho đến khi bạn nhận được định danh cấp lại; bạn không cần nộp hồ sơ mới hay lấy lại vân tay. Điểm tiếp nhận sẽ giải quyết việc cấp lại chậm nhất vào ngày { $due }; sau đó bạn sẽ nhận được tin nhắn kèm mã để nhận định danh vào ứng dụng ví. Định danh hiện tại sẽ hết hiệu lực hẳn khi định danh cấp lại đã có trong ví của bạn.
+registry-subject-card-reinstated = Định danh điện tử mức độ 2 của bạn đã có hiệu lực trở lại
+registry-notice-card-reinstated = Ngày { $date }, cơ quan quản lý xuất nhập cảnh đã khôi phục hiệu lực thẻ tạm trú/thường trú của bạn. Định danh điện tử mức độ 2 của bạn đã có hiệu lực trở lại; bạn không cần làm gì thêm. Chủ nhà, ngân hàng và các cơ quan sẽ thấy thay đổi này khi ứng dụng của họ cập nhật, trong vòng một ngày.
+registry-renewal-offer-subject = Định danh điện tử mức độ 2 cấp lại của bạn đã sẵn sàng
+registry-renewal-offer = Định danh điện tử cấp lại theo thẻ cư trú mới của bạn đã sẵn sàng. Hãy mở đường dẫn này trên điện thoại bằng ứng dụng ví: { $link } — ví sẽ hỏi mã giao dịch được gửi cho bạn trong một tin nhắn riêng. Đề nghị này có hiệu lực đến ngày { $date }.

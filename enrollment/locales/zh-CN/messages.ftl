@@ -409,3 +409,16 @@ console-done-key-activated = 密钥已启用，旧密钥已停用。
 console-done-key-rotated = 新密钥从现在开始签名，旧密钥已停用。
 console-done-key-revoked = 密钥已吊销。
 console-done-status-changed = 状态已更改，核验方在下次同步时可见。
+## 签发后出入境数据库的变更（通知持有人：发生了什么、意味着什么、需要做什么）。
+## $date：变更日期（到期时为居留卡有效期的最后一天）；$due：换发决定的最迟日期；$link：钱包领取换发电子身份的链接。
+
+registry-subject-card-revoked = 您的二级电子身份已被吊销
+registry-notice-card-revoked = 出入境管理机关已于{ $date }吊销您的居留卡。您的二级电子身份以该卡为依据，因此也已被吊销：房东、银行和各机关将不再接受。如您认为有误，请联系出入境管理机关。重新持有有效居留卡后，您可以到受理点申请新的电子身份。
+registry-subject-card-expired = 您的二级电子身份已随居留卡到期而失效
+registry-notice-card-expired = 您的居留卡有效期至{ $date }当天结束。您的二级电子身份以该卡为依据，因此自该日结束时起被吊销：房东、银行和各机关将不再接受。请到出入境管理机关办理居留卡续期或换发；取得新卡后，请到受理点申请新的电子身份。
+registry-subject-card-replaced = 您的二级电子身份已暂停，待换发后恢复
+registry-notice-card-replaced = 出入境管理机关已于{ $date }为您换发新的居留卡，取代旧卡。您的二级电子身份记载的是旧卡，因此在您领取换发的电子身份之前暂停使用；您无需重新申请，也无需再次采集指纹。受理点最迟将于{ $due }对换发作出决定，届时您会收到一条附有交易码的短信，用于在钱包应用中领取。换发的电子身份存入钱包后，现有电子身份即永久失效。
+registry-subject-card-reinstated = 您的二级电子身份已恢复有效
+registry-notice-card-reinstated = 出入境管理机关已于{ $date }恢复您的居留卡效力。您的二级电子身份已恢复有效，您无需做任何事。房东、银行和各机关的应用下次更新时（一天之内）即可看到这一变化。
+registry-renewal-offer-subject = 您换发的二级电子身份已可领取
+registry-renewal-offer = 与您的新居留卡对应的换发电子身份已可领取。请在手机上用钱包应用打开此链接：{ $link } — 钱包会要求输入另行发送给您的交易码。本次领取邀请有效期至{ $date }。

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod oid4vci;
 pub mod public;
+pub mod registry;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn app(service: Arc<Service>) -> Router {
         .merge(applications::router())
         .merge(admin::router())
         .merge(crate::console::router(&service))
+        .merge(registry::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(access_log))

@@ -296,6 +296,7 @@ impl Service {
                 status_list: list.id,
                 status_idx: idx,
                 holders: holders.iter().map(ToString::to_string).collect(),
+                card: Some(self.card_index_of(&view.record.form)),
             };
             self.apply(&mut view, Action::Issue, "wallet", now)?;
             view.meta.credential = Some(cred.id.clone());
@@ -315,7 +316,10 @@ impl Service {
                 now,
             };
             match self.store.issue_credential(issuance, audit).await {
-                Ok(()) => return Ok(batch),
+                Ok(()) => {
+                    self.renewal_issued(&view).await;
+                    return Ok(batch);
+                }
                 // Another index, or a concurrent change re-read: try again.
                 Err(StoreError::Conflict(Conflict::StatusIndexTaken | Conflict::ApplicationChanged)) => continue,
                 // A concurrent request with the same token won: same credential back.

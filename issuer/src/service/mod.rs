@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod issue;
 pub mod notify;
 pub mod publish;
+pub mod registry_sync;
 pub mod rules;
 
 use std::sync::Arc;
@@ -96,6 +97,8 @@ pub struct Service {
     settings: Settings,
     published: publish::Published,
     notifier: Arc<dyn notify::Notifier>,
+    /// The registry change job's state on this node (one run at a time, its progress).
+    registry_sync: registry_sync::SyncState,
 }
 
 impl std::fmt::Debug for Service {
@@ -132,6 +135,7 @@ impl Service {
             settings: parts.settings,
             published: publish::Published::default(),
             notifier: parts.notifier,
+            registry_sync: registry_sync::SyncState::default(),
         });
         s.publish(true).await?;
         Ok(s)

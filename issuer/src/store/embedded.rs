@@ -38,6 +38,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use super::*;
 
+mod registry;
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// id → version (8 bytes, big-endian) followed by the sealed record.
@@ -67,11 +69,20 @@ const NONCES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nonces");
 const NONCE_EXPIRY: TableDefinition<(u64, &[u8]), u8> = TableDefinition::new("nonce_expiry");
 /// Expired nonces removed with each new one.
 const NONCE_PURGE: usize = 16;
+/// seq → the record of an applied registry change (JSON); see [`registry`].
+const REGISTRY_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("registry_changes");
+/// (card blind index, seq) → 0: the records about each card.
+const REGISTRY_BY_CARD: TableDefinition<(&[u8], u64), u8> = TableDefinition::new("registry_by_card");
+/// seq → when its pending work is due: the records with work left.
+const REGISTRY_PENDING: TableDefinition<u64, u64> = TableDefinition::new("registry_pending");
+/// (card blind index, credential id) → 0: the credentials resting on each card.
+const CARD_CREDENTIALS: TableDefinition<(&[u8], &str), u8> = TableDefinition::new("card_credentials");
 
 const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
 const K_KEYS_VERSION: &str = "keys_version";
 const K_TRUST_LIST: &str = "trust_list";
+const K_REGISTRY_POSITION: &str = "registry_position";
 
 /// Most changes in one group commit.
 const MAX_GROUP: usize = 4096;
@@ -256,6 +267,10 @@ fn create_tables(db: &Database) -> Result<()> {
         txn.open_table(IDEMPOTENCY).map_err(engine_err)?;
         txn.open_table(NONCES).map_err(engine_err)?;
         txn.open_table(NONCE_EXPIRY).map_err(engine_err)?;
+        txn.open_table(REGISTRY_CHANGES).map_err(engine_err)?;
+        txn.open_table(REGISTRY_BY_CARD).map_err(engine_err)?;
+        txn.open_table(REGISTRY_PENDING).map_err(engine_err)?;
+        txn.open_table(CARD_CREDENTIALS).map_err(engine_err)?;
     }
     txn.commit().map_err(engine_err)
 }
@@ -796,6 +811,11 @@ impl Store for Embedded {
             tx.write(CREDENTIALS)?
                 .insert(credential.id.as_str(), to_json(&credential).as_slice())
                 .map_err(engine_err)?;
+            if let Some(card) = &credential.card {
+                tx.write(CARD_CREDENTIALS)?
+                    .insert((card.0.as_slice(), credential.id.as_str()), 0u8)
+                    .map_err(engine_err)?;
+            }
             if let Some(offer) = &old.offer {
                 // The code has served its purpose; the access token stays for retries.
                 tx.write(CODES)?.remove(offer.code.0.as_slice()).map_err(engine_err)?;
@@ -1123,5 +1143,46 @@ impl Store for Embedded {
             Ok(())
         })
         .await
+    }
+
+    async fn registry_position(&self) -> Result<u64> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(K_REGISTRY_POSITION).map_err(engine_err)?;
+            Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+        })
+    }
+
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()> {
+        self.registry_apply(c).await
+    }
+
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()> {
+        self.registry_settle(s).await
+    }
+
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>> {
+        self.read(|txn| get_json(txn, REGISTRY_CHANGES, seq, "registry change"))
+    }
+
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records(after, limit)
+    }
+
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records_for_card(card)
+    }
+
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_pending(due_by, after, limit)
+    }
+
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
+        self.card_credentials(card)
     }
 }

@@ -88,6 +88,11 @@ pub enum Conflict {
     StatusListExists,
     /// A nonce is unknown, already used, expired, or bound to another access token.
     InvalidNonce,
+    /// The registry feed position is not the one a change was computed at: another run (or
+    /// node) applied this change, or a later one, first.
+    RegistryPositionMoved,
+    /// A registry change record is not at the version a settlement was computed from.
+    RegistryRecordChanged,
 }
 
 impl From<Conflict> for StoreError {
@@ -261,6 +266,11 @@ pub struct CredentialRow {
     /// `[holder]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holders: Vec<String>,
+    /// The blind index (`Sealer::blind_index("card", number)`) of the residence card the
+    /// credential rests on: registry changes find credentials by it
+    /// ([`Store::credentials_by_card`]). `None` on rows written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Digest>,
 }
 
 /// A nonce handed out by the Nonce Endpoint (stored under the SHA-256 of its value).
@@ -380,6 +390,115 @@ pub struct StatusListRow {
 pub struct PublishedTrustList {
     pub seq: u64,
     pub jws: String,
+}
+
+// ----- registry changes -----
+
+/// One credential status compare-and-set inside a registry change (Token Status List values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMove {
+    pub credential: CredentialId,
+    /// The status the change was computed from.
+    pub expected: u8,
+    pub new: u8,
+}
+
+/// A credential on a changed card, and what the change did (or will do) to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCredential {
+    pub credential: CredentialId,
+    pub application: ApplicationId,
+    pub reception_point: String,
+    /// Its status when the change was applied, and the status this change puts it in (equal
+    /// when the change leaves it alone). Token Status List values.
+    pub from: u8,
+    pub to: u8,
+    /// Whether `to` is in force (an expiry waits for the end of the card's last valid day).
+    pub done: bool,
+}
+
+/// The renewal a replacement opened, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryRenewal {
+    /// The renewal application (for the new card).
+    pub application: ApplicationId,
+    /// `None` while it is open; `Some(state)` (issued or rejected) once the old credentials were
+    /// revoked because of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<enrollment::workflow::Status>,
+}
+
+/// Whether the holder was told of a registry change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RegistryNoticeState {
+    /// Nothing to tell (no credential changed).
+    None,
+    /// To be sent (the change took effect).
+    Pending,
+    /// Handed to the notifier.
+    Sent { at: u64, via: String, lang: String },
+    /// The notifier refused it (audited; not retried).
+    Failed { at: u64, via: String },
+}
+
+/// What the issuer did with one change of the registry's feed: stored under the change's `seq`
+/// with the change itself (so no change is applied twice), read by the officers' reports, and
+/// holding the work the change left for later. No personal data: the card is a blind index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryChangeRecord {
+    /// The change's feed position.
+    pub seq: u64,
+    /// 1 when applied, +1 with every settlement ([`Store::settle_registry_change`]).
+    pub version: u32,
+    /// Blind index of the changed card (`Sealer::blind_index("card", number)`).
+    pub card: Digest,
+    pub event: enrollment::registry_changes::CardEvent,
+    /// The registry's own reason code.
+    pub registry_reason: String,
+    /// The issuer's reason for the credentials' change.
+    pub reason: enrollment::registry_changes::ChangeReason,
+    /// When the registry recorded the change, when this issuer applied it, and when its
+    /// status changes take effect (UNIX seconds).
+    pub registry_at: u64,
+    pub applied_at: u64,
+    pub effective_at: u64,
+    /// The credentials found on the card.
+    pub credentials: Vec<RegistryCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<RegistryRenewal>,
+    /// A replacement whose renewal could not be opened (the person has another open
+    /// application: this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_blocked_by: Option<ApplicationId>,
+    pub notice: RegistryNoticeState,
+    /// When the work left is due (UNIX seconds); `None` once everything is settled. Engines index
+    /// it ([`Store::pending_registry_changes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_due: Option<u64>,
+}
+
+/// Applying one registry change ([`Store::apply_registry_change`]).
+#[derive(Debug, Clone)]
+pub struct RegistryApply {
+    /// The feed position the change was computed at: the stored position must still be this.
+    pub after: u64,
+    /// The record (version 1); its `seq` becomes the position.
+    pub record: RegistryChangeRecord,
+    pub moves: Vec<StatusMove>,
+    /// The renewal application a replacement opens, with its identity keys.
+    pub renewal: Option<NewApplication>,
+    /// Written in this order, in the same transaction.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Settling work an applied registry change left ([`Store::settle_registry_change`]).
+#[derive(Debug, Clone)]
+pub struct RegistrySettle {
+    /// The record as it becomes: its `version` is the stored version + 1.
+    pub record: RegistryChangeRecord,
+    pub moves: Vec<StatusMove>,
+    pub audit: Vec<AuditEntry>,
 }
 
 /// Where the issuer keeps its state. One method per atomic change; see the module docs.
@@ -537,6 +656,56 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Writes a setting, with an audit entry when the change is one to record.
     async fn put_setting(&self, key: &str, value: Vec<u8>, audit: Option<AuditEntry>) -> Result<()>;
+    // ----- registry changes (the national registry's change feed; service::registry_sync) -----
+
+    /// The feed position reached: the `seq` of the last registry change applied; 0 before any.
+    async fn registry_position(&self) -> Result<u64>;
+
+    /// Applies one change of the registry's feed, exactly once, in one transaction. Decided
+    /// first, in this order (a refusal writes nothing, not even its audit entries):
+    /// 1. the stored position must be `c.after`, and `c.record.seq > c.after`, else
+    ///    [`Conflict::RegistryPositionMoved`];
+    /// 2. each of `c.moves`: the credential must exist ([`StoreError::NotFound`]) with status
+    ///    `expected` ([`Conflict::StatusChanged`]);
+    /// 3. `c.renewal`, when given, as [`Store::insert_application`]: an open application under one
+    ///    of its identity keys is [`Conflict::ApplicationExists`].
+    ///
+    /// Then it writes the new statuses (the status version moves if any did), the renewal
+    /// application (version 1) with its identity keys, the record under its `seq` (found again by
+    /// its `card`, and among the pending while `pending_due` is set), the position
+    /// `c.record.seq`, and `c.audit` in order. Two runs applying the same change: one wins, the
+    /// other is told [`Conflict::RegistryPositionMoved`].
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()>;
+
+    /// Settles work an applied change left (its revocation at the end of a card's last valid day,
+    /// the old credentials once the renewal closed, the holder's notice), in one transaction: the
+    /// stored record under `s.record.seq` must exist ([`StoreError::NotFound`]) at version
+    /// `s.record.version - 1` ([`Conflict::RegistryRecordChanged`]), and `s.moves` as in
+    /// [`Store::apply_registry_change`]; then the statuses, the record (leaving the pending ones
+    /// when its `pending_due` is `None`) and `s.audit` are written. A refusal writes nothing.
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()>;
+
+    /// The record of the applied change at `seq`.
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>>;
+
+    /// Records with `seq > after`, in `seq` order, at most `limit`.
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Every record about one card (its blind index), in `seq` order.
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Records with work due: `pending_due <= due_by` and `seq > after`, in `seq` order, at
+    /// most `limit`.
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Every credential resting on a card: those whose [`CredentialRow::card`] is `card`, in id
+    /// order (indexed when the credential is issued).
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>>;
 }
 
 /// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with

@@ -27,8 +27,11 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use super::*;
 
 /// The migrations, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("../../migrations/0001_init.sql")), (2, include_str!("../../migrations/0002_nonces.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_nonces.sql")),
+    (3, include_str!("../../migrations/0003_registry_changes.sql")),
+];
 
 /// Shards of a list's allocation counter.
 const SHARDS: i16 = 16;
@@ -1026,4 +1029,43 @@ impl Store for Postgres {
             }
         })
     }
+
+    async fn registry_position(&self) -> Result<u64> {
+        self.registry_position_read().await
+    }
+
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()> {
+        self.registry_apply(c).await
+    }
+
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()> {
+        self.registry_settle(s).await
+    }
+
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>> {
+        self.registry_record(seq).await
+    }
+
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records(after, limit).await
+    }
+
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records_for_card(card).await
+    }
+
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_pending(due_by, after, limit).await
+    }
+
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
+        self.card_credentials(card).await
+    }
 }
+
+mod registry;
