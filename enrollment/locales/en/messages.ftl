@@ -146,3 +146,15 @@ api-metadata-claim-address = Address in Vietnam
 api-metadata-claim-eid-number = Personal identification number
 api-metadata-claim-age-over-18 = Aged 18 or over
 api-metadata-claim-assurance-level = Assurance level
+
+# Key custody (issuer admins).
+api-key-not-synced = This key has not been in a published trust list long enough for verifiers to know it. Wait until the time given, or force the activation as an emergency.
+api-key-not-revoked = Only the credentials of a revoked key are re-issued. Revoke the key first.
+api-trust-list-signed-here = In development mode this issuer signs its trust lists itself; preparing and uploading one is for production mode.
+api-trust-list-not-prepared = No trust list is prepared. Download the pending trust list first, sign it offline and upload it.
+api-trust-list-signature = This trust list does not verify under the pinned root key. It was not published.
+api-trust-list-mismatch = This signed trust list is not the one this issuer prepared (it is older, or was changed). Download the pending trust list again and sign that one.
+api-trust-list-outdated = A newer trust list has been published already.
+api-trust-list-unavailable = No signed trust list is published yet. Please try again later.
+api-notify-reoffer-subject = Your level-2 e-ID must be received again
+api-notify-reoffer = Your level-2 electronic identity must be issued again because a key that signed it was withdrawn. Open the link we sent you in your wallet and enter the transaction code { $code }. It works until { $date }. Never share it: staff will never ask you for it.

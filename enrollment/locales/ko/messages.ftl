@@ -139,3 +139,15 @@ api-metadata-claim-address = 베트남 내 주소
 api-metadata-claim-eid-number = 개인 식별 번호
 api-metadata-claim-age-over-18 = 만 18세 이상
 api-metadata-claim-assurance-level = 신원 보증 수준
+
+# 키 보관 (발급 기관 관리자).
+api-key-not-synced = 이 키는 검증자가 알 수 있을 만큼 오래 공개된 신뢰 목록에 포함되지 않았습니다. 안내된 시각까지 기다리거나, 긴급 상황이면 강제로 활성화하세요.
+api-key-not-revoked = 폐기된 키로 서명된 자격 증명만 재발급됩니다. 먼저 키를 폐기하세요.
+api-trust-list-signed-here = 개발 모드에서는 이 발급 기관이 신뢰 목록에 직접 서명합니다. 신뢰 목록을 준비하고 업로드하는 것은 운영 모드용입니다.
+api-trust-list-not-prepared = 준비된 신뢰 목록이 없습니다. 대기 중인 신뢰 목록을 먼저 내려받아 오프라인에서 서명한 뒤 업로드하세요.
+api-trust-list-signature = 이 신뢰 목록은 고정된 루트 키로 검증되지 않습니다. 공개되지 않았습니다.
+api-trust-list-mismatch = 이 서명된 신뢰 목록은 이 발급 기관이 준비한 목록이 아닙니다(더 오래되었거나 변경됨). 대기 중인 신뢰 목록을 다시 내려받아 그 목록에 서명하세요.
+api-trust-list-outdated = 더 새로운 신뢰 목록이 이미 공개되었습니다.
+api-trust-list-unavailable = 아직 서명된 신뢰 목록이 공개되지 않았습니다. 나중에 다시 시도해 주세요.
+api-notify-reoffer-subject = 2단계 전자신분증을 다시 받아야 합니다
+api-notify-reoffer = 2단계 전자신분증에 서명한 키가 회수되어 전자신분증을 다시 발급해야 합니다. 보내 드린 링크를 지갑에서 열고 거래 코드 { $code }를 입력하세요. { $date }까지 유효합니다. 누구에게도 알려 주지 마세요. 직원은 절대 이 코드를 묻지 않습니다.

@@ -140,3 +140,15 @@ api-metadata-claim-address = Địa chỉ tại Việt Nam
 api-metadata-claim-eid-number = Số định danh cá nhân
 api-metadata-claim-age-over-18 = Đủ 18 tuổi trở lên
 api-metadata-claim-assurance-level = Mức độ định danh
+
+# Quản lý khóa (quản trị viên của cơ quan cấp).
+api-key-not-synced = Khóa này chưa có trong danh sách tin cậy đã công bố đủ lâu để các bên xác minh biết đến. Hãy chờ đến thời điểm đã nêu, hoặc buộc kích hoạt trong trường hợp khẩn cấp.
+api-key-not-revoked = Chỉ cấp lại các định danh do một khóa đã thu hồi ký. Hãy thu hồi khóa trước.
+api-trust-list-signed-here = Ở chế độ phát triển, hệ thống tự ký danh sách tin cậy; việc chuẩn bị và tải lên danh sách đã ký chỉ dành cho chế độ vận hành chính thức.
+api-trust-list-not-prepared = Chưa có danh sách tin cậy nào được chuẩn bị. Hãy tải danh sách đang chờ, ký ngoại tuyến rồi tải lên.
+api-trust-list-signature = Danh sách tin cậy này không xác minh được bằng khóa gốc đã ghim. Danh sách chưa được công bố.
+api-trust-list-mismatch = Danh sách tin cậy đã ký này không phải danh sách hệ thống đã chuẩn bị (cũ hơn hoặc đã bị thay đổi). Hãy tải lại danh sách đang chờ và ký danh sách đó.
+api-trust-list-outdated = Một danh sách tin cậy mới hơn đã được công bố.
+api-trust-list-unavailable = Chưa có danh sách tin cậy đã ký nào được công bố. Vui lòng thử lại sau.
+api-notify-reoffer-subject = Định danh điện tử mức 2 của bạn cần được nhận lại
+api-notify-reoffer = Định danh điện tử mức 2 của bạn cần được cấp lại vì một khóa đã ký định danh này bị thu hồi. Hãy mở đường liên kết chúng tôi đã gửi trong ví của bạn và nhập mã giao dịch { $code }. Mã có hiệu lực đến ngày { $date }. Không chia sẻ mã cho bất kỳ ai: cán bộ sẽ không bao giờ hỏi mã này.

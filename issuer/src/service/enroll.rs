@@ -338,7 +338,7 @@ impl Service {
     }
 
     /// A new pre-authorized code and its offer.
-    fn new_offer(
+    pub(super) fn new_offer(
         &self,
         view: &mut ApplicationView,
         generation: u32,

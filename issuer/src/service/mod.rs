@@ -10,8 +10,10 @@ pub mod enroll;
 pub mod error;
 pub mod idempotency;
 pub mod issue;
+pub mod keys;
 pub mod notify;
 pub mod publish;
+pub mod reissue;
 pub mod rules;
 
 use std::sync::Arc;
@@ -56,6 +58,11 @@ pub struct Settings {
     pub nonce_ttl: u64,
     /// Most SD-JWT VC instances (proofs) one credential request may ask for.
     pub batch_size: usize,
+    /// When the admin is warned before the active key stops signing, and how long a `next` key
+    /// must have been in a published trust list before it is activated.
+    pub rotation: ::keys::RotationPolicy,
+    /// Most re-offers a re-issuance sends per second.
+    pub reoffer_rate: u32,
 }
 
 impl Settings {
@@ -71,6 +78,8 @@ impl Settings {
             max_wrong_tx_codes: 5,
             nonce_ttl: 300,
             batch_size: 4,
+            rotation: ::keys::RotationPolicy::default(),
+            reoffer_rate: 20,
         }
     }
 }
@@ -95,6 +104,10 @@ pub struct Service {
     settings: Settings,
     published: publish::Published,
     notifier: Arc<dyn notify::Notifier>,
+    /// Rotation warnings and trust list reminders already given.
+    key_watch: keys::Watch,
+    /// Re-issuances running in this process.
+    reissues: reissue::Running,
 }
 
 impl std::fmt::Debug for Service {
@@ -131,6 +144,8 @@ impl Service {
             settings: parts.settings,
             published: publish::Published::default(),
             notifier: parts.notifier,
+            key_watch: keys::Watch::default(),
+            reissues: reissue::Running::default(),
         });
         s.publish(true).await?;
         Ok(s)

@@ -35,6 +35,11 @@ impl Api {
     }
 
     pub async fn with_registry(registry: PathBuf) -> Self {
+        Self::with_config(registry, |_| {}).await
+    }
+
+    /// An issuer whose configuration `adjust` changes first (key mode, HSM, rotation policy).
+    pub async fn with_config(registry: PathBuf, adjust: impl FnOnce(&mut issuer::Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(FRIDAY_9AM));
         let mut config = issuer::Config::new(dir.path().to_path_buf(), "127.0.0.1:8080".parse().unwrap());
@@ -42,6 +47,7 @@ impl Api {
         config.registry = Some(registry);
         config.publish_interval = std::time::Duration::ZERO;
         config.outbox = Some(dir.path().join("outbox.jsonl"));
+        adjust(&mut config);
         let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
         let app = issuer::app(service.clone());
         let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), dir };
