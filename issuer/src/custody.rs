@@ -195,6 +195,20 @@ impl Custody {
         Ok(kid)
     }
 
+    /// Records a key an admin generated on the node's token (`keys hsm generate --label …`) as
+    /// the node's `next` key. The token must hold it sensitive and never extractable (checked
+    /// when its signer is opened).
+    pub fn register_hsm(&self, label: &str, now: u64) -> Result<verifier::KeyId, CustodyError> {
+        let token = self.token.as_ref().ok_or_else(|| {
+            keys::KeyError::NotFound("a PKCS#11 token on this node (start it with --hsm-module and --hsm-token)".into())
+        })?;
+        let pk = token.signer(label, 1)?.public_key();
+        let kid =
+            self.keystore().register_hsm_signing(pk, label, now, self.node.as_deref(), &keys::KeyPolicy::default())?;
+        self.changed();
+        Ok(kid)
+    }
+
     /// Makes a `next` key the node's signing key (the previous one retires). The rule on when
     /// (`keys::check_activation`) is the service's to apply first.
     pub fn activate(&self, kid: &verifier::KeyId, now: u64) -> Result<(), CustodyError> {

@@ -247,6 +247,9 @@ async fn sign_issue_rotate(api: &Api, backend: &str) -> (String, String) {
 async fn the_keystore_backend_signs_issues_and_rotates() {
     let api = Api::new().await;
     sign_issue_rotate(&api, "keystore").await;
+    // Without a token there is no HSM key to register.
+    let (st, v) = api.call(Method::POST, "/v1/admin/keys", Some(&api.admin), None, json!({"hsm_label": "k"})).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("key_transition_refused")), "{v}");
 }
 
 /// A throwaway SoftHSM2 token for this test process (`scripts/softhsm-token`, which installs
@@ -340,6 +343,17 @@ async fn the_hsm_backend_signs_issues_and_rotates_and_its_keys_cannot_be_read() 
         assert_eq!((k["custody"].as_str(), k["non_extractable"].as_bool()), (Some("hsm"), Some(true)), "{k}");
         private_value_is_unreadable(k["hsm_label"].as_str().unwrap());
     }
+    // A key an admin made on the token with `keys hsm generate` is registered as the next key.
+    let token = keys::Pkcs11Token::open(&h.module, &h.token, zeroize::Zeroizing::new(h.pin.clone())).unwrap();
+    let made = keys::Signer::kid(&token.generate("admin-made-1", 1).unwrap()).to_string();
+    let (st, v) =
+        api.call(Method::POST, "/v1/admin/keys", Some(&api.admin), None, json!({"hsm_label": "admin-made-1"})).await;
+    assert_eq!((st, v["next"].as_str()), (StatusCode::CREATED, Some(made.as_str())), "{v}");
+    let k = key(&keys(&api).await, &made).clone();
+    assert_eq!((k["state"].as_str(), k["hsm_label"].as_str()), (Some("next"), Some("admin-made-1")), "{k}");
+    let (st, v) =
+        api.call(Method::POST, "/v1/admin/keys", Some(&api.admin), None, json!({"hsm_label": "no-such-key"})).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("key_transition_refused")), "{v}");
     // The keystore has records of the token's keys, and no sealed seed for them.
     let sealed: Vec<String> = std::fs::read_dir(api.dir.path().join("keys/keys"))
         .unwrap()

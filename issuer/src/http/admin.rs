@@ -76,13 +76,29 @@ async fn list_keys(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<
     Ok(Json(serde_json::to_value(&report).map_err(ApiError::internal)?))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepareBody {
+    /// A key generated on the node's token with `keys hsm generate --label …`, to register
+    /// instead of generating one.
+    #[serde(default)]
+    hsm_label: Option<String>,
+}
+
 /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
+/// The body may be empty, `{}`, or `{"hsm_label": "…"}`.
 async fn prepare_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     key: IdemKey,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let kid = s.service.prepare_key(&who, key.get()).await?;
+    let req: PrepareBody = if body.iter().all(u8::is_ascii_whitespace) {
+        PrepareBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("invalid_request").arg("field", "hsm_label"))?
+    };
+    let kid = s.service.prepare_key(&who, req.hsm_label.as_deref(), key.get()).await?;
     Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)}))))
 }
 

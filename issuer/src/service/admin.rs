@@ -200,14 +200,26 @@ impl Service {
     }
 
     /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
-    pub async fn prepare_key(&self, who: &Principal, key: Option<&IdempotencyKey>) -> Result<verifier::KeyId> {
+    /// Generated here (on the node's token when it has one), or, with `hsm_label`, a key an
+    /// admin generated on the token with `keys hsm generate`.
+    pub async fn prepare_key(
+        &self,
+        who: &Principal,
+        hsm_label: Option<&str>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
-        let idem = self.idem(who, key, "prepare-key", &[]);
+        let idem = self.idem(who, key, "prepare-key", &[hsm_label.unwrap_or("").as_bytes()]);
         if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
             return Ok(kid);
         }
-        let kid = self.custody.prepare(self.now())?;
-        let extra = format!("backend={}", self.custody.backend());
+        let (kid, extra) = match hsm_label {
+            None => (self.custody.prepare(self.now())?, format!("backend={}", self.custody.backend())),
+            Some(label) => {
+                let kid = self.custody.register_hsm(label, self.now()).map_err(refused)?;
+                (kid, format!("backend=hsm registered label={label}"))
+            }
+        };
         self.key_event(who, "key.prepared", &kid, &extra, idem.as_ref()).await?;
         Ok(kid)
     }
