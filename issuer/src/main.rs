@@ -182,10 +182,12 @@ fn main() -> ExitCode {
                 _ => None,
             };
             let key_mode = match (production, root_key) {
-                (true, Some(root)) => issuer::unlock::parse_root_key(&root).map(|root| issuer::unlock::KeyMode::Production {
-                    root,
-                    passphrase: keys::SecretSource::choose(passphrase_file, passphrase_fd, keys::PASSPHRASE_ENV),
-                }),
+                (true, Some(root)) => {
+                    issuer::unlock::parse_root_key(&root).map(|root| issuer::unlock::KeyMode::Production {
+                        root,
+                        passphrase: keys::SecretSource::choose(passphrase_file, passphrase_fd, keys::PASSPHRASE_ENV),
+                    })
+                }
                 _ => Ok(issuer::unlock::KeyMode::Development),
             };
             let clock = Arc::new(issuer::clock::OffsetClock(clock_offset));

@@ -183,8 +183,9 @@ fn open_production(dir: &Path, passphrase: &SecretSource) -> anyhow::Result<Keys
         );
     }
     let exists = dir.join("keystore.json").exists();
-    let secret = if exists { passphrase.read("keystore passphrase") } else { passphrase.read_new("keystore passphrase") }
-        .context("reading the keystore passphrase")?;
+    let secret =
+        if exists { passphrase.read("keystore passphrase") } else { passphrase.read_new("keystore passphrase") }
+            .context("reading the keystore passphrase")?;
     let unlock = Unlock::Passphrase(secret);
     let ks = if exists {
         Keystore::open(dir, &unlock)?

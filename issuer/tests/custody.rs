@@ -48,7 +48,13 @@ fn active(report: &Value) -> String {
 
 async fn audit_actions(api: &Api, action: &str) -> Vec<Value> {
     let (_, v) = get(api, "/v1/admin/audit?limit=1000").await;
-    v["entries"].as_array().unwrap().iter().filter(|e| e["entry"]["action"] == action).map(|e| e["entry"].clone()).collect()
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entry"]["action"] == action)
+        .map(|e| e["entry"].clone())
+        .collect()
 }
 
 /// The second applicant of the sample registry.
@@ -186,7 +192,10 @@ async fn a_planned_rotation_waits_for_the_sync_interval_and_the_admin_is_warned_
     api.clock.set(until - 10 * DAY);
     let report = keys(&api).await;
     let w = &report["warnings"][0];
-    assert_eq!((w["code"].as_str(), w["kid"].as_str(), w["days_left"].as_u64()), (Some("signing_ends_soon"), Some(b.as_str()), Some(10)));
+    assert_eq!(
+        (w["code"].as_str(), w["kid"].as_str(), w["days_left"].as_u64()),
+        (Some("signing_ends_soon"), Some(b.as_str()), Some(10))
+    );
     assert!(w["message"].as_str().unwrap().contains("no next key"), "{w}");
     keys(&api).await;
     let warned = audit_actions(&api, "key.rotation_warning").await;
@@ -233,10 +242,17 @@ async fn sign_issue_rotate(api: &Api, backend: &str) -> (String, String) {
     assert_eq!(verdict(&synced(api), &kim_sd, now(api)), "valid");
     assert_eq!(kid_of(&api.service.status_list_token(1).unwrap()), b);
     // Suspending wang's credential: a status list signed by b that says so.
-    let (_, view) = api.call(Method::GET, &format!("/v1/applications/{wang_id}"), Some(&api.admin), None, Value::Null).await;
+    let (_, view) =
+        api.call(Method::GET, &format!("/v1/applications/{wang_id}"), Some(&api.admin), None, Value::Null).await;
     let cred = view["credential_id"].as_str().unwrap();
     let (st, v) = api
-        .call(Method::POST, &format!("/v1/admin/credentials/{cred}/status"), Some(&api.admin), None, json!({"status": "suspended"}))
+        .call(
+            Method::POST,
+            &format!("/v1/admin/credentials/{cred}/status"),
+            Some(&api.admin),
+            None,
+            json!({"status": "suspended"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(verdict(&synced(api), &wang_sd, now(api)), "suspended");
@@ -432,7 +448,11 @@ async fn production_publishes_only_the_prepared_list_signed_by_the_pinned_root()
     assert!(report["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "trust_list_outdated"), "{report}");
     api.clock.advance(7 * DAY);
     let (st, v) = post(&api, &format!("/v1/admin/keys/{b}/activate")).await;
-    assert_eq!((st, v["error"].as_str(), v.get("ready_at")), (StatusCode::CONFLICT, Some("key_not_synced"), None), "{v}");
+    assert_eq!(
+        (st, v["error"].as_str(), v.get("ready_at")),
+        (StatusCode::CONFLICT, Some("key_not_synced"), None),
+        "{v}"
+    );
     let (_, pending) = get(&api, "/v1/admin/trust-list/pending").await;
     let next: verifier::TrustList = serde_json::from_value(pending).unwrap();
     assert!(next.seq > list.seq && next.keys.iter().any(|k| k.kid.to_string() == b));
@@ -493,7 +513,13 @@ async fn a_revoked_keys_credentials_are_reoffered_once_and_an_interrupted_run_re
         api.call(Method::GET, &format!("/v1/applications/{}", holders[3].0), Some(&api.admin), None, Value::Null).await;
     let revoked_cred = view["credential_id"].as_str().unwrap().to_owned();
     let (st, _) = api
-        .call(Method::POST, &format!("/v1/admin/credentials/{revoked_cred}/status"), Some(&api.admin), None, json!({"status": "revoked"}))
+        .call(
+            Method::POST,
+            &format!("/v1/admin/credentials/{revoked_cred}/status"),
+            Some(&api.admin),
+            None,
+            json!({"status": "revoked"}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
 
@@ -522,7 +548,13 @@ async fn a_revoked_keys_credentials_are_reoffered_once_and_an_interrupted_run_re
     assert_eq!(st, StatusCode::ACCEPTED, "{p}");
     let p = wait_until_idle(&api, &bad).await;
     assert_eq!(
-        (p["state"].as_str(), p["total"].as_u64(), p["offered"].as_u64(), p["skipped"].as_u64(), p["notices_pending"].as_u64()),
+        (
+            p["state"].as_str(),
+            p["total"].as_u64(),
+            p["offered"].as_u64(),
+            p["skipped"].as_u64(),
+            p["notices_pending"].as_u64()
+        ),
         (Some("interrupted"), Some(4), Some(3), Some(1), Some(3)),
         "{p}"
     );
@@ -534,7 +566,11 @@ async fn a_revoked_keys_credentials_are_reoffered_once_and_an_interrupted_run_re
     let (st, _) = post(&api, &format!("/v1/admin/keys/{bad}/reissue")).await;
     assert_eq!(st, StatusCode::ACCEPTED);
     let p = wait_until_idle(&api, &bad).await;
-    assert_eq!((p["state"].as_str(), p["done"].as_u64(), p["notices_pending"].as_u64()), (Some("finished"), Some(4), Some(0)), "{p}");
+    assert_eq!(
+        (p["state"].as_str(), p["done"].as_u64(), p["notices_pending"].as_u64()),
+        (Some("finished"), Some(4), Some(0)),
+        "{p}"
+    );
     let (st, p2) = post(&api, &format!("/v1/admin/keys/{bad}/reissue")).await;
     assert_eq!((st, p2["state"].as_str()), (StatusCode::ACCEPTED, Some("finished")));
     assert_eq!(audit_actions(&api, "credential.reoffered").await.len(), 3, "each credential re-offered once");

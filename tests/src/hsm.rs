@@ -34,10 +34,7 @@ impl Token {
             .output()
             .context("running scripts/softhsm-token")?;
         if !out.status.success() {
-            bail!(
-                "SoftHSM2 is required and scripts/softhsm-token failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            bail!("SoftHSM2 is required and scripts/softhsm-token failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let stdout = String::from_utf8(out.stdout)?;
         let var = |name: &str| -> Result<String> {

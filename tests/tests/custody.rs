@@ -140,7 +140,10 @@ fn rotation_drill(token: Option<&e2e::hsm::Token>) -> Result<()> {
     }
     let report = keys()?;
     assert_eq!(active(&report), b);
-    assert_eq!((key(&report, &a)["state"].as_str(), key(&report, &b)["custody"].as_str()), (Some("retired"), Some(backend)));
+    assert_eq!(
+        (key(&report, &a)["state"].as_str(), key(&report, &b)["custody"].as_str()),
+        (Some("retired"), Some(backend))
+    );
 
     // Wang's credential, signed by b after the switch, verifies with the bundle synced before it.
     let wang = wallet(dir.path(), "wang", &enroll(&http, &officer, &wang_tk01())?)?;
@@ -316,8 +319,18 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
     let init = |ks: &Path| {
         run_ok(
             "keys",
-            &["root", "init", "--keystore", &s(ks), "--passphrase-file", &s(&p("root-pass")), "--kdf-memory-mib", "64",
-              "--kdf-passes", "1"],
+            &[
+                "root",
+                "init",
+                "--keystore",
+                &s(ks),
+                "--passphrase-file",
+                &s(&p("root-pass")),
+                "--kdf-memory-mib",
+                "64",
+                "--kdf-passes",
+                "1",
+            ],
         )
     };
     let root = init(&p("root-ks"))?.trim().to_owned();
@@ -340,7 +353,9 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
     assert!(!std::fs::read_to_string(&log)?.contains("DEVELOPMENT MODE"));
     // Nothing to sync before the first upload.
     let bundle = p("bundle");
-    assert!(!run("verifier", &["sync", "--issuer", &issuer.url, "--root-key", &root, "--out", &s(&bundle)])?.status.success());
+    assert!(!run("verifier", &["sync", "--issuer", &issuer.url, "--root-key", &root, "--out", &s(&bundle)])?
+        .status
+        .success());
 
     // Prepared here, signed offline, uploaded.
     let (st, unsigned) = http.get("/v1/admin/trust-list/pending", Some(&admin))?;
@@ -349,17 +364,32 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
     let sign = |ks: &Path, out: &Path| {
         run_ok(
             "keys",
-            &["trust-list", "sign", "--keystore", &s(ks), "--passphrase-file", &s(&p("root-pass")), "--in",
-              &s(&p("unsigned.json")), "--out", &s(out), "--yes"],
+            &[
+                "trust-list",
+                "sign",
+                "--keystore",
+                &s(ks),
+                "--passphrase-file",
+                &s(&p("root-pass")),
+                "--in",
+                &s(&p("unsigned.json")),
+                "--out",
+                &s(out),
+                "--yes",
+            ],
         )
     };
     // Signed by another root: refused, nothing published.
     let other_root = init(&p("other-ks"))?.trim().to_owned();
     sign(&p("other-ks"), &p("other.jwt"))?;
-    let upload = |path: &Path| http.post("/v1/admin/trust-list", Some(&admin), &json!({"trust_list": std::fs::read_to_string(path).unwrap()}));
+    let upload = |path: &Path| {
+        http.post("/v1/admin/trust-list", Some(&admin), &json!({"trust_list": std::fs::read_to_string(path).unwrap()}))
+    };
     let (st, v) = upload(&p("other.jwt"))?;
     assert_eq!((st, v["error"].as_str()), (422, Some("trust_list_signature")), "{v}");
-    assert!(!run("verifier", &["sync", "--issuer", &issuer.url, "--root-key", &root, "--out", &s(&bundle)])?.status.success());
+    assert!(!run("verifier", &["sync", "--issuer", &issuer.url, "--root-key", &root, "--out", &s(&bundle)])?
+        .status
+        .success());
     sign(&p("root-ks"), &p("signed.jwt"))?;
     let (st, v) = upload(&p("signed.jwt"))?;
     assert_eq!(st, 201, "{v}");
@@ -386,7 +416,8 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
     let (node_master, node_keys) = open_keystore(&data.join("keys"), issuer_pass)?;
     assert!(node_keys.iter().all(|k| k.role == "signing"), "no root key in the issuer's keystore");
     assert!(!node_keys.is_empty());
-    let mut secrets: Vec<(&str, Vec<u8>)> = vec![("the root keystore's master key", root_master), ("the issuer's master key", node_master)];
+    let mut secrets: Vec<(&str, Vec<u8>)> =
+        vec![("the root keystore's master key", root_master), ("the issuer's master key", node_master)];
     for k in &root_keys {
         secrets.push(("the root private key", k.seed.to_vec()));
     }
@@ -404,13 +435,24 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
     // Restarts: the passphrase from the environment; a wrong one is refused at start.
     let registry_s = registry.clone();
     let again = |pass: &str| {
-        Issuer::start_full(&[], &data, &registry_s, "127.0.0.1:0", &args[..3], Some(&log), &[("VNEID_KEYS_PASSPHRASE", pass)])
+        Issuer::start_full(
+            &[],
+            &data,
+            &registry_s,
+            "127.0.0.1:0",
+            &args[..3],
+            Some(&log),
+            &[("VNEID_KEYS_PASSPHRASE", pass)],
+        )
     };
     let e = again("not the passphrase").unwrap_err();
     assert!(e.to_string().contains("exited"), "{e}");
     assert!(std::fs::read_to_string(&log)?.contains("wrong passphrase"), "the log says why");
     let issuer = again(issuer_pass)?;
-    assert_eq!(issuer.http().get_text("/.well-known/vneid-trust-list")?.trim(), std::fs::read_to_string(p("signed.jwt"))?.trim());
+    assert_eq!(
+        issuer.http().get_text("/.well-known/vneid-trust-list")?.trim(),
+        std::fs::read_to_string(p("signed.jwt"))?.trim()
+    );
     Ok(())
 }
 
@@ -503,13 +545,20 @@ fn a_reissuance_killed_half_way_and_run_again_reoffers_every_credential_exactly_
         assert!(Instant::now() < deadline, "{p}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!((done["offered"].as_u64(), done["skipped"].as_u64(), done["notices_pending"].as_u64()), (Some(N), Some(0), Some(0)), "{done}");
+    assert_eq!(
+        (done["offered"].as_u64(), done["skipped"].as_u64(), done["notices_pending"].as_u64()),
+        (Some(N), Some(0), Some(0)),
+        "{done}"
+    );
 
     // Exactly once: one re-offer per credential in the audit log, and every application's
     // notices (sent at least once) carry one and the same offer.
     let audit = audit_actions(&http, &admin)?;
-    let reoffered: Vec<&str> =
-        audit.iter().filter(|e| e["action"] == "credential.reoffered").map(|e| e["subject"].as_str().unwrap()).collect();
+    let reoffered: Vec<&str> = audit
+        .iter()
+        .filter(|e| e["action"] == "credential.reoffered")
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
     assert_eq!(reoffered.len() as u64, N, "{reoffered:?}");
     assert_eq!(reoffered.iter().collect::<BTreeSet<_>>().len() as u64, N);
     assert_eq!(count(&audit, "reissue.started"), 1);

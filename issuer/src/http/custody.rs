@@ -46,8 +46,7 @@ async fn upload_trust_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let json_body =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
+    let json_body = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
     let signed = if json_body {
         serde_json::from_slice::<SignedBody>(&body)
             .map_err(|_| ApiError::bad_request("invalid_request").arg("field", "trust_list"))?

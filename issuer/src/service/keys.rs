@@ -394,7 +394,8 @@ impl Service {
     async fn stored_pending(&self) -> Result<Option<TrustList>> {
         match self.store.setting(PENDING).await? {
             Some(b) => Ok(Some(
-                serde_json::from_slice(&b).map_err(|_| ServiceError::internal("the prepared trust list does not parse"))?,
+                serde_json::from_slice(&b)
+                    .map_err(|_| ServiceError::internal("the prepared trust list does not parse"))?,
             )),
             None => Ok(None),
         }

@@ -196,8 +196,13 @@ impl Service {
             Some(_) => {}
             None => {
                 let total = self.count_signed(kid).await?;
-                let job =
-                    Job { kid: kid.to_owned(), started_at: now, started_by: who.id.to_string(), total, finished_at: None };
+                let job = Job {
+                    kid: kid.to_owned(),
+                    started_at: now,
+                    started_by: who.id.to_string(),
+                    total,
+                    finished_at: None,
+                };
                 let detail = format!("node={} credentials_signed={total}", self.custody.node());
                 let audit = AuditEntry::new(now, who.id.as_str(), "reissue.started", kid, Some(detail));
                 self.store.put_setting(&job_key(kid), crate::store::to_json(&job), Some(audit)).await?;
@@ -284,7 +289,8 @@ impl Service {
                 Some(reason) => {
                     let entry = base(ReofferOutcome::Skipped { reason: reason.into() }, None);
                     let detail = format!("kid={kid} application={} reason={reason}", cred.application);
-                    let audit = AuditEntry::new(now, "system", "credential.reoffer_skipped", cred.id.as_str(), Some(detail));
+                    let audit =
+                        AuditEntry::new(now, "system", "credential.reoffer_skipped", cred.id.as_str(), Some(detail));
                     (entry, None, audit)
                 }
                 None => {
@@ -321,8 +327,13 @@ impl Service {
         if let Err(e) = self.try_deliver(entry).await {
             tracing::error!(credential = %entry.credential, error = %e, "re-offer not sent; a later run sends it");
             let detail = format!("kid={} application={} via={}", entry.kid, entry.application, self.notifier.name());
-            let audit =
-                AuditEntry::new(self.now(), "system", "offer.reoffer_not_sent", entry.credential.as_str(), Some(detail));
+            let audit = AuditEntry::new(
+                self.now(),
+                "system",
+                "offer.reoffer_not_sent",
+                entry.credential.as_str(),
+                Some(detail),
+            );
             if let Err(e) = self.store.append_audit(audit).await {
                 tracing::error!(error = %e, "could not audit the unsent re-offer");
             }
@@ -361,7 +372,8 @@ impl Service {
             self.notifier.name(),
             lang.tag()
         );
-        let audit = AuditEntry::new(self.now(), "system", "offer.reoffer_sent", entry.credential.as_str(), Some(detail));
+        let audit =
+            AuditEntry::new(self.now(), "system", "offer.reoffer_sent", entry.credential.as_str(), Some(detail));
         self.store.reoffer_sent(&entry.kid, &entry.credential, audit).await?;
         Ok(())
     }

@@ -730,16 +730,16 @@ async fn first_publication_is_recorded_with_the_trust_list_and_never_moves(s: Ar
     let kids = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
     assert!(s.keys_first_published().await.unwrap().is_empty());
     let before = audit_len(&s).await;
-    assert!(s.publish_trust_list_naming(list(10), kids(&["a", "b"]), 100, audit("trust_list.published")).await.unwrap());
+    assert!(s
+        .publish_trust_list_naming(list(10), kids(&["a", "b"]), 100, audit("trust_list.published"))
+        .await
+        .unwrap());
     assert_eq!(s.trust_list().await.unwrap(), Some(list(10)));
     assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100)]);
     assert_eq!(audit_len(&s).await, before + 1);
     // A later list: a and b keep their first time, c gets this one.
     assert!(s.publish_trust_list_naming(list(11), kids(&["a", "b", "c"]), 200, audit("t")).await.unwrap());
-    assert_eq!(
-        s.keys_first_published().await.unwrap(),
-        vec![("a".into(), 100), ("b".into(), 100), ("c".into(), 200)]
-    );
+    assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100), ("c".into(), 200)]);
     // An older or equal list: refused, and nothing of it recorded, audit included.
     let before = audit_len(&s).await;
     assert!(!s.publish_trust_list_naming(list(11), kids(&["d"]), 300, audit("t")).await.unwrap());

@@ -1096,9 +1096,13 @@ impl Store for Postgres {
                         .await
                         .map_err(pg_err)?;
                 }
-                exec(&tx, "INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&o.code_hash.0.as_slice(), &json(&o.code)])
-                    .await
-                    .map_err(pg_err)?;
+                exec(
+                    &tx,
+                    "INSERT INTO codes (hash, body) VALUES ($1, $2)",
+                    &[&o.code_hash.0.as_slice(), &json(&o.code)],
+                )
+                .await
+                .map_err(pg_err)?;
             }
             audit_append(&tx, &audit).await?;
         })
