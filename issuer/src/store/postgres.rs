@@ -210,7 +210,7 @@ macro_rules! transaction {
 
 async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Result<()> {
     let n = exec(
-        &tx,
+        tx,
         "INSERT INTO idempotency (scope, key, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         &[&rec.scope, &rec.key.0.as_slice(), &json(rec)],
     )
@@ -224,18 +224,18 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
 
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
     let row =
-        query_one(&tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
+        query_one(tx, "INSERT INTO audit (entry) VALUES ($1) RETURNING seq", &[&json(entry)]).await.map_err(pg_err)?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 
 async fn bump(tx: &Transaction<'_>, counter: &str) -> Result<()> {
-    exec(&tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
+    exec(tx, "UPDATE counters SET value = value + 1 WHERE name = $1", &[&counter]).await.map_err(pg_err)?;
     Ok(())
 }
 
 /// Locks the application at the version the change was computed from and returns its summary.
 async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
-    let row = query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
+    let row = query_opt(tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&change.id.as_str()])
         .await
         .map_err(pg_err)?
         .ok_or(StoreError::NotFound)?;
@@ -248,7 +248,7 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
 async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
     let version = change.expected_version + 1;
     exec(
-        &tx,
+        tx,
         "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
         &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
     )

@@ -123,9 +123,11 @@ fn figures(mut r: RunReport, issuer_cpu: Duration, machine_cpu: Duration, own_cp
     })
 }
 
+/// Per node, the (access token, proof) pairs left to redeem.
+type Queue = Arc<Mutex<Vec<(String, String)>>>;
+
 async fn credentials(f: &Fleet, prepared: Vec<(usize, String, String)>, workers: usize) -> Result<Value> {
-    let queues: Vec<Arc<Mutex<Vec<(String, String)>>>> =
-        (0..f.clients.len()).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+    let queues: Vec<Queue> = (0..f.clients.len()).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
     for (node, a, p) in prepared {
         queues[node].lock().map_err(|_| anyhow!("poisoned"))?.push((a, p));
     }
