@@ -15,6 +15,7 @@
 //! Dependencies run one way: `http → service → {store, custody, enrollment}`. The HTTP layer
 //! knows no storage engine; the service knows no axum and no engine.
 
+pub mod admin_cli;
 pub mod clock;
 pub mod custody;
 pub mod http;

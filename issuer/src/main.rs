@@ -110,6 +110,20 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         reoffer_rate: u32,
     },
+    /// Re-offer every credential a revoked key signed, with the active key, on a running issuer,
+    /// and follow it with a progress bar; run it again after an interruption to resume (nobody
+    /// is re-offered twice). Exits 0 once it has finished; otherwise non-zero (run it again).
+    Reissue {
+        /// The issuer's base URL (any node).
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The revoked key whose credentials are re-offered.
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        kid: String,
+        /// Read the admin token from this file (else VNEID_ADMIN_TOKEN, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
         #[arg(long, default_value = "./issuer-data")]
@@ -201,6 +215,20 @@ fn main() -> ExitCode {
             })
         }
         Cmd::RootKey { data } => issuer::root_key(&data).map(|k| println!("{k}")),
+        Cmd::Reissue { issuer: base, kid, token_file } => {
+            let source = keys::SecretSource::choose(token_file, None, issuer::admin_cli::ADMIN_TOKEN_ENV);
+            let ended = source.read("admin token").map_err(anyhow::Error::from).and_then(|token| {
+                issuer::admin_cli::reissue(&base, &kid, &token, std::time::Duration::from_millis(500))
+            });
+            match ended {
+                Ok(issuer::admin_cli::Ended::Finished) => Ok(()),
+                Ok(issuer::admin_cli::Ended::Interrupted) => {
+                    eprintln!("issuer: the re-issuance stopped before the end (notices not sent?): run it again");
+                    return ExitCode::from(1);
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -534,17 +534,18 @@ fn a_reissuance_killed_half_way_and_run_again_reoffers_every_credential_exactly_
     let p = progress(&http, &admin, &bad)?;
     assert_eq!(p["state"], "interrupted", "{p}");
     assert!(p["done"].as_u64().unwrap() < N, "{p}");
-    let (st, v) = http.post(&format!("/v1/admin/keys/{bad}/reissue"), Some(&admin), &json!({}))?;
-    assert_eq!(st, 202, "{v}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let p = progress(&http, &admin, &bad)?;
-        if p["state"] == "finished" {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "{p}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // The admin's command resumes it and follows it to the end with a progress bar.
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, &admin)?;
+    let out = run(
+        "issuer",
+        &["reissue", "--issuer", &issuer.url, "--kid", &bad, "--token-file", &token_file.to_string_lossy()],
+    )?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("[{}] {N}/{N}", "#".repeat(30))) && stderr.contains("finished"), "{stderr}");
+    let done = progress(&http, &admin, &bad)?;
+    assert_eq!(done["state"], "finished", "{done}");
     assert_eq!(
         (done["offered"].as_u64(), done["skipped"].as_u64(), done["notices_pending"].as_u64()),
         (Some(N), Some(0), Some(0)),
