@@ -62,6 +62,15 @@ impl Running {
     }
 }
 
+/// This process's claim on running a key's re-issuance, released when dropped.
+struct Claim<'a>(&'a Service, &'a str);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.0.reissues.release(self.1);
+    }
+}
+
 /// A re-issuance as stored (a setting, `reissue/<kid>`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Job {
@@ -212,10 +221,11 @@ impl Service {
             let this = Arc::clone(self);
             let kid = kid.to_owned();
             tokio::spawn(async move {
+                // Released however the run ends (a panic included), so it can be started again.
+                let _claim = Claim(&this, &kid);
                 if let Err(e) = this.run_reissue(&kid).await {
                     tracing::error!(%kid, error = %e, "re-issuance stopped; run it again to resume");
                 }
-                this.reissues.release(&kid);
             });
         }
         self.progress(kid).await
