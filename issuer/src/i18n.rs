@@ -117,6 +117,16 @@ pub fn renewal_offer_notice(lang: Lang, link: &str, expires_at: u64) -> (String,
     }
 }
 
+/// The SMS / e-mail text of a re-offer: the credential must be received again (its signing key
+/// was withdrawn), with the transaction code and the offer's last day.
+pub fn reoffer_notice(lang: Lang, code: &str, expires_at: u64) -> String {
+    let mut args = enrollment::i18n::FluentArgs::new();
+    args.set("code", code.to_owned());
+    let day = verifier::Date::from_unix_vn(expires_at);
+    args.set("date", enrollment::i18n::format_date(lang, crate::service::rules::to_time(day)));
+    localizer().map_or_else(|| "api-notify-reoffer".to_owned(), |l| l.message(lang, "api-notify-reoffer", Some(&args)))
+}
+
 /// The `error_description` of a wallet-facing refusal (with `left`, the wrong transaction codes
 /// still allowed, where it applies).
 pub fn wallet_message(lang: Lang, id: &str, left: Option<u32>) -> String {
@@ -136,6 +146,8 @@ pub const WALLET_MESSAGES: &[&str] = &[
     "api-offer-tx-code-hint",
     "api-notify-tx-code-subject",
     "api-notify-tx-code",
+    "api-notify-reoffer-subject",
+    "api-notify-reoffer",
 ];
 
 /// Guidance for applicants that takes no arguments: how to apply, what to bring, the wallet.
@@ -180,6 +192,14 @@ pub const API_CODES: &[&str] = &[
     "credential_request_denied",
     "temporarily_unavailable",
     "server_error",
+    "key_not_synced",
+    "key_not_revoked",
+    "trust_list_signed_here",
+    "trust_list_not_prepared",
+    "trust_list_signature",
+    "trust_list_mismatch",
+    "trust_list_outdated",
+    "trust_list_unavailable",
 ];
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! Dependencies run one way: `http → service → {store, custody, enrollment}`. The HTTP layer
 //! knows no storage engine; the service knows no axum and no engine.
 
+pub mod admin_cli;
 pub mod clock;
 pub mod console;
 pub mod custody;
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod seal;
 pub mod service;
 pub mod store;
+pub mod unlock;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,7 +38,6 @@ use zeroize::Zeroizing;
 pub use http::app;
 
 use crate::clock::Clock;
-use crate::custody::Custody;
 use crate::seal::Sealer;
 use crate::service::{Parts, Service, Settings};
 use crate::store::{Store, WriteGate};
@@ -75,6 +76,16 @@ pub struct Config {
     pub registry_changes: Option<PathBuf>,
     /// How often the registry change job runs (`Duration::ZERO`: only when an admin asks).
     pub registry_sync_interval: Duration,
+    /// Development keys beside the data (default), or production: no root private key on the
+    /// node, a keystore opened with a passphrase ([`unlock`]).
+    pub key_mode: unlock::KeyMode,
+    /// Signing keys on a PKCS#11 token instead of in the keystore.
+    pub hsm: Option<unlock::Hsm>,
+    /// When the admin is warned before the active key stops signing, and how long a `next` key
+    /// waits in a published trust list before it may sign (the verifiers' sync interval).
+    pub rotation: keys::RotationPolicy,
+    /// Most re-offers a re-issuance sends per second (the SMS/e-mail gateway's pace).
+    pub reoffer_rate: u32,
 }
 
 impl Config {
@@ -98,6 +109,10 @@ impl Config {
             tx_code_length: 6,
             registry_changes: None,
             registry_sync_interval: Duration::from_secs(300),
+            key_mode: unlock::KeyMode::Development,
+            hsm: None,
+            rotation: keys::RotationPolicy::default(),
+            reoffer_rate: 20,
         }
     }
 }
@@ -108,25 +123,22 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
     let now = clock.now();
     let keys_dir = config.keys.clone().unwrap_or_else(|| config.data.join("keys"));
-    let (deployment, _created) = keys::dev_init(&keys_dir, now).context("opening the keystore")?;
-    let (data_key, index_key) =
-        (deployment.derive_secret("issuer/records/v1")?, deployment.derive_secret("issuer/blind-index/v1")?);
-    let sealer = Sealer::new(&data_key, index_key);
+    let opened = unlock::open_keys(
+        &config.key_mode,
+        config.hsm.as_ref(),
+        &keys_dir,
+        &config.data.join("node-keys"),
+        config.node.as_deref(),
+        now,
+    )?;
+    let sealer = Sealer::new(&opened.data_key, opened.index_key.clone());
     let gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
     let store: Arc<dyn Store> = match &config.database {
         None => Arc::new(store::embedded::Embedded::open(&config.data.join("db"), gate)?),
         Some(url) => Arc::new(store::postgres::Postgres::connect(url, gate).await?),
     };
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let custody = match &config.node {
-        None => Custody::new(deployment, None, None)?,
-        Some(node) => {
-            let (own, _) = keys::dev_init_node(&config.data.join("node-keys"), node, now)
-                .context("opening this node's keystore")?;
-            Custody::new(own, Some(deployment), Some(node.clone()))?
-        }
-    };
-    let custody = Arc::new(custody);
+    let custody = Arc::new(opened.custody);
     let mut registry = match &config.registry {
         Some(p) => {
             enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?
@@ -152,12 +164,15 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Arc
     settings.status_list_max_entries = config.status_list_max_entries.clamp(1, config.status_capacity);
     anyhow::ensure!((4..=12).contains(&config.tx_code_length), "the transaction code length must be 4 to 12 digits");
     settings.tx_code_length = config.tx_code_length;
+    settings.rotation = config.rotation;
+    settings.reoffer_rate = config.reoffer_rate.max(1);
     let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
     let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
+    service.audit_start(&opened.events).await.map_err(|e| anyhow::anyhow!("auditing the key events: {e}"))?;
     Ok((service, admin))
 }
 
@@ -180,6 +195,7 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     // With `--listen 127.0.0.1:0` the real port is known only now.
     config.listen = addr;
     let (service, admin) = open(&config, clock).await?;
+    custody_banner(&service);
     println!("root key (pin it in verifiers): {}", service.root_public());
     if let Some(token) = admin {
         // Printed once, to stdout only; the database keeps its hash.
@@ -195,6 +211,32 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     }
     axum::serve(listener, app(service)).with_graceful_shutdown(shutdown()).await?;
     Ok(())
+}
+
+/// Says which key mode the node runs in, loudly when it is development mode (stdout and the log).
+fn custody_banner(service: &Service) {
+    let custody = service.custody();
+    if custody.is_production() {
+        println!(
+            "production mode: no root private key on this node; signing keys in the {}; trust lists are signed \
+             offline (GET /v1/admin/trust-list/pending, keys trust-list sign, POST /v1/admin/trust-list)",
+            custody.backend()
+        );
+        tracing::info!(backend = custody.backend(), "production mode: the root key is offline");
+        if service.trust_list_token().is_none() {
+            tracing::warn!(
+                "no signed trust list yet: verifiers cannot sync until an admin uploads one signed offline \
+                 (docs/key-ceremony.md section 2)"
+            );
+        }
+    } else {
+        let banner = "DEVELOPMENT MODE: the root private key and a key file that unlocks every key are in the \
+                      keys folder beside the data; anyone who can read it can sign credentials and trust lists. \
+                      For a real deployment run `issuer serve --production --root-key KEY` (docs/key-ceremony.md).";
+        println!("{banner}");
+        eprintln!("{banner}");
+        tracing::warn!("development mode: the root key is on this node");
+    }
 }
 
 async fn shutdown() {

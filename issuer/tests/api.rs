@@ -182,6 +182,7 @@ fn routes() -> Vec<(String, String)> {
     let src = [
         include_str!("../src/http/applications.rs"),
         include_str!("../src/http/admin.rs"),
+        include_str!("../src/http/custody.rs"),
         include_str!("../src/http/oid4vci.rs"),
         include_str!("../src/http/public.rs"),
         include_str!("../src/http/registry.rs"),

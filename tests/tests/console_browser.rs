@@ -268,7 +268,8 @@ struct Node {
 
 fn node() -> Result<Node> {
     let dir = tempfile::tempdir()?;
-    let issuer = e2e::Issuer::start(&dir.path().join("data"), &[])?;
+    // Verifiers "sync" every second here, so a prepared key may be activated a second later.
+    let issuer = e2e::Issuer::start(&dir.path().join("data"), &["--verifier-sync-interval-secs", "1"])?;
     let admin = issuer.admin_token.clone().ok_or_else(|| anyhow!("no admin token"))?;
     Ok(Node { issuer, admin, dir })
 }
@@ -579,6 +580,8 @@ async fn an_admin_rotates_a_key_and_suspends_a_credential() -> Result<()> {
     b.submit("#prepare-key", "tr.key-next").await?;
     assert_eq!(b.text(".flash").await?, loc.message(lang, "console-done-key-prepared", None));
     let next = b.find("tr.key-next th").await?.text().await?;
+    // A next key signs only once it has been in a published trust list for the sync interval.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     b.submit("tr.key-next form[action$='/activate'] button", ".flash").await?;
     assert_eq!(active_kid(&b).await?, next);
     assert_ne!(next, first);

@@ -436,3 +436,14 @@ registry-subject-card-reinstated = Your level-2 e-ID is valid again
 registry-notice-card-reinstated = On { $date } the immigration authority reinstated your residence card. Your level-2 electronic identity is valid again; you do not need to do anything. Landlords, banks and offices see the change when their app next updates, within a day.
 registry-renewal-offer-subject = Your renewed level-2 e-ID is ready
 registry-renewal-offer = Your renewed electronic identity, for your new residence card, is ready. Open this link on your phone with your wallet app: { $link } — the wallet asks for the transaction code sent to you in a separate message. The offer works until { $date }.
+# Key custody (issuer admins).
+api-key-not-synced = This key has not been in a published trust list long enough for verifiers to know it. Wait until the time given, or force the activation as an emergency.
+api-key-not-revoked = Only the credentials of a revoked key are re-issued. Revoke the key first.
+api-trust-list-signed-here = In development mode this issuer signs its trust lists itself; preparing and uploading one is for production mode.
+api-trust-list-not-prepared = No trust list is prepared. Download the pending trust list first, sign it offline and upload it.
+api-trust-list-signature = This trust list does not verify under the pinned root key. It was not published.
+api-trust-list-mismatch = This signed trust list is not the one this issuer prepared (it is older, or was changed). Download the pending trust list again and sign that one.
+api-trust-list-outdated = A newer trust list has been published already.
+api-trust-list-unavailable = No signed trust list is published yet. Please try again later.
+api-notify-reoffer-subject = Your level-2 e-ID must be received again
+api-notify-reoffer = Your level-2 electronic identity must be issued again because a key that signed it was withdrawn. Open the link we sent you in your wallet and enter the transaction code { $code }. It works until { $date }. Never share it: staff will never ask you for it.

@@ -424,3 +424,14 @@ registry-subject-card-reinstated = Định danh điện tử mức độ 2 của
 registry-notice-card-reinstated = Ngày { $date }, cơ quan quản lý xuất nhập cảnh đã khôi phục hiệu lực thẻ tạm trú/thường trú của bạn. Định danh điện tử mức độ 2 của bạn đã có hiệu lực trở lại; bạn không cần làm gì thêm. Chủ nhà, ngân hàng và các cơ quan sẽ thấy thay đổi này khi ứng dụng của họ cập nhật, trong vòng một ngày.
 registry-renewal-offer-subject = Định danh điện tử mức độ 2 cấp lại của bạn đã sẵn sàng
 registry-renewal-offer = Định danh điện tử cấp lại theo thẻ cư trú mới của bạn đã sẵn sàng. Hãy mở đường dẫn này trên điện thoại bằng ứng dụng ví: { $link } — ví sẽ hỏi mã giao dịch được gửi cho bạn trong một tin nhắn riêng. Đề nghị này có hiệu lực đến ngày { $date }.
+# Quản lý khóa (quản trị viên của cơ quan cấp).
+api-key-not-synced = Khóa này chưa có trong danh sách tin cậy đã công bố đủ lâu để các bên xác minh biết đến. Hãy chờ đến thời điểm đã nêu, hoặc buộc kích hoạt trong trường hợp khẩn cấp.
+api-key-not-revoked = Chỉ cấp lại các định danh do một khóa đã thu hồi ký. Hãy thu hồi khóa trước.
+api-trust-list-signed-here = Ở chế độ phát triển, hệ thống tự ký danh sách tin cậy; việc chuẩn bị và tải lên danh sách đã ký chỉ dành cho chế độ vận hành chính thức.
+api-trust-list-not-prepared = Chưa có danh sách tin cậy nào được chuẩn bị. Hãy tải danh sách đang chờ, ký ngoại tuyến rồi tải lên.
+api-trust-list-signature = Danh sách tin cậy này không xác minh được bằng khóa gốc đã ghim. Danh sách chưa được công bố.
+api-trust-list-mismatch = Danh sách tin cậy đã ký này không phải danh sách hệ thống đã chuẩn bị (cũ hơn hoặc đã bị thay đổi). Hãy tải lại danh sách đang chờ và ký danh sách đó.
+api-trust-list-outdated = Một danh sách tin cậy mới hơn đã được công bố.
+api-trust-list-unavailable = Chưa có danh sách tin cậy đã ký nào được công bố. Vui lòng thử lại sau.
+api-notify-reoffer-subject = Định danh điện tử mức 2 của bạn cần được nhận lại
+api-notify-reoffer = Định danh điện tử mức 2 của bạn cần được cấp lại vì một khóa đã ký định danh này bị thu hồi. Hãy mở đường liên kết chúng tôi đã gửi trong ví của bạn và nhập mã giao dịch { $code }. Mã có hiệu lực đến ngày { $date }. Không chia sẻ mã cho bất kỳ ai: cán bộ sẽ không bao giờ hỏi mã này.

@@ -422,3 +422,14 @@ registry-subject-card-reinstated = 您的二级电子身份已恢复有效
 registry-notice-card-reinstated = 出入境管理机关已于{ $date }恢复您的居留卡效力。您的二级电子身份已恢复有效，您无需做任何事。房东、银行和各机关的应用下次更新时（一天之内）即可看到这一变化。
 registry-renewal-offer-subject = 您换发的二级电子身份已可领取
 registry-renewal-offer = 与您的新居留卡对应的换发电子身份已可领取。请在手机上用钱包应用打开此链接：{ $link } — 钱包会要求输入另行发送给您的交易码。本次领取邀请有效期至{ $date }。
+# 密钥保管（签发机构管理员）。
+api-key-not-synced = 此密钥在已发布的信任列表中的时间还不够长，验证方可能尚未获知。请等到所示时间，或在紧急情况下强制启用。
+api-key-not-revoked = 只有已吊销密钥所签发的凭证才会重新签发。请先吊销该密钥。
+api-trust-list-signed-here = 开发模式下本签发机构自行签署信任列表；准备并上传信任列表仅用于生产模式。
+api-trust-list-not-prepared = 尚未准备信任列表。请先下载待签信任列表，离线签署后再上传。
+api-trust-list-signature = 此信任列表无法用固定的根密钥验证，未予发布。
+api-trust-list-mismatch = 此已签署的信任列表不是本签发机构准备的列表（版本较旧或已被修改）。请重新下载待签信任列表并签署该列表。
+api-trust-list-outdated = 已发布了更新的信任列表。
+api-trust-list-unavailable = 尚未发布已签署的信任列表。请稍后再试。
+api-notify-reoffer-subject = 您需要重新领取二级电子身份
+api-notify-reoffer = 由于签署您二级电子身份的一个密钥已被撤回，您的电子身份需要重新签发。请在钱包中打开我们发送给您的链接，并输入交易码 { $code }。有效期至 { $date }。切勿告诉任何人：工作人员绝不会向您索要此交易码。

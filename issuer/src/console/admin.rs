@@ -297,7 +297,7 @@ fn unconfirmed() -> ServiceError {
 }
 
 async fn prepare_key(State(s): State<AppState>, Admin(me): Admin, _form: Posted) -> Result<Response, ConsoleError> {
-    let r = s.service.prepare_key(&me.who, None).await;
+    let r = s.service.prepare_key(&me.who, None, None).await;
     key_outcome(&s, &me, r, "key_prepared").await
 }
 
@@ -315,7 +315,7 @@ async fn activate_key(
     Path(kid): Path<String>,
     _form: Posted,
 ) -> Result<Response, ConsoleError> {
-    let r = s.service.activate_key(&me.who, &kid, None).await;
+    let r = s.service.activate_key(&me.who, &kid, false, None).await;
     key_outcome(&s, &me, r, "key_activated").await
 }
 

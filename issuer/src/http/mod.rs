@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod custody;
 pub mod error;
 pub mod oid4vci;
 pub mod public;
@@ -39,6 +40,7 @@ pub fn app(service: Arc<Service>) -> Router {
         .merge(admin::router())
         .merge(crate::console::router(&service))
         .merge(registry::router())
+        .merge(custody::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(access_log))

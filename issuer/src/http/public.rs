@@ -27,7 +27,11 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn trust_list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let tok = s.service.trust_list_token().ok_or_else(|| ApiError::internal("no trust list signed yet"))?;
+    // Production mode before the first upload of a list signed offline: none yet.
+    let tok = s.service.trust_list_token().ok_or_else(|| ApiError {
+        retry_after: Some(300),
+        ..ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "trust_list_unavailable")
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], tok.to_string()))
 }
 

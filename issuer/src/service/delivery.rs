@@ -146,7 +146,9 @@ impl Service {
         }
         let app = self.store.application(&row.application).await?.ok_or(WalletError::InvalidGrant)?;
         let current = app.meta.offer.as_ref().map(|o| o.generation);
-        if app.meta.state != Status::Approved || current != Some(row.generation) {
+        // An issued application has a live code only when its credential is re-offered (its
+        // signing key was revoked: `service::reissue`); issuance removes the code otherwise.
+        if !matches!(app.meta.state, Status::Approved | Status::Issued) || current != Some(row.generation) {
             return Err(WalletError::InvalidGrant.into());
         }
         if row.tx_code.is_none() {
@@ -273,9 +275,12 @@ impl Service {
             if view.meta.offer.as_ref().map(|o| o.generation) != Some(access.generation) {
                 return Err(WalletError::InvalidToken.into());
             }
-            if view.meta.state != Status::Approved {
-                return Err(WalletError::InvalidToken.into());
-            }
+            // Issued: a re-offer after the key that signed its credential was revoked.
+            let replaces = match view.meta.state {
+                Status::Approved => None,
+                Status::Issued => view.meta.credential.clone(),
+                _ => return Err(WalletError::InvalidToken.into()),
+            };
             let today = verifier::Date::from_unix_vn(now);
             // The card may have expired since approval (the offer lives for days).
             rules::eligibility(&view.record.form, today, false).map_err(|_| WalletError::CredentialRequestDenied)?;
@@ -298,15 +303,14 @@ impl Service {
                 holders: holders.iter().map(ToString::to_string).collect(),
                 card: Some(self.card_index_of(&view.record.form)),
             };
-            self.apply(&mut view, Action::Issue, "wallet", now)?;
+            let mut detail = format!("application={} kid={} instances={}", view.id, cred.kid, holders.len());
+            match &replaces {
+                None => self.apply(&mut view, Action::Issue, "wallet", now)?,
+                Some(old) => detail.push_str(&format!(" replaces={old}")),
+            }
             view.meta.credential = Some(cred.id.clone());
-            let audit = AuditEntry::new(
-                now,
-                "wallet",
-                "credential.issued",
-                cred.id.as_str(),
-                Some(format!("application={} kid={} instances={}", view.id, cred.kid, holders.len())),
-            );
+            let action = if replaces.is_some() { "credential.reissued" } else { "credential.issued" };
+            let audit = AuditEntry::new(now, "wallet", action, cred.id.as_str(), Some(detail));
             // The nonces are used up by the issuance itself: one durable change, not two.
             let issuance = Issuance {
                 access: access_hash,
@@ -380,7 +384,7 @@ impl Service {
 
     /// The node's signing handle, refused once its signing period is over or when its key was
     /// revoked through the store (by any node): an admin must rotate this node's key first.
-    fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
+    pub(super) fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
         let signer = self.custody.signer_for(now)?;
         if self.revoked_in_store(&signer.kid().to_string()) {
             return Err(ServiceError::internal(

@@ -11,9 +11,11 @@ pub mod enroll;
 pub mod error;
 pub mod idempotency;
 pub mod issue;
+pub mod keys;
 pub mod notify;
 pub mod publish;
 pub mod registry_sync;
+pub mod reissue;
 pub mod rules;
 
 use std::sync::Arc;
@@ -58,6 +60,11 @@ pub struct Settings {
     pub nonce_ttl: u64,
     /// Most SD-JWT VC instances (proofs) one credential request may ask for.
     pub batch_size: usize,
+    /// When the admin is warned before the active key stops signing, and how long a `next` key
+    /// must have been in a published trust list before it is activated.
+    pub rotation: ::keys::RotationPolicy,
+    /// Most re-offers a re-issuance sends per second.
+    pub reoffer_rate: u32,
 }
 
 impl Settings {
@@ -73,6 +80,8 @@ impl Settings {
             max_wrong_tx_codes: 5,
             nonce_ttl: 300,
             batch_size: 4,
+            rotation: ::keys::RotationPolicy::default(),
+            reoffer_rate: 20,
         }
     }
 }
@@ -99,6 +108,10 @@ pub struct Service {
     notifier: Arc<dyn notify::Notifier>,
     /// The registry change job's state on this node (one run at a time, its progress).
     registry_sync: registry_sync::SyncState,
+    /// Rotation warnings and trust list reminders already given.
+    key_watch: keys::Watch,
+    /// Re-issuances running in this process.
+    reissues: reissue::Running,
 }
 
 impl std::fmt::Debug for Service {
@@ -136,6 +149,8 @@ impl Service {
             published: publish::Published::default(),
             notifier: parts.notifier,
             registry_sync: registry_sync::SyncState::default(),
+            key_watch: keys::Watch::default(),
+            reissues: reissue::Running::default(),
         });
         s.publish(true).await?;
         Ok(s)

@@ -124,6 +124,28 @@ pub struct RegistryNotice {
     pub link: Option<String>,
 }
 
+/// A new offer for a credential whose signing key was revoked (re-issuance after a compromise):
+/// unlike an approval, no officer is there, so the notice carries the offer itself (its link, for
+/// the wallet) besides the transaction code.
+#[derive(Debug, Clone)]
+pub struct ReofferNotice {
+    pub application: ApplicationId,
+    /// The credential being replaced.
+    pub credential: crate::ids::CredentialId,
+    /// The new offer's generation.
+    pub generation: u32,
+    pub lang: Lang,
+    pub phone: String,
+    pub email: String,
+    /// The credential offer URI (`openid-credential-offer://…`): holds the pre-authorized code.
+    pub offer_uri: String,
+    pub tx_code: TxCode,
+    pub subject: String,
+    /// The message, in `lang`, with the code in it.
+    pub text: String,
+    pub expires_at: u64,
+}
+
 /// Why a notice did not go out.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -148,6 +170,14 @@ pub trait Notifier: Send + Sync + fmt::Debug + 'static {
     async fn send_registry_notice(&self, notice: &RegistryNotice) -> Result<(), NotifyError> {
         let _ = notice;
         Err(NotifyError::Gateway("this notifier does not send registry notices".into()))
+    }
+
+    /// Hands a re-offer over for delivery (offer link by e-mail, transaction code by SMS, as the
+    /// gateway does it); answers once it has it durably. A gateway that cannot carry offers
+    /// refuses, and the re-issuance keeps the notice to send again.
+    async fn send_reoffer(&self, notice: &ReofferNotice) -> Result<(), NotifyError> {
+        let _ = notice;
+        Err(NotifyError::Gateway(format!("the {} notifier does not send re-offers", self.name())))
     }
 }
 
@@ -232,6 +262,36 @@ impl Outbox {
     }
 }
 
+/// A re-offer line of the outbox.
+#[derive(Serialize)]
+struct ReofferLine<'a> {
+    kind: &'static str,
+    application: &'a str,
+    credential: &'a str,
+    generation: u32,
+    lang: &'static str,
+    sms: &'a str,
+    email: &'a str,
+    subject: &'a str,
+    text: &'a str,
+    offer_uri: &'a str,
+    tx_code: &'a str,
+    expires_at: u64,
+}
+
+impl Outbox {
+    async fn append_line(&self, line: impl Serialize) -> Result<(), NotifyError> {
+        let mut bytes = Zeroizing::new(serde_json::to_vec(&line).unwrap_or_default());
+        bytes.push(b'\n');
+        let this = self.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || this.append(&bytes))
+            .await
+            .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?
+            .map_err(|source| NotifyError::Outbox { path, source })
+    }
+}
+
 #[async_trait]
 impl Notifier for Outbox {
     fn name(&self) -> &'static str {
@@ -251,14 +311,26 @@ impl Notifier for Outbox {
             tx_code: n.tx_code.as_str(),
             expires_at: n.expires_at,
         };
-        let mut bytes = Zeroizing::new(serde_json::to_vec(&line).unwrap_or_default());
-        bytes.push(b'\n');
-        let this = self.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || this.append(&bytes))
-            .await
-            .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?
-            .map_err(|source| NotifyError::Outbox { path, source })
+        self.append_line(line).await
+    }
+
+    /// One line of kind `reoffer`: the offer URI and the transaction code, with the channels.
+    async fn send_reoffer(&self, n: &ReofferNotice) -> Result<(), NotifyError> {
+        let line = ReofferLine {
+            kind: "reoffer",
+            application: n.application.as_str(),
+            credential: n.credential.as_str(),
+            generation: n.generation,
+            lang: n.lang.tag(),
+            sms: &n.phone,
+            email: &n.email,
+            subject: &n.subject,
+            text: &n.text,
+            offer_uri: &n.offer_uri,
+            tx_code: n.tx_code.as_str(),
+            expires_at: n.expires_at,
+        };
+        self.append_line(line).await
     }
 
     async fn send_registry_notice(&self, n: &RegistryNotice) -> Result<(), NotifyError> {

@@ -9,7 +9,9 @@
 //! sequence numbers follow commit order; wrong transaction codes are counted atomically with the
 //! code and kill it at the limit; nonces are single-use, expire and stay in their session;
 //! registry changes are applied once each, in feed order, with their statuses, renewal and
-//! record, and settled by compare-and-set; credentials are found by their card's blind index.
+//! record, and settled by compare-and-set; credentials are found by their card's blind index; a
+//! key's first publication is recorded with the trust list and never moves; a credential of a
+//! revoked key is re-offered at most once, with its offer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -58,6 +60,9 @@ pub async fn run(fresh: Factory<'_>) {
         registry_renewals_are_filed_with_their_change,
         registry_records_by_card_and_pending,
         credentials_are_found_by_card,
+        first_publication_is_recorded_with_the_trust_list_and_never_moves,
+        credentials_page_by_the_key_that_signed_them,
+        a_credential_is_reoffered_once_with_its_offer,
     );
 }
 
@@ -988,4 +993,151 @@ async fn credentials_are_found_by_card(s: Arc<dyn Store>) {
     assert_eq!(ids(s.credentials_by_card(&digest(61)).await.unwrap()), vec![c.clone()]);
     assert!(s.credentials_by_card(&digest(62)).await.unwrap().is_empty());
     assert_eq!(s.credential(&c).await.unwrap().unwrap().card, Some(digest(61)));
+}
+
+async fn first_publication_is_recorded_with_the_trust_list_and_never_moves(s: Arc<dyn Store>) {
+    let list = |seq: u64| PublishedTrustList { seq, jws: format!("jws-{seq}") };
+    let kids = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+    assert!(s.keys_first_published().await.unwrap().is_empty());
+    let before = audit_len(&s).await;
+    assert!(s
+        .publish_trust_list_naming(list(10), kids(&["a", "b"]), 100, audit("trust_list.published"))
+        .await
+        .unwrap());
+    assert_eq!(s.trust_list().await.unwrap(), Some(list(10)));
+    assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100)]);
+    assert_eq!(audit_len(&s).await, before + 1);
+    // A later list: a and b keep their first time, c gets this one.
+    assert!(s.publish_trust_list_naming(list(11), kids(&["a", "b", "c"]), 200, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100), ("c".into(), 200)]);
+    // An older or equal list: refused, and nothing of it recorded, audit included.
+    let before = audit_len(&s).await;
+    assert!(!s.publish_trust_list_naming(list(11), kids(&["d"]), 300, audit("t")).await.unwrap());
+    assert!(!s.publish_trust_list_naming(list(5), kids(&["d"]), 300, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap().len(), 3);
+    assert_eq!(s.trust_list().await.unwrap(), Some(list(11)));
+    assert_eq!(audit_len(&s).await, before);
+    // The plain publication still moves the list forward (and records no key).
+    assert!(s.publish_trust_list(list(12)).await.unwrap());
+    assert!(!s.publish_trust_list_naming(list(12), kids(&["e"]), 400, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap().len(), 3);
+}
+
+/// Issues a credential for a fresh approved application, signed by `kid`.
+async fn issue_signed_by(s: &Arc<dyn Store>, n: u8, kid: &str) -> CredentialRow {
+    match s.open_status_list(1, 1 << 20, audit("status_list.opened")).await {
+        Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    let app = approved_app(s, n, n).await;
+    redeem(s, n, n.wrapping_add(100)).await.unwrap();
+    let row = s.application(&app).await.unwrap().unwrap();
+    let mut c = change(&row, enrollment::workflow::Status::Issued);
+    let mut cred = credential(&app, u64::from(n));
+    cred.kid = kid.to_owned();
+    c.meta.credential = Some(cred.id.clone());
+    s.issue_credential(
+        Issuance { access: digest(n.wrapping_add(100)), app: c, credential: cred.clone(), nonces: vec![], now: 0 },
+        audit("i"),
+    )
+    .await
+    .unwrap();
+    cred
+}
+
+async fn credentials_page_by_the_key_that_signed_them(s: Arc<dyn Store>) {
+    let mut by_a = Vec::new();
+    for n in 1..=7u8 {
+        // A kid that contains the other as a prefix must not match it.
+        let kid = if n % 2 == 1 { "kidA" } else { "kidAB" };
+        let cred = issue_signed_by(&s, n, kid).await;
+        if kid == "kidA" {
+            by_a.push(cred);
+        }
+    }
+    by_a.sort_by(|x, y| x.id.as_str().cmp(y.id.as_str()));
+    let mut seen = Vec::new();
+    let mut after: Option<CredentialId> = None;
+    loop {
+        let page = s.credentials_by_kid("kidA", after.as_ref(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|c| c.id.clone());
+        seen.extend(page);
+    }
+    assert_eq!(seen, by_a, "every credential of the key, once, in id order");
+    assert_eq!(s.credentials_by_kid("kidAB", None, 100).await.unwrap().len(), 3);
+    assert!(s.credentials_by_kid("nobody", None, 100).await.unwrap().is_empty());
+    assert!(s.credentials_by_kid("kidA", None, 0).await.unwrap().is_empty());
+}
+
+async fn a_credential_is_reoffered_once_with_its_offer(s: Arc<dyn Store>) {
+    let cred = issue_signed_by(&s, 1, "bad").await;
+    let other = issue_signed_by(&s, 2, "bad").await;
+    let row = s.application(&cred.application).await.unwrap().unwrap();
+    let entry = |c: &CredentialRow, outcome: ReofferOutcome, notice: Option<Vec<u8>>| ReofferEntry {
+        kid: "bad".into(),
+        credential: c.id.clone(),
+        application: c.application.clone(),
+        at: 50,
+        outcome,
+        notice,
+    };
+    let offer = |row: &AppRow, code: u8| {
+        let mut c = change(row, enrollment::workflow::Status::Issued);
+        c.meta.offer = Some(OfferMeta { generation: 2, code: digest(code), expires_at: 90 });
+        let code_row = CodeRow {
+            application: row.id.clone(),
+            generation: 2,
+            expires_at: 90,
+            access: None,
+            tx_code: Some(digest(code ^ 0xff)),
+            wrong_tx_codes: 0,
+        };
+        Reoffer { app: c, code_hash: digest(code), code: code_row }
+    };
+    let offered = entry(&cred, ReofferOutcome::Offered { generation: 2 }, Some(vec![9, 8, 7]));
+    s.record_reoffer(offered.clone(), Some(offer(&row, 60)), audit("credential.reoffered")).await.unwrap();
+    let after = s.application(&cred.application).await.unwrap().unwrap();
+    assert_eq!(after.version, row.version + 1);
+    assert_eq!(after.meta.offer.as_ref().map(|o| o.generation), Some(2));
+    assert_eq!(s.code(&digest(60)).await.unwrap().map(|c| c.generation), Some(2));
+    assert_eq!(s.reoffers("bad").await.unwrap(), vec![offered.clone()]);
+
+    // Again, for the same credential (a resumed run, or another node): refused, nothing written.
+    let before = audit_len(&s).await;
+    let again = s.record_reoffer(offered.clone(), Some(offer(&after, 61)), audit("credential.reoffered")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyReoffered))), "{again:?}");
+    let skip = entry(&cred, ReofferOutcome::Skipped { reason: "revoked".into() }, None);
+    let again = s.record_reoffer(skip, None, audit("x")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyReoffered))), "{again:?}");
+    assert_eq!(audit_len(&s).await, before);
+    assert!(s.code(&digest(61)).await.unwrap().is_none());
+    assert_eq!(s.application(&cred.application).await.unwrap().unwrap().version, after.version);
+
+    // A change computed from an old version is refused and writes no entry.
+    let other_row = s.application(&other.application).await.unwrap().unwrap();
+    let mut stale = offer(&other_row, 62);
+    stale.app.expected_version -= 1;
+    let e = entry(&other, ReofferOutcome::Offered { generation: 2 }, None);
+    let r = s.record_reoffer(e, Some(stale), audit("x")).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::ApplicationChanged))), "{r:?}");
+    assert_eq!(s.reoffers("bad").await.unwrap().len(), 1);
+    // A skip needs no offer.
+    let skip = entry(&other, ReofferOutcome::Skipped { reason: "expired".into() }, None);
+    s.record_reoffer(skip.clone(), None, audit("credential.reoffer_skipped")).await.unwrap();
+    let all = s.reoffers("bad").await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&skip) && all.contains(&offered));
+    assert!(s.reoffers("good").await.unwrap().is_empty());
+
+    // The notice, once handed over, is dropped from the entry.
+    s.reoffer_sent("bad", &cred.id, audit("offer.reoffer_sent")).await.unwrap();
+    let sent = s.reoffers("bad").await.unwrap().into_iter().find(|e| e.credential == cred.id).unwrap();
+    assert_eq!(sent.notice, None);
+    assert_eq!(sent.outcome, ReofferOutcome::Offered { generation: 2 });
+    let missing = s.reoffer_sent("bad", &CredentialId::generate(), audit("x")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -77,6 +77,10 @@ const REGISTRY_BY_CARD: TableDefinition<(&[u8], u64), u8> = TableDefinition::new
 const REGISTRY_PENDING: TableDefinition<u64, u64> = TableDefinition::new("registry_pending");
 /// (card blind index, credential id) → 0: the credentials resting on each card.
 const CARD_CREDENTIALS: TableDefinition<(&[u8], &str), u8> = TableDefinition::new("card_credentials");
+/// kid → when it was first in a published trust list.
+const KEY_PUBLICATIONS: TableDefinition<&str, u64> = TableDefinition::new("key_publications");
+/// (revoked kid, credential id) → its re-issuance entry (JSON).
+const REOFFERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("reoffers");
 
 const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
@@ -271,6 +275,8 @@ fn create_tables(db: &Database) -> Result<()> {
         txn.open_table(REGISTRY_BY_CARD).map_err(engine_err)?;
         txn.open_table(REGISTRY_PENDING).map_err(engine_err)?;
         txn.open_table(CARD_CREDENTIALS).map_err(engine_err)?;
+        txn.open_table(KEY_PUBLICATIONS).map_err(engine_err)?;
+        txn.open_table(REOFFERS).map_err(engine_err)?;
     }
     txn.commit().map_err(engine_err)
 }
@@ -1184,5 +1190,153 @@ impl Store for Embedded {
 
     async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
         self.card_credentials(card)
+    }
+
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            // Decide.
+            let current: Option<PublishedTrustList> = {
+                let t = tx.read(META)?;
+                let v = t.get(K_TRUST_LIST).map_err(engine_err)?;
+                v.map(|v| from_json(v.value(), "trust list")).transpose()?
+            };
+            if current.is_some_and(|c| c.seq >= list.seq) {
+                return Ok(false);
+            }
+            let mut first = Vec::new();
+            {
+                let t = tx.read(KEY_PUBLICATIONS)?;
+                for kid in &kids {
+                    if t.get(kid.as_str()).map_err(engine_err)?.is_none() && !first.contains(kid) {
+                        first.push(kid.clone());
+                    }
+                }
+            }
+            // Write.
+            tx.write(META)?.insert(K_TRUST_LIST, to_json(&list).as_slice()).map_err(engine_err)?;
+            {
+                let mut t = tx.write(KEY_PUBLICATIONS)?;
+                for kid in &first {
+                    t.insert(kid.as_str(), at).map_err(engine_err)?;
+                }
+            }
+            audit_append(tx, &audit)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>> {
+        self.read(|txn| {
+            let t = txn.open_table(KEY_PUBLICATIONS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                out.push((k.value().to_owned(), v.value()));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>> {
+        // A scan in id order, from `after` on: a caller paging through every credential of a key
+        // reads the table once in all. Re-issuance after a compromise is rare; an index would
+        // cost every issuance a write.
+        let needle = format!("\"kid\":{}", serde_json::Value::String(kid.to_owned()));
+        self.read(|txn| {
+            let t = txn.open_table(CREDENTIALS).map_err(engine_err)?;
+            let start = match after {
+                Some(a) => std::ops::Bound::Excluded(a.as_str()),
+                None => std::ops::Bound::Unbounded,
+            };
+            let mut out = Vec::new();
+            for kv in t.range::<&str>((start, std::ops::Bound::Unbounded)).map_err(engine_err)? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (_, v) = kv.map_err(engine_err)?;
+                let bytes = v.value();
+                // Cheap test first; the parsed row decides.
+                if !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    continue;
+                }
+                let row: CredentialRow = from_json(bytes, "credential")?;
+                if row.kid == kid {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()> {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            // Decide.
+            let key = (entry.kid.as_str(), entry.credential.as_str());
+            if tx.read(REOFFERS)?.get(key).map_err(engine_err)?.is_some() {
+                return Err(Conflict::AlreadyReoffered.into());
+            }
+            let old = match &offer {
+                Some(o) => Some(check_change(tx, &o.app)?),
+                None => None,
+            };
+            // Write.
+            if let (Some(o), Some(old)) = (&offer, &old) {
+                write_change(tx, &o.app)?;
+                let mut codes = tx.write(CODES)?;
+                if let Some(previous) = &old.offer {
+                    codes.remove(previous.code.0.as_slice()).map_err(engine_err)?;
+                }
+                codes.insert(o.code_hash.0.as_slice(), to_json(&o.code).as_slice()).map_err(engine_err)?;
+            }
+            tx.write(REOFFERS)?.insert(key, to_json(&entry).as_slice()).map_err(engine_err)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()> {
+        let (kid, credential) = (kid.to_owned(), credential.clone());
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            let key = (kid.as_str(), credential.as_str());
+            let entry: Option<ReofferEntry> = {
+                let t = tx.read(REOFFERS)?;
+                let v = t.get(key).map_err(engine_err)?;
+                v.map(|v| from_json(v.value(), "re-offer")).transpose()?
+            };
+            let mut entry = entry.ok_or(StoreError::NotFound)?;
+            entry.notice = None;
+            tx.write(REOFFERS)?.insert(key, to_json(&entry).as_slice()).map_err(engine_err)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>> {
+        self.read(|txn| {
+            let t = txn.open_table(REOFFERS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.range((kid, "")..).map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                if k.value().0 != kid {
+                    break;
+                }
+                out.push(from_json(v.value(), "re-offer")?);
+            }
+            Ok(out)
+        })
     }
 }

@@ -93,6 +93,9 @@ pub enum Conflict {
     RegistryPositionMoved,
     /// A registry change record is not at the version a settlement was computed from.
     RegistryRecordChanged,
+    /// This credential already has an entry in its key's re-issuance (it was re-offered or
+    /// skipped before): nothing was written, so no one is re-offered twice.
+    AlreadyReoffered,
 }
 
 impl From<Conflict> for StoreError {
@@ -501,6 +504,64 @@ pub struct RegistrySettle {
     pub audit: Vec<AuditEntry>,
 }
 
+/// What became of one credential signed by a revoked key ([`Store::record_reoffer`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReofferOutcome {
+    /// A new offer (this generation of the application's offer) was made to the holder.
+    Offered { generation: u32 },
+    /// Nothing to re-offer, and why: `revoked` (the credential itself is), `expired`, or
+    /// `superseded` (the application holds a newer credential).
+    Skipped { reason: String },
+}
+
+/// One credential's entry in a key's re-issuance: written once, with its re-offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReofferEntry {
+    /// The revoked key.
+    pub kid: String,
+    /// The credential it signed.
+    pub credential: CredentialId,
+    pub application: ApplicationId,
+    pub at: u64,
+    #[serde(flatten)]
+    pub outcome: ReofferOutcome,
+    /// The offer's secrets (pre-authorized code and transaction code), sealed by the service,
+    /// until the notice carrying them is handed to the notifier ([`Store::reoffer_sent`]): a
+    /// re-issuance interrupted between the two sends the same offer again instead of losing it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "sealed_b64")]
+    pub notice: Option<Vec<u8>>,
+}
+
+/// The new offer written with a re-offer's entry: as [`Store::renew_offer`].
+#[derive(Debug, Clone)]
+pub struct Reoffer {
+    pub app: AppChange,
+    pub code_hash: Digest,
+    pub code: CodeRow,
+}
+
+/// Sealed bytes as base64url in JSON.
+mod sealed_b64 {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&B64.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => B64.decode(s).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Where the issuer keeps its state. One method per atomic change; see the module docs.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug + 'static {
@@ -706,6 +767,46 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Every credential resting on a card: those whose [`CredentialRow::card`] is `card`, in id
     /// order (indexed when the credential is issued).
     async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>>;
+
+    // ----- custody: when keys were first published, credentials by key, re-issuance -----
+
+    /// Stores a signed trust list as [`Store::publish_trust_list`] does (only if its `seq` is
+    /// higher than the stored one's; `false` otherwise, and then nothing at all is written) and,
+    /// in the same transaction, appends `audit` and records `at` as the **first publication** of
+    /// every key id in `kids` that has none yet. A first publication, once recorded, never moves:
+    /// it is when verifiers could first learn the key, which the rule for activating a `next` key
+    /// waits on (`keys::check_activation`).
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool>;
+    /// When each key id was first in a published trust list (UNIX seconds), in key id order.
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>>;
+    /// The credentials signed by `kid` ([`CredentialRow::kid`]), in credential id order, starting
+    /// after `after` (exclusive), at most `limit`. Paging by id means a caller that reads them all
+    /// reads each credential once (the embedded engine scans, PostgreSQL uses an index).
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>>;
+    /// Records one step of a key's re-issuance, **at most once per (kid, credential)**: the
+    /// entry, and for a re-offer the new offer of the credential's application (as
+    /// [`Store::renew_offer`]: the application written at the version it was computed from, its
+    /// old code removed, the new code stored), and the audit entry, together. An entry for the
+    /// same kid and credential already there: [`Conflict::AlreadyReoffered`], and nothing is
+    /// written (so a re-issuance that is interrupted and run again, or run by two nodes at once,
+    /// re-offers each credential once). A version that moved: [`Conflict::ApplicationChanged`].
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()>;
+    /// Marks a re-offer's notice as handed to the notifier: drops the entry's sealed notice and
+    /// appends `audit`. [`StoreError::NotFound`] when there is no such entry.
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()>;
+    /// Every entry of `kid`'s re-issuance, in credential id order.
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>>;
 }
 
 /// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with

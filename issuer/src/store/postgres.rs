@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_nonces.sql")),
     (3, include_str!("../../migrations/0003_registry_changes.sql")),
+    (5, include_str!("../../migrations/0005_custody.sql")),
 ];
 
 /// Shards of a list's allocation counter.
@@ -1065,6 +1066,123 @@ impl Store for Postgres {
 
     async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
         self.card_credentials(card).await
+    }
+
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let n = exec(
+                &tx,
+                "INSERT INTO trust_lists (seq, jws) SELECT $1::bigint, $2::text \
+                     WHERE $1::bigint > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
+                &[&(list.seq as i64), &list.jws],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 1 {
+                exec(&tx, "DELETE FROM trust_lists WHERE seq < $1::bigint - 30 * 86400", &[&(list.seq as i64)])
+                    .await
+                    .map_err(pg_err)?;
+                exec(
+                    &tx,
+                    "INSERT INTO key_publications (kid, first_published) SELECT k, $2 FROM unnest($1::text[]) AS k \
+                         ON CONFLICT (kid) DO NOTHING",
+                    &[&kids, &(at as i64)],
+                )
+                .await
+                .map_err(pg_err)?;
+                audit_append(&tx, &audit).await?;
+            }
+            n == 1
+        })
+    }
+
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>> {
+        let c = self.client().await?;
+        let rows =
+            read(&c, "SELECT kid, first_published FROM key_publications ORDER BY kid", &[]).await.map_err(pg_err)?;
+        Ok(rows.into_iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64)).collect())
+    }
+
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>> {
+        let c = self.client().await?;
+        let rows = read(
+            &c,
+            "SELECT body FROM credentials WHERE body->>'kid' = $1 AND id > $2 ORDER BY body->>'kid', id LIMIT $3",
+            &[&kid, &after.map_or("", |a| a.as_str()), &(limit as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+        rows.into_iter().map(|r| from_value(r.get(0), "credential")).collect()
+    }
+
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            // The application first (every change locks it first), then the entry.
+            let old = match &offer {
+                Some(o) => Some(lock_app(&tx, &o.app).await?),
+                None => None,
+            };
+            let n = exec(
+                &tx,
+                "INSERT INTO reoffers (kid, credential, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&entry.kid, &entry.credential.as_str(), &json(&entry)],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 0 {
+                return Err(Conflict::AlreadyReoffered.into());
+            }
+            if let (Some(o), Some(old)) = (&offer, &old) {
+                write_app(&tx, &o.app).await?;
+                if let Some(previous) = &old.offer {
+                    exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&previous.code.0.as_slice()])
+                        .await
+                        .map_err(pg_err)?;
+                }
+                exec(
+                    &tx,
+                    "INSERT INTO codes (hash, body) VALUES ($1, $2)",
+                    &[&o.code_hash.0.as_slice(), &json(&o.code)],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE reoffers SET body = body - 'notice' WHERE kid = $1 AND credential = $2",
+                &[&kid, &credential.as_str()],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>> {
+        let c = self.client().await?;
+        let rows =
+            read(&c, "SELECT body FROM reoffers WHERE kid = $1 ORDER BY credential", &[&kid]).await.map_err(pg_err)?;
+        rows.into_iter().map(|r| from_value(r.get(0), "re-offer")).collect()
     }
 }
 
