@@ -221,14 +221,21 @@ impl Service {
         Ok(Nonce { value: value.to_string(), expires_in: self.settings.nonce_ttl })
     }
 
-    /// The access token behind a bearer, if it is live.
+    /// The access token behind a bearer, if it is live. A token that has issued its credential
+    /// stays usable for fetching that credential again (and nonces to do it) for as long as an
+    /// offer lives: a wallet whose answer was lost, and which comes back after the token's few
+    /// minutes, is not stranded (its code is spent, and the application is closed).
     async fn live_access(&self, bearer: &str, now: u64) -> Result<(Digest, AccessRow)> {
         if bearer.is_empty() || bearer.len() > MAX_SECRET {
             return Err(WalletError::InvalidToken.into());
         }
         let hash = hash_secret(bearer);
         let access = self.store.access(&hash).await?.ok_or(WalletError::InvalidToken)?;
-        if access.expires_at < now {
+        let until = match access.credential {
+            Some(_) => access.expires_at.saturating_add(self.settings.offer_ttl),
+            None => access.expires_at,
+        };
+        if until < now {
             return Err(WalletError::InvalidToken.into());
         }
         Ok((hash, access))
@@ -270,7 +277,15 @@ impl Service {
             self.use_nonces(&nonces, access_hash, now).await?;
             return self.redeliver(issued, &holders).await;
         }
-        for _attempt in 0..8 {
+        for attempt in 0..8 {
+            if attempt > 0 {
+                // A concurrent request with the same token may have issued meanwhile (the
+                // application changed under this one): then it is the same credential.
+                if let Some(issued) = self.store.access(&access_hash).await?.and_then(|a| a.credential) {
+                    self.use_nonces(&nonces, access_hash, now).await?;
+                    return self.redeliver(&issued, &holders).await;
+                }
+            }
             let mut view = self.load(&access.application).await?;
             if view.meta.offer.as_ref().map(|o| o.generation) != Some(access.generation) {
                 return Err(WalletError::InvalidToken.into());
@@ -365,9 +380,15 @@ impl Service {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|_| ServiceError::internal("stored holder key does not parse"))?;
         let view = self.load(&cred.application).await?;
-        let day = verifier::Date::from_unix_vn(cred.issued_at);
+        let now = self.now();
+        let signer = self.signer_for(now)?;
+        // Signed again with the first issuance's dates, unless this node's key began signing
+        // after them (a rotation since, or another node answering): verifiers refuse a credential
+        // dated before its key's signing period, so it gets today's date instead.
+        let sign_from = self.custody.record(signer.kid()).map_or(0, |r| r.sign_from);
+        let iat = if sign_from > cred.issued_at { now } else { cred.issued_at };
+        let day = verifier::Date::from_unix_vn(iat);
         let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), day);
-        let signer = self.signer_for(self.now())?;
         let uri = self.status_uri(cred.status_list);
         let batch = issue::issue(
             signer.as_ref(),
@@ -375,7 +396,7 @@ impl Service {
             &claims,
             &keys,
             (&uri, cred.status_list, cred.status_idx),
-            cred.issued_at,
+            iat,
         )
         .map_err(ServiceError::internal)?;
         tracing::info!(credential = %cred.id, "credential delivered again for a retried request");

@@ -241,8 +241,14 @@ impl Service {
         };
         let new =
             NewApplication { id: id.clone(), meta: meta.clone(), sealed: self.seal_record(&id, &record), identity };
-        self.store.insert_application(new, self.audit(now, who, "application.submitted", &id, None)).await?;
-        Ok(ApplicationView { id, version: 1, meta, record })
+        let view = ApplicationView { id: id.clone(), version: 1, meta, record };
+        let mut audit = self.audit(now, who, "application.submitted", &id, None);
+        self.record(idem.as_ref(), &view, &mut audit);
+        match self.store.insert_application(new, audit).await {
+            Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
+            r => r?,
+        }
+        Ok(view)
     }
 
     /// An application, for staff: officers see their own reception point's only.

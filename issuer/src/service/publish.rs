@@ -132,13 +132,23 @@ impl Service {
         let changed = self.published.read(|s| s.signed_keys_version != Some(keys_version));
         // Production keeps the root offline: the list is prepared on request and comes back
         // signed (`service::keys`); only development signs here.
+        // A failure here must not stop the status lists below from being signed.
+        let mut trust_failure = None;
         if (force || stale || changed) && !self.custody.is_production() {
             let seq = now.max(stored.as_ref().map_or(0, |t| t.seq) + 1);
             let list = self.build_trust_list(keys.into_iter().map(|(_, k)| k).collect(), &lists, seq, now);
-            if self.publish_signed_here(&list, now).await? {
-                tracing::info!(seq, "trust list signed");
+            match self.publish_signed_here(&list, now).await {
+                Ok(true) => {
+                    tracing::info!(seq, "trust list signed");
+                    self.published.write(|s| s.signed_keys_version = Some(keys_version));
+                }
+                // Another node stored a newer one: it is served below.
+                Ok(false) => self.published.write(|s| s.signed_keys_version = Some(keys_version)),
+                Err(e) => {
+                    tracing::error!(error = %e, "signing the trust list failed");
+                    trust_failure = Some(e);
+                }
             }
-            self.published.write(|s| s.signed_keys_version = Some(keys_version));
         }
         if let Some(t) = self.store.trust_list().await? {
             if self.published.read(|s| s.trust_seq != t.seq) {
@@ -149,7 +159,13 @@ impl Service {
             }
         }
 
-        // Status lists, signed with this node's key.
+        // Status lists, signed with this node's key, while verifiers would accept what it signs:
+        // a key revoked through the store, or past its signing period, signs nothing more (the
+        // tokens already served age out; `/healthz` and the key report say why).
+        if let Err(e) = self.signer_for(now) {
+            tracing::error!(error = %e, "not signing status lists: this node's key cannot sign");
+            return trust_failure.map_or(Ok(()), Err);
+        }
         let status_version = self.store.status_version().await?;
         let signer = self.custody.signer().kid().to_string();
         let last_signing = self.published.read(|s| s.last_status_signing);
@@ -167,7 +183,7 @@ impl Service {
                 self.sign_status_list(list, now, status_version).await?;
             }
         }
-        Ok(())
+        trust_failure.map_or(Ok(()), Err)
     }
 
     /// The status lists, opening the first one on a fresh store.

@@ -134,9 +134,10 @@ impl<T: Send, F: FnOnce(&Tx<'_>) -> Result<T> + Send> Job for Change<T, F> {
 
     fn finish(self: Box<Self>, durable: Result<()>) {
         let out = match (self.result, durable) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(v)), Ok(())) => Ok(v),
+            // The group did not become durable: neither did this change, nor what a refusal was
+            // decided on.
             (_, Err(e)) => Err(e),
+            (Some(r), Ok(())) => r,
             (None, Ok(())) => Err(StoreError::Engine("change not applied".into())),
         };
         // The caller may have gone away (client disconnected): the change stands regardless.
@@ -333,6 +334,7 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
             }
         };
         let mut applied: Vec<Box<dyn Job>> = Vec::new();
+        let mut refused: Vec<Box<dyn Job>> = Vec::new();
         let mut failed_group = false;
         let mut next = Some(first);
         while let Some(mut job) = next.take() {
@@ -346,8 +348,10 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
                 failed_group = true;
                 break;
             } else {
-                // Refused before writing: nothing of it is in the transaction.
-                job.finish(Ok(()));
+                // Refused before writing: nothing of it is in the transaction. Its answer waits
+                // for the group all the same: it was decided on the changes before it, which are
+                // not durable yet (an idempotency key taken by one of them, say).
+                refused.push(job);
             }
             if applied.len() < MAX_GROUP {
                 next = carried.pop_front().or_else(|| rx.try_recv().ok());
@@ -361,7 +365,7 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
         busy = applied.len() > 1;
         if failed_group {
             let _ = txn.abort();
-            for job in applied {
+            for job in applied.into_iter().chain(refused) {
                 job.finish(Err(StoreError::Engine(
                     "another change of the same group failed; nothing was saved".into(),
                 )));
@@ -370,6 +374,9 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
         }
         if applied.is_empty() {
             let _ = txn.abort();
+            for job in refused {
+                job.finish(Ok(()));
+            }
             continue;
         }
         let durable = txn.commit().map_err(engine_err);
@@ -379,6 +386,10 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) 
             tracing::error!(error = ?durable.as_ref().err(), "group commit failed; its changes are not acknowledged");
         }
         for job in applied {
+            job.finish(durable.clone());
+        }
+        // A refusal decided on changes that did not become durable is no answer: retry.
+        for job in refused {
             job.finish(durable.clone());
         }
     }

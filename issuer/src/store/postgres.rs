@@ -262,8 +262,15 @@ impl Postgres {
     /// Connects (a pool of up to `gate`'s writes in flight, at most 32 connections) and applies
     /// the migrations the database lacks.
     pub async fn connect(url: &str, gate: WriteGate) -> std::result::Result<Self, ConnectError> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        // No statement, lock wait or idle transaction may hold a connection (and a place in the
+        // write gate) for long: a stuck peer turns into a retryable error, not a stalled node.
+        if config.get_options().is_none() {
+            config.options(
+                "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=15000",
+            );
+        }
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(32)
@@ -699,7 +706,7 @@ impl Store for Postgres {
             .map_err(pg_err)?;
             exec(
                 &tx,
-                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16)",
+                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16 FOR UPDATE SKIP LOCKED)",
                 &[&(purge_before as i64)],
             )
             .await
@@ -744,8 +751,19 @@ impl Store for Postgres {
             return Err(Conflict::InvalidNonce.into());
         }
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            // The application first (every change locks it first), then its token.
-            let old = lock_app(&tx, app).await?;
+            // Locks in the order every change takes them: the application, its code, its token.
+            let row =
+                query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&app.id.as_str()])
+                    .await
+                    .map_err(pg_err)?
+                    .ok_or(StoreError::NotFound)?;
+            let version = row.get::<_, i64>(0) as u64;
+            let old: AppMeta = from_value(row.get(1), "application summary")?;
+            if let Some(offer) = &old.offer {
+                query(&tx, "SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE", &[&offer.code.0.as_slice()])
+                    .await
+                    .map_err(pg_err)?;
+            }
             let row =
                 query_opt(&tx, "SELECT body FROM access_tokens WHERE hash = $1 FOR UPDATE", &[&access.0.as_slice()])
                     .await
@@ -754,8 +772,13 @@ impl Store for Postgres {
                 Some(r) => from_value(r.get(0), "access token")?,
                 None => return Err(Conflict::InvalidToken.into()),
             };
+            // A concurrent request with the same token that committed first: the same credential
+            // (decided before the version, which that request moved).
             if let Some(issued) = token.credential {
                 return Err(Conflict::AlreadyIssued(issued).into());
+            }
+            if version != app.expected_version {
+                return Err(Conflict::ApplicationChanged.into());
             }
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
