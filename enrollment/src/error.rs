@@ -69,6 +69,14 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A line of the registry's change log is malformed (see `docs/registry.md`).
+    #[error("registry changes line {line}: {message}")]
+    ChangeLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The holiday calendar file is malformed.
     #[error("holiday calendar: {message}")]
     Calendar {

@@ -6,7 +6,9 @@
 //! * `reason-<code>` for every [`Reason`] (`_` written as `-`), see [`Reason::message_id`];
 //! * `status-<code>` for every workflow [`Status`];
 //! * the guidance messages in [`GUIDANCE_IDS`] (`guide-biometrics-appointment` takes `$date` and
-//!   `$point`, `deadline-notice` takes `$days` and `$date`; see [`format_date`]).
+//!   `$point`, `deadline-notice` takes `$days` and `$date`; see [`format_date`]);
+//! * the holder's notices after a registry change, `registry-*` (see
+//!   [`crate::registry_changes::message_ids`]).
 //!
 //! Tests fail when a language lacks an id another has, when a reason or status has no message, or when a
 //! message does not format cleanly. Bundles are the concurrent (`Send + Sync`) kind so one [`Localizer`]
@@ -246,6 +248,9 @@ mod tests {
         args.set("code", "123456");
         args.set("length", 6);
         args.set("left", 2);
+        // Registry change notices: the renewal's decision day and the renewal offer's link.
+        args.set("due", format_date(lang, date!(2026 - 03 - 10)));
+        args.set("link", "openid-credential-offer://?credential_offer=x");
         args
     }
 
@@ -269,13 +274,15 @@ mod tests {
             }
         }
         // And nothing is defined that no code uses. The `api-*` messages belong to the issuer's
-        // HTTP API, whose own test checks each one it returns.
-        let union: BTreeSet<String> = union.into_iter().filter(|id| !id.starts_with("api-")).collect();
+        // HTTP API and the `console-*` ones to its console, whose own tests check each one they use.
+        let union: BTreeSet<String> =
+            union.into_iter().filter(|id| !id.starts_with("api-") && !id.starts_with("console-")).collect();
         let expected: BTreeSet<String> = Reason::ALL
             .iter()
             .map(|r| r.message_id())
             .chain(Status::ALL.iter().map(|s| s.message_id()))
             .chain(GUIDANCE_IDS.iter().map(|s| s.to_string()))
+            .chain(crate::registry_changes::message_ids())
             .collect();
         assert_eq!(union, expected);
     }

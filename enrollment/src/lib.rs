@@ -82,6 +82,7 @@
 //! | [`tk01`] | the TK01 form: field types, ICAO transliteration, parsing raw JSON with reason codes |
 //! | [`eligibility`] | age, residence card validity, guardian, one credential per person |
 //! | [`registry`] | the national-registry check behind the [`registry::NationalRegistry`] trait |
+//! | [`registry_changes`] | the registry's change feed, and what a change means for the credentials on a card |
 //! | [`workflow`] | application states and the officer actions that move between them |
 //! | [`biometrics`] | portrait and fingerprint uploads: type by magic bytes, size, position, quality, SHA-256 |
 //! | [`deadline`] | working days, the holiday calendar and the due date |
@@ -98,6 +99,7 @@ pub mod deadline;
 pub mod eligibility;
 pub mod i18n;
 pub mod registry;
+pub mod registry_changes;
 pub mod reports;
 pub mod text;
 pub mod tk01;

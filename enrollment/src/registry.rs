@@ -9,6 +9,13 @@
 //! passport number. The [`RegistryAnswer`] reports facts (found, matches, valid, biometrics on file) and
 //! every mismatch as a [`Reason`], so the officer sees all of them. Names are compared on their ICAO 9303
 //! Latin form with spaces ignored, so `김민준 / KIM MIN JUN`, `Kim Min-jun` and `KIM MINJUN` agree.
+//!
+//! The registries also publish what happens to cards after enrollment (revoked, expired, replaced,
+//! reinstated): [`NationalRegistry::changes_after`] is that **change feed**, and
+//! [`crate::registry_changes`] says what each change means for the credentials resting on the card.
+//! [`FileRegistry::with_change_log`] gives the stand-in a change log file (JSON Lines, appended to)
+//! that feeds both the feed and its own answers: a card the log revokes, expires or replaces is
+//! answered as such, and a replacement card is known under its new number.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,6 +23,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use crate::registry_changes::{Change, ChangeLogFile, RegistryChange};
 use crate::tk01::{
     CardNumber, LatinName, Nationality, PassportNumber, PersonName, ResidenceKind, Sex, Tk01Application,
 };
@@ -86,6 +94,22 @@ impl RegistryAnswer {
 pub trait NationalRegistry: Send + Sync {
     /// Looks the applicant and card up.
     fn check(&self, q: &RegistryQuery) -> RegistryAnswer;
+
+    /// The change feed: the registry's changes to residence cards with a feed position (`seq`)
+    /// greater than `after`, oldest first, at most `limit`. Positions only grow, so a caller that
+    /// stores the last position it applied resumes exactly there. Nothing past an entry that
+    /// cannot be read is ever returned: the entries before it come first, then the error (the
+    /// caller tries again later). A registry without a feed has no changes.
+    fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<RegistryChange>, Error> {
+        let _ = (after, limit);
+        Ok(Vec::new())
+    }
+
+    /// How many changes the feed holds after `after`, when it can tell cheaply (progress reports).
+    fn backlog(&self, after: u64) -> Option<u64> {
+        let _ = after;
+        None
+    }
 }
 
 /// A residence card's status in the registry.
@@ -150,12 +174,13 @@ impl RegistryRecord {
     }
 }
 
-/// The registries as a JSON Lines file loaded into memory.
+/// The registries as a JSON Lines file loaded into memory, with an optional change log.
 #[derive(Debug, Clone, Default)]
 pub struct FileRegistry {
     records: Vec<(RegistryRecord, String)>,
     by_card: HashMap<String, usize>,
     by_passport: HashMap<String, Vec<usize>>,
+    changes: Option<std::sync::Arc<ChangeLogFile>>,
 }
 
 impl FileRegistry {
@@ -201,13 +226,83 @@ impl FileRegistry {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
+
+    /// Adds a change log (JSON Lines, appended to by the registry; `docs/registry.md`): the change
+    /// feed reads it, and [`NationalRegistry::check`] answers with the changes applied.
+    pub fn with_change_log(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.changes = Some(std::sync::Arc::new(ChangeLogFile::new(path)));
+        self
+    }
+
+    /// The record a card number names, with what the change log says since: the card's status
+    /// and last valid day as changed (a replaced card answers as revoked), and a replacement card
+    /// known under its new number (the person's record with the new card). The log is read up to
+    /// its first bad line (the feed reports the line).
+    fn current(&self, number: &str) -> Option<(RegistryRecord, &str)> {
+        let base = self.by_card.get(number).and_then(|&i| self.records.get(i));
+        let Some(log) = &self.changes else {
+            return base.map(|(r, latin)| (r.clone(), latin.as_str()));
+        };
+        let (changes, _): (Vec<RegistryChange>, _) = log.with_changes(|all| {
+            all.iter()
+                .filter(|c| {
+                    c.card().as_str() == number
+                        || matches!(c.change(), Change::Replaced { new_card } if new_card.number().as_str() == number)
+                })
+                .cloned()
+                .collect()
+        });
+        let mut current = base.map(|(r, latin)| (r.clone(), latin.as_str()));
+        for c in &changes {
+            match c.change() {
+                Change::Replaced { new_card } if new_card.number().as_str() == number => {
+                    // A new card: the person of the old one, with this card, in force.
+                    let old = self.by_card.get(c.card().as_str()).and_then(|&i| self.records.get(i));
+                    if let Some((r, latin)) = old {
+                        let mut r = r.clone();
+                        r.residence_card = RegistryCard {
+                            number: new_card.number().clone(),
+                            kind: new_card.kind(),
+                            issued_on: Some(new_card.issued_on()),
+                            expires_on: new_card.expires_on(),
+                            status: CardStatus::Valid,
+                        };
+                        current = Some((r, latin.as_str()));
+                    }
+                }
+                change => {
+                    if let Some((r, _)) = &mut current {
+                        match change {
+                            Change::Revoked | Change::Replaced { .. } => r.residence_card.status = CardStatus::Revoked,
+                            Change::Expired { last_valid_day } => {
+                                r.residence_card.expires_on = r.residence_card.expires_on.min(*last_valid_day);
+                            }
+                            Change::Reinstated => r.residence_card.status = CardStatus::Valid,
+                        }
+                    }
+                }
+            }
+        }
+        current
+    }
 }
 
 impl NationalRegistry for FileRegistry {
+    fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<RegistryChange>, Error> {
+        match &self.changes {
+            Some(log) => log.changes_after(after, limit),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn backlog(&self, after: u64) -> Option<u64> {
+        self.changes.as_ref().map(|log| log.backlog(after))
+    }
+
     fn check(&self, q: &RegistryQuery) -> RegistryAnswer {
         let mut answer = RegistryAnswer::default();
-        let by_card = self.by_card.get(q.card_number.as_str()).and_then(|&i| self.records.get(i));
-        let (record, latin) = match by_card {
+        let by_card = self.current(q.card_number.as_str());
+        let (record, latin) = match &by_card {
             Some(found) => {
                 answer.card_found = true;
                 found
@@ -407,6 +502,53 @@ mod tests {
         f.write_all(SAMPLE.as_bytes()).unwrap();
         assert_eq!(FileRegistry::load(f.path()).unwrap().len(), sample().len());
         assert!(matches!(FileRegistry::load("/nonexistent/registry.jsonl"), Err(Error::Io { .. })));
+    }
+
+    #[test]
+    fn the_change_log_feeds_the_answers_and_the_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("changes.jsonl");
+        let reg = sample().with_change_log(&log);
+        assert!(reg.check(&kim_query()).is_clear(), "no log yet: the sample as it is");
+        assert!(reg.changes_after(0, 10).unwrap().is_empty());
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let at = r#""at":"2026-03-01T09:00:00+07:00""#;
+        let mut append = |line: String| writeln!(f, "{line}").unwrap();
+        append(format!(r#"{{"seq":1,"card":"TRC0012345","event":"revoked",{at},"reason":"deportation"}}"#));
+        assert_eq!(reg.check(&kim_query()).mismatches, vec![Reason::CardRevoked]);
+        append(format!(r#"{{"seq":2,"card":"TRC0012345","event":"reinstated",{at},"reason":"decision_annulled"}}"#));
+        assert!(reg.check(&kim_query()).is_clear());
+        append(format!(
+            r#"{{"seq":3,"card":"TRC0012345","event":"expired",{at},"reason":"expiry","last_valid_day":"2026-03-01"}}"#
+        ));
+        assert_eq!(reg.check(&kim_query()).mismatches, vec![Reason::CardExpired], "past its new last day");
+        let mut on_the_day = kim_query();
+        on_the_day.today = date!(2026 - 03 - 01);
+        assert!(reg.check(&on_the_day).is_clear(), "valid through its last day");
+        append(format!(
+            r#"{{"seq":7,"card":"TRC0023456","event":"replaced",{at},"reason":"renewal","new_card":{{"number":"PRC0099001","kind":"permanent","issued_on":"2026-03-01","expires_on":"2036-02-28"}}}}"#
+        ));
+        // The replaced card is no longer in force; the new one is known, for the same person.
+        assert_eq!(record_query(&reg, "TRC0023456", date!(2026 - 03 - 02)).mismatches, vec![Reason::CardRevoked]);
+        let mut q = RegistryQuery {
+            full_name_latin: "WANG FANG".parse().unwrap(),
+            date_of_birth: date!(1985 - 11 - 03),
+            nationality: "CHN".parse().unwrap(),
+            passport_number: "EA1234567".parse().unwrap(),
+            card_number: "PRC0099001".parse().unwrap(),
+            card_kind: ResidenceKind::Permanent,
+            today: date!(2026 - 03 - 02),
+        };
+        let a = reg.check(&q);
+        assert!(a.is_clear() && a.biometrics_on_file, "{a:?}");
+        q.card_kind = ResidenceKind::Temporary;
+        assert_eq!(reg.check(&q).mismatches, vec![Reason::CardKindMismatch]);
+        // The feed: in order, from a position, bounded; and how much is left.
+        let seqs: Vec<u64> = reg.changes_after(2, 10).unwrap().iter().map(|c| c.seq()).collect();
+        assert_eq!(seqs, vec![3, 7]);
+        assert_eq!(reg.changes_after(0, 2).unwrap().len(), 2);
+        assert_eq!(reg.backlog(3), Some(1));
+        assert_eq!(sample().backlog(0), None, "no log, no feed");
     }
 
     #[test]

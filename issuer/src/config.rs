@@ -57,6 +57,17 @@ pub const KEYS: &[&str] = &[
     "health.max_status_list_age_s",
     "audit.checkpoint_interval_s",
     "audit.failure_report_interval_s",
+    "registry_changes",
+    "registry_sync_interval_s",
+    "custody.production",
+    "custody.root_key",
+    "custody.passphrase_file",
+    "custody.hsm_module",
+    "custody.hsm_token",
+    "custody.hsm_pin_file",
+    "custody.rotation_warning_days",
+    "custody.verifier_sync_interval_s",
+    "custody.reoffer_rate",
 ];
 
 /// How logs are written to stderr.
@@ -92,6 +103,47 @@ pub struct File {
     pub metrics: MetricsSettings,
     pub health: Health,
     pub audit: AuditSettings,
+    /// The registry's change log (JSON Lines; docs/registry.md).
+    pub registry_changes: Option<PathBuf>,
+    /// Seconds between runs of the registry change job (0: only when an admin asks).
+    pub registry_sync_interval_s: u64,
+    pub custody: CustodySettings,
+}
+
+/// Where the keys are and how they open (docs/key-ceremony.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustodySettings {
+    /// No root private key on the node; the keystore opens with a passphrase.
+    pub production: bool,
+    /// The root public key verifiers pin (base64url, or `@FILE`); required in production.
+    pub root_key: Option<String>,
+    /// The keystore passphrase's file (else `--passphrase-fd`, `VNEID_KEYS_PASSPHRASE`, a prompt).
+    pub passphrase_file: Option<PathBuf>,
+    /// A PKCS#11 module holding the signing keys, and its token's label.
+    pub hsm_module: Option<PathBuf>,
+    pub hsm_token: Option<String>,
+    /// The token's user PIN file (else `--hsm-pin-fd`, `VNEID_HSM_PIN`, a prompt).
+    pub hsm_pin_file: Option<PathBuf>,
+    pub rotation_warning_days: u64,
+    pub verifier_sync_interval_s: u64,
+    pub reoffer_rate: u32,
+}
+
+impl Default for CustodySettings {
+    fn default() -> Self {
+        Self {
+            production: false,
+            root_key: None,
+            passphrase_file: None,
+            hsm_module: None,
+            hsm_token: None,
+            hsm_pin_file: None,
+            rotation_warning_days: 30,
+            verifier_sync_interval_s: 7 * 86_400,
+            reoffer_rate: 20,
+        }
+    }
 }
 
 impl Default for File {
@@ -115,6 +167,9 @@ impl Default for File {
             metrics: MetricsSettings::default(),
             health: Health::default(),
             audit: AuditSettings::default(),
+            registry_changes: None,
+            registry_sync_interval_s: 300,
+            custody: CustodySettings::default(),
         }
     }
 }
@@ -326,6 +381,13 @@ pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> anyhow
     Ok(file)
 }
 
+/// Secrets read from inherited file descriptors (flags only: a descriptor is the process's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretFds {
+    pub passphrase: Option<u32>,
+    pub hsm_pin: Option<u32>,
+}
+
 /// The process's environment, for [`load`].
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -334,6 +396,11 @@ pub fn process_env(name: &str) -> Option<String> {
 impl File {
     /// The service's settings.
     pub fn into_config(self) -> anyhow::Result<crate::Config> {
+        self.into_config_with(SecretFds::default())
+    }
+
+    /// [`File::into_config`], with secrets that may also come from inherited file descriptors.
+    pub fn into_config_with(self, fds: SecretFds) -> anyhow::Result<crate::Config> {
         let mut c = crate::Config::new(self.data, self.listen);
         c.public_url = self.public_url;
         c.registry = self.registry;
@@ -355,6 +422,32 @@ impl File {
         c.health = self.health;
         c.audit = self.audit;
         c.log_format = self.log_format;
+        c.registry_changes = self.registry_changes;
+        c.registry_sync_interval = std::time::Duration::from_secs(self.registry_sync_interval_s);
+        let k = self.custody;
+        c.rotation = keys::RotationPolicy {
+            warn_before: k.rotation_warning_days.saturating_mul(86_400),
+            sync_interval: k.verifier_sync_interval_s,
+        };
+        c.reoffer_rate = k.reoffer_rate;
+        c.hsm = match (k.hsm_module, k.hsm_token) {
+            (Some(module), Some(token)) => Some(crate::unlock::Hsm {
+                module,
+                token,
+                pin: keys::SecretSource::choose(k.hsm_pin_file, fds.hsm_pin, keys::PIN_ENV),
+            }),
+            (None, None) => None,
+            _ => bail!("custody.hsm_module and custody.hsm_token go together"),
+        };
+        c.key_mode = match (k.production, k.root_key) {
+            (true, Some(root)) => crate::unlock::KeyMode::Production {
+                root: crate::unlock::parse_root_key(&root)?,
+                passphrase: keys::SecretSource::choose(k.passphrase_file, fds.passphrase, keys::PASSPHRASE_ENV),
+            },
+            (true, None) => bail!("production mode needs the root public key (custody.root_key, --root-key)"),
+            (false, Some(_)) => bail!("custody.root_key (--root-key) is for production mode (--production)"),
+            (false, None) => crate::unlock::KeyMode::Development,
+        };
         Ok(c)
     }
 }
@@ -381,6 +474,12 @@ mod tests {
             ..File::default()
         };
         f.status_lists.max_entries = Some(10);
+        f.registry_changes = Some("changes.jsonl".into());
+        f.custody.root_key = Some("@root.pub".into());
+        f.custody.passphrase_file = Some("pass".into());
+        f.custody.hsm_module = Some("/usr/lib/softhsm/libsofthsm2.so".into());
+        f.custody.hsm_token = Some("vneid".into());
+        f.custody.hsm_pin_file = Some("pin".into());
         f.http.client_ip_header = Some("x-forwarded-for".into());
         f
     }

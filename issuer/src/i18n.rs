@@ -84,6 +84,49 @@ pub fn tx_code_notice(lang: Lang, code: &str, expires_at: u64) -> String {
     localizer().map_or_else(|| "api-notify-tx-code".to_owned(), |l| l.message(lang, "api-notify-tx-code", Some(&args)))
 }
 
+/// A holder's notice after a registry change (subject, text): `day` is the day of the change
+/// (for an expiry, the card's last valid day), `due` the renewal's decision day.
+pub fn registry_notice(
+    lang: Lang,
+    reason: enrollment::registry_changes::ChangeReason,
+    day: verifier::Date,
+    due: Option<verifier::Date>,
+) -> (String, String) {
+    let to_time = crate::service::rules::to_time;
+    match localizer() {
+        Some(l) => {
+            let n = enrollment::registry_changes::notice(l, lang, reason, to_time(day), due.map(to_time));
+            (n.subject, n.text)
+        }
+        None => (reason.subject_id(), reason.notice_id()),
+    }
+}
+
+/// The renewal offer's notice (subject, text with the link), until the offer expires.
+pub fn renewal_offer_notice(lang: Lang, link: &str, expires_at: u64) -> (String, String) {
+    let until = crate::service::rules::to_time(verifier::Date::from_unix_vn(expires_at));
+    match localizer() {
+        Some(l) => {
+            let n = enrollment::registry_changes::renewal_offer_notice(l, lang, link, until);
+            (n.subject, n.text)
+        }
+        None => (
+            enrollment::registry_changes::RENEWAL_OFFER_IDS[0].to_owned(),
+            enrollment::registry_changes::RENEWAL_OFFER_IDS[1].to_owned(),
+        ),
+    }
+}
+
+/// The SMS / e-mail text of a re-offer: the credential must be received again (its signing key
+/// was withdrawn), with the transaction code and the offer's last day.
+pub fn reoffer_notice(lang: Lang, code: &str, expires_at: u64) -> String {
+    let mut args = enrollment::i18n::FluentArgs::new();
+    args.set("code", code.to_owned());
+    let day = verifier::Date::from_unix_vn(expires_at);
+    args.set("date", enrollment::i18n::format_date(lang, crate::service::rules::to_time(day)));
+    localizer().map_or_else(|| "api-notify-reoffer".to_owned(), |l| l.message(lang, "api-notify-reoffer", Some(&args)))
+}
+
 /// The `error_description` of a wallet-facing refusal (with `left`, the wrong transaction codes
 /// still allowed, where it applies).
 pub fn wallet_message(lang: Lang, id: &str, left: Option<u32>) -> String {
@@ -103,6 +146,8 @@ pub const WALLET_MESSAGES: &[&str] = &[
     "api-offer-tx-code-hint",
     "api-notify-tx-code-subject",
     "api-notify-tx-code",
+    "api-notify-reoffer-subject",
+    "api-notify-reoffer",
 ];
 
 /// Guidance for applicants that takes no arguments: how to apply, what to bring, the wallet.
@@ -153,6 +198,14 @@ pub const API_CODES: &[&str] = &[
     "rate_limited",
     "too_many_attempts",
     "too_many_connections",
+    "key_not_synced",
+    "key_not_revoked",
+    "trust_list_signed_here",
+    "trust_list_not_prepared",
+    "trust_list_signature",
+    "trust_list_mismatch",
+    "trust_list_outdated",
+    "trust_list_unavailable",
 ];
 
 #[cfg(test)]

@@ -15,8 +15,10 @@
 //! Dependencies run one way: `http → service → {store, custody, enrollment}`. The HTTP layer
 //! knows no storage engine; the service knows no axum and no engine.
 
+pub mod admin_cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod custody;
 pub mod http;
 pub mod i18n;
@@ -27,6 +29,7 @@ pub mod seal;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod unlock;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,7 +42,6 @@ use zeroize::Zeroizing;
 pub use http::{app, app_with};
 
 use crate::clock::Clock;
-use crate::custody::Custody;
 use crate::seal::Sealer;
 use crate::service::{Parts, Service, Settings};
 use crate::store::{Store, WriteGate};
@@ -84,6 +86,20 @@ pub struct Config {
     pub health: config::Health,
     pub audit: config::AuditSettings,
     pub log_format: config::LogFormat,
+    /// The registry's change log (JSON Lines, appended to; docs/registry.md): the change feed.
+    pub registry_changes: Option<PathBuf>,
+    /// How often the registry change job runs (`Duration::ZERO`: only when an admin asks).
+    pub registry_sync_interval: Duration,
+    /// Development keys beside the data (default), or production: no root private key on the
+    /// node, a keystore opened with a passphrase ([`unlock`]).
+    pub key_mode: unlock::KeyMode,
+    /// Signing keys on a PKCS#11 token instead of in the keystore.
+    pub hsm: Option<unlock::Hsm>,
+    /// When the admin is warned before the active key stops signing, and how long a `next` key
+    /// waits in a published trust list before it may sign (the verifiers' sync interval).
+    pub rotation: keys::RotationPolicy,
+    /// Most re-offers a re-issuance sends per second (the SMS/e-mail gateway's pace).
+    pub reoffer_rate: u32,
 }
 
 impl Config {
@@ -112,6 +128,12 @@ impl Config {
             health: config::Health::default(),
             audit: config::AuditSettings::default(),
             log_format: config::LogFormat::Human,
+            registry_changes: None,
+            registry_sync_interval: Duration::from_secs(300),
+            key_mode: unlock::KeyMode::Development,
+            hsm: None,
+            rotation: keys::RotationPolicy::default(),
+            reoffer_rate: 20,
         }
     }
 
@@ -158,10 +180,15 @@ pub async fn open_with(
     private_folder(&config.data)?;
     let now = clock.now();
     let keys_dir = config.keys_dir();
-    let (deployment, _created) = keys::dev_init(&keys_dir, now).context("opening the keystore")?;
-    let (data_key, index_key) =
-        (deployment.derive_secret("issuer/records/v1")?, deployment.derive_secret("issuer/blind-index/v1")?);
-    let sealer = Sealer::new(&data_key, index_key);
+    let opened = unlock::open_keys(
+        &config.key_mode,
+        config.hsm.as_ref(),
+        &keys_dir,
+        &config.data.join("node-keys"),
+        config.node.as_deref(),
+        now,
+    )?;
+    let sealer = Sealer::new(&opened.data_key, opened.index_key.clone());
     let mut gate = WriteGate::new(config.max_writes_in_flight, config.write_wait);
     if let Some(m) = metrics {
         gate = gate.with_commit_timer(m.commit_seconds.clone());
@@ -174,21 +201,17 @@ pub async fn open_with(
         Some(url) => Arc::new(store::postgres::Postgres::connect(url, gate.clone()).await?),
     };
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let custody = match &config.node {
-        None => Custody::new(deployment, None, None)?,
-        Some(node) => {
-            let (own, _) = keys::dev_init_node(&config.data.join("node-keys"), node, now)
-                .context("opening this node's keystore")?;
-            Custody::new(own, Some(deployment), Some(node.clone()))?
+    let custody = Arc::new(opened.custody);
+    let mut registry = match &config.registry {
+        Some(p) => {
+            enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?
         }
+        None => enrollment::registry::FileRegistry::from_jsonl("")?,
     };
-    let custody = Arc::new(custody);
-    let registry: Arc<dyn enrollment::registry::NationalRegistry> = match &config.registry {
-        Some(p) => Arc::new(
-            enrollment::registry::FileRegistry::load(p).with_context(|| format!("loading registry {}", p.display()))?,
-        ),
-        None => Arc::new(enrollment::registry::FileRegistry::from_jsonl("")?),
-    };
+    if let Some(changes) = &config.registry_changes {
+        registry = registry.with_change_log(changes);
+    }
+    let registry: Arc<dyn enrollment::registry::NationalRegistry> = Arc::new(registry);
     let holidays = match &config.holidays {
         Some(p) => enrollment::deadline::HolidayCalendar::load(p)
             .with_context(|| format!("loading holidays {}", p.display()))?,
@@ -206,12 +229,15 @@ pub async fn open_with(
     settings.tx_code_length = config.tx_code_length;
     settings.health = config.health.clone();
     settings.disk_floor = config.min_free_bytes.max(1 << 20);
+    settings.rotation = config.rotation;
+    settings.reoffer_rate = config.reoffer_rate.max(1);
     let outbox = config.outbox.clone().unwrap_or_else(|| default_outbox(&config.data));
     let notifier: Arc<dyn service::notify::Notifier> = Arc::new(service::notify::Outbox::new(outbox));
     let service = Service::start(Parts { store, custody, sealer, clock, registry, holidays, settings, notifier })
         .await
         .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
     let admin = service.bootstrap_admin().await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
+    service.audit_start(&opened.events).await.map_err(|e| anyhow::anyhow!("auditing the key events: {e}"))?;
     Ok(Opened { service, admin, gate })
 }
 
@@ -242,6 +268,7 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let metrics = Arc::new(metrics::Metrics::new());
     let opened = open_with(&config, clock, Some(&metrics)).await?;
     let service = opened.service.clone();
+    custody_banner(&service);
     println!("root key (pin it in verifiers): {}", service.root_public());
     if let Some(token) = &opened.admin {
         // Printed once, to stdout only; the database keeps its hash.
@@ -268,6 +295,9 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let _ = std::io::stdout().flush();
     tokio::spawn(service.clone().run_publisher());
     tokio::spawn(service.clone().run_auditor(config.audit.clone()));
+    if !config.registry_sync_interval.is_zero() {
+        tokio::spawn(service.clone().run_registry_sync(config.registry_sync_interval));
+    }
     let edge = Arc::new(http::limits::Edge::new(&config, Some(metrics.clone())));
     tokio::spawn(edge.clone().run_failure_reports(service.clone(), config.audit.failure_report_interval_s));
     let backups = service::backup::Sources::of(&config);
@@ -284,6 +314,32 @@ pub async fn serve(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     drop(opened);
     println!("issuer stopped");
     Ok(())
+}
+
+/// Says which key mode the node runs in, loudly when it is development mode (stdout and the log).
+fn custody_banner(service: &Service) {
+    let custody = service.custody();
+    if custody.is_production() {
+        println!(
+            "production mode: no root private key on this node; signing keys in the {}; trust lists are signed \
+             offline (GET /v1/admin/trust-list/pending, keys trust-list sign, POST /v1/admin/trust-list)",
+            custody.backend()
+        );
+        tracing::info!(backend = custody.backend(), "production mode: the root key is offline");
+        if service.trust_list_token().is_none() {
+            tracing::warn!(
+                "no signed trust list yet: verifiers cannot sync until an admin uploads one signed offline \
+                 (docs/key-ceremony.md section 2)"
+            );
+        }
+    } else {
+        let banner = "DEVELOPMENT MODE: the root private key and a key file that unlocks every key are in the \
+                      keys folder beside the data; anyone who can read it can sign credentials and trust lists. \
+                      For a real deployment run `issuer serve --production --root-key KEY` (docs/key-ceremony.md).";
+        // On stdout, and through the log (which may be JSON lines: no bare text on stderr).
+        println!("{banner}");
+        tracing::warn!("development mode: the root key is on this node");
+    }
 }
 
 async fn shutdown() {

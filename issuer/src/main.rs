@@ -25,6 +25,20 @@ enum Cmd {
     /// Settings come from the configuration file (--config), then VNEID_* environment
     /// variables, then these flags; docs/operations.md lists every setting and its default.
     Serve(Serve),
+    /// Re-offer every credential a revoked key signed, with the active key, on a running issuer,
+    /// and follow it with a progress bar; run it again after an interruption to resume (nobody
+    /// is re-offered twice). Exits 0 once it has finished; otherwise non-zero (run it again).
+    Reissue {
+        /// The issuer's base URL (any node).
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The revoked key whose credentials are re-offered.
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        kid: String,
+        /// Read the admin token from this file (else VNEID_ADMIN_TOKEN, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
     /// Print the root public key verifiers pin (base64url), creating development keys if needed.
     RootKey {
         #[arg(long, default_value = "./issuer-data")]
@@ -182,6 +196,55 @@ struct Serve {
     /// Log format on stderr [default: human].
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// The national registry's change log (JSON Lines, appended to; docs/registry.md): cards
+    /// revoked, expired, replaced or reinstated after issuance.
+    #[arg(long, value_name = "FILE")]
+    registry_changes: Option<PathBuf>,
+    /// Seconds between runs of the registry change job (0: only when an admin asks,
+    /// POST /v1/admin/registry/sync) [default: 300].
+    #[arg(long)]
+    registry_sync_interval_secs: Option<u64>,
+    /// Production mode: no root private key on this node; it prepares each trust list and an
+    /// admin signs it offline (`keys trust-list sign`). The keystore opens with a passphrase
+    /// from --passphrase-file, --passphrase-fd, VNEID_KEYS_PASSPHRASE or a prompt (never an
+    /// argument). Without it: development mode.
+    #[arg(long)]
+    production: bool,
+    /// The root public key verifiers pin (base64url, or @FILE as `keys root public` wrote
+    /// it): uploaded trust lists must verify under it. Production mode.
+    #[arg(long, value_name = "KEY")]
+    root_key: Option<String>,
+    /// Read the keystore passphrase from this file (production mode).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Read the keystore passphrase from this inherited file descriptor (production mode).
+    #[arg(long, value_name = "N")]
+    passphrase_fd: Option<u32>,
+    /// Sign with keys on a PKCS#11 token: the module (SoftHSM2:
+    /// /usr/lib/softhsm/libsofthsm2.so). New signing keys are generated on the token.
+    #[arg(long, value_name = "PATH")]
+    hsm_module: Option<PathBuf>,
+    /// The token's label.
+    #[arg(long, value_name = "LABEL")]
+    hsm_token: Option<String>,
+    /// Read the token's user PIN from this file (else --hsm-pin-fd, VNEID_HSM_PIN, a prompt).
+    #[arg(long, value_name = "FILE")]
+    hsm_pin_file: Option<PathBuf>,
+    /// Read the token's user PIN from this inherited file descriptor.
+    #[arg(long, value_name = "N")]
+    hsm_pin_fd: Option<u32>,
+    /// Warn (log, audit, admin API) this many days before the active key stops signing
+    /// [default: 30].
+    #[arg(long)]
+    rotation_warning_days: Option<u64>,
+    /// How long verifiers may go between syncs, in seconds: a next key is activated only after
+    /// it has been in a published trust list this long (unless forced as an emergency)
+    /// [default: 604800].
+    #[arg(long)]
+    verifier_sync_interval_secs: Option<u64>,
+    /// Most re-offers per second a re-issuance sends through the notifier [default: 20].
+    #[arg(long)]
+    reoffer_rate: Option<u32>,
 }
 
 impl Serve {
@@ -203,7 +266,14 @@ impl Serve {
             tx_code_length => offers.tx_code_length,
             metrics_listen => metrics.listen,
             log_format => log_format,
+            registry_sync_interval_secs => registry_sync_interval_s,
+            rotation_warning_days => custody.rotation_warning_days,
+            verifier_sync_interval_secs => custody.verifier_sync_interval_s,
+            reoffer_rate => custody.reoffer_rate,
         );
+        if self.production {
+            f.custody.production = true;
+        }
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {$(
                 if self.$flag.is_some() { f.$($field).+ = self.$flag; }
@@ -218,8 +288,15 @@ impl Serve {
             keys => keys,
             status_list_max_entries => status_lists.max_entries,
             outbox => outbox,
+            registry_changes => registry_changes,
+            root_key => custody.root_key,
+            passphrase_file => custody.passphrase_file,
+            hsm_module => custody.hsm_module,
+            hsm_token => custody.hsm_token,
+            hsm_pin_file => custody.hsm_pin_file,
         );
-        Ok((f.into_config()?, self.clock_offset))
+        let fds = issuer::config::SecretFds { passphrase: self.passphrase_fd, hsm_pin: self.hsm_pin_fd };
+        Ok((f.into_config_with(fds)?, self.clock_offset))
     }
 }
 
@@ -245,6 +322,18 @@ fn run(cmd: Cmd) -> anyhow::Result<bool> {
             let clock = Arc::new(issuer::clock::OffsetClock(offset));
             runtime()?.block_on(issuer::serve(config, clock))?;
             Ok(true)
+        }
+        Cmd::Reissue { issuer: base, kid, token_file } => {
+            init_logs(LogFormat::Human);
+            let source = keys::SecretSource::choose(token_file, None, issuer::admin_cli::ADMIN_TOKEN_ENV);
+            let token = source.read("admin token")?;
+            match issuer::admin_cli::reissue(&base, &kid, &token, std::time::Duration::from_millis(500))? {
+                issuer::admin_cli::Ended::Finished => Ok(true),
+                issuer::admin_cli::Ended::Interrupted => {
+                    eprintln!("issuer: the re-issuance stopped before the end (notices not sent?): run it again");
+                    Ok(false)
+                }
+            }
         }
         Cmd::RootKey { data } => {
             init_logs(LogFormat::Human);

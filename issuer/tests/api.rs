@@ -1,4 +1,4 @@
-//! The HTTP API driven in-process with `app().oneshot(request)`: a real sled folder, the real
+//! The HTTP API driven in-process with `app().oneshot(request)`: a real embedded store folder, the real
 //! keystore, the sample registry, and a manual clock so deadlines and expiry can be tested.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -182,9 +182,11 @@ fn routes() -> Vec<(String, String)> {
     let src = [
         include_str!("../src/http/applications.rs"),
         include_str!("../src/http/admin.rs"),
+        include_str!("../src/http/custody.rs"),
         include_str!("../src/http/oid4vci.rs"),
         include_str!("../src/http/public.rs"),
         include_str!("../src/http/ops.rs"),
+        include_str!("../src/http/registry.rs"),
     ]
     .concat();
     let mut out = Vec::new();

@@ -16,8 +16,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 pub mod drill;
+pub mod hsm;
 pub mod load;
 pub mod pg;
+pub mod registry;
 use serde_json::{json, Value};
 
 /// The workspace root (for the sample registry and other shipped files).
@@ -117,13 +119,28 @@ impl Issuer {
     /// else to this process's stderr.
     pub fn start_logging(data: &Path, extra: &[&str], log: Option<&Path>) -> Result<Self> {
         let registry = workspace().join("enrollment/data/registry-sample.jsonl");
-        Self::launch(&[], data, &registry, "127.0.0.1:0", extra, log)
+        Self::launch_env(&[], data, &registry, "127.0.0.1:0", extra, log, &[])
+    }
+
+    /// Starts with every knob: a wrapper command (`bash -c 'exec "$0" "$@" 3<FILE'` hands the
+    /// issuer a descriptor), a registry, a listen address, extra arguments, a log file and
+    /// environment variables (a PIN, `SOFTHSM2_CONF`).
+    pub fn start_full(
+        wrapper: &[&str],
+        data: &Path,
+        registry: &Path,
+        listen: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
+        Self::launch_env(wrapper, data, registry, listen, extra, log, env)
     }
 
     /// Starts on a given registry file and listen address (a fixed port lets clients reach a
     /// node restarted after a crash at the same address).
     pub fn start_with(data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
-        Self::launch(&[], data, registry, listen, extra, None)
+        Self::launch_env(&[], data, registry, listen, extra, None, &[])
     }
 
     /// Starts with extra environment variables (configuration overrides) and its log in `log`
@@ -136,18 +153,7 @@ impl Issuer {
     /// Starts under a wrapper command (`strace -f -o FILE`, …) that runs the issuer as its
     /// arguments.
     pub fn start_wrapped(wrapper: &[&str], data: &Path, registry: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
-        Self::launch(wrapper, data, registry, listen, extra, None)
-    }
-
-    fn launch(
-        wrapper: &[&str],
-        data: &Path,
-        registry: &Path,
-        listen: &str,
-        extra: &[&str],
-        log: Option<&Path>,
-    ) -> Result<Self> {
-        Self::launch_env(wrapper, data, registry, listen, extra, log, &[])
+        Self::launch_env(wrapper, data, registry, listen, extra, None, &[])
     }
 
     fn launch_env(
@@ -178,8 +184,8 @@ impl Issuer {
         if !extra.iter().any(|a| a.starts_with("--config")) {
             cmd.env("VNEID_RATE_LIMITS__ENABLED", "false");
         }
-        cmd.envs(env.iter().copied());
         cmd.args(extra);
+        cmd.envs(env.iter().copied());
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -524,9 +530,14 @@ pub fn journey(out: &Path) -> Result<Journey> {
 
 /// [`journey`], with the issuer's log in `log` when given.
 pub fn journey_logging(out: &Path, log: Option<&Path>) -> Result<Journey> {
+    journey_with(out, &[], log)
+}
+
+/// [`journey_logging`], with extra `issuer serve` arguments.
+pub fn journey_with(out: &Path, extra: &[&str], log: Option<&Path>) -> Result<Journey> {
     std::fs::create_dir_all(out)?;
     let data = out.join("issuer-data");
-    let issuer = Issuer::start_logging(&data, &[], log)?;
+    let issuer = Issuer::start_logging(&data, extra, log)?;
     let http = issuer.http();
     let admin = issuer.admin_token.clone().ok_or_else(|| anyhow!("fresh issuer printed no admin token"))?;
     let officer = officer_token(&http, &admin)?;

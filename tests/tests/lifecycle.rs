@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use e2e::{journey, run, run_ok};
+use e2e::{journey_with, run, run_ok};
 use serde_json::{json, Value};
 
 fn verify(bundle: &Path, text: &Path) -> Result<(i32, Value)> {
@@ -26,7 +26,8 @@ fn sync(url: &str, root: &str, bundle: &Path) -> Result<()> {
 #[test]
 fn status_changes_and_key_rotation_reach_offline_verifiers_after_sync() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let j = journey(dir.path())?;
+    // Verifiers here sync every two seconds: a next key may sign two seconds after it is published.
+    let j = journey_with(dir.path(), &["--verifier-sync-interval-secs", "2"], None)?;
     let http = j.issuer.http();
     let admin = j.issuer.admin_token.clone().unwrap();
     let w = j.wallet.to_string_lossy().into_owned();
@@ -78,7 +79,11 @@ fn status_changes_and_key_rotation_reach_offline_verifiers_after_sync() -> Resul
     let next = v["next"].as_str().unwrap().to_owned();
     let planned = dir.path().join("planned-bundle");
     sync(&j.issuer.url, &j.issuer.root_key, &planned)?;
-    let (st, v) = http.post(&format!("/v1/admin/keys/{next}/activate"), Some(&admin), &json!({}))?;
+    let activate = format!("/v1/admin/keys/{next}/activate");
+    let (st, v) = http.post(&activate, Some(&admin), &json!({}))?;
+    assert_eq!((st, v["error"].as_str()), (409, Some("key_not_synced")), "not before verifiers had time to sync: {v}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (st, v) = http.post(&activate, Some(&admin), &json!({}))?;
     assert_eq!(st, 200, "{v}");
     let offer = e2e::enroll(&http, &officer, &wang_tk01())?;
     let w2 = dir.path().join("wallet-wang").to_string_lossy().into_owned();

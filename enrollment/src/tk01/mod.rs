@@ -522,6 +522,13 @@ impl Tk01Application {
     pub fn guardian(&self) -> Option<&Guardian> {
         self.guardian.as_ref()
     }
+
+    /// The same application with another residence card (a renewal after the registry replaced
+    /// the card: same person, same contacts, the new card).
+    pub fn with_residence_card(mut self, card: ResidenceCard) -> Self {
+        self.residence_card = card;
+        self
+    }
 }
 
 const TOP_FIELDS: &[&str] = &[

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Admin;
-use super::error::{ApiError, ApiJson, ApiQuery, NoBody};
+use super::error::{ApiBytes, ApiError, ApiJson, ApiQuery, NoBody};
 use super::{AppState, IdPath, IdemKey};
 use crate::ids::{CredentialId, TokenId};
 use crate::service::admin::{CredentialStatus, NewToken};
@@ -69,30 +69,59 @@ fn keys_json(keys: Vec<(String, verifier::TrustedKey)>) -> Value {
         .collect()
 }
 
+/// Every node's keys with their state, periods, days left and first publication, the warnings
+/// (a key about to stop signing, a node with no active key, a trust list to publish), and how
+/// this node holds its keys.
 async fn list_keys(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "keys": keys_json(s.service.keys(&who).await?) })))
+    let report = s.service.key_report(&who).await?;
+    Ok(Json(serde_json::to_value(&report).map_err(ApiError::internal)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepareBody {
+    /// A key generated on the node's token with `keys hsm generate --label …`, to register
+    /// instead of generating one.
+    #[serde(default)]
+    hsm_label: Option<String>,
 }
 
 /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
+/// The body may be empty, `{}`, or `{"hsm_label": "…"}`.
 async fn prepare_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     key: IdemKey,
-    _: NoBody,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let kid = s.service.prepare_key(&who, key.get()).await?;
+    let req: PrepareBody = if body.iter().all(u8::is_ascii_whitespace) {
+        PrepareBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("invalid_request").arg("field", "hsm_label"))?
+    };
+    let kid = s.service.prepare_key(&who, req.hsm_label.as_deref(), key.get()).await?;
     Ok((StatusCode::CREATED, Json(json!({"next": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)}))))
 }
 
-/// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
+#[derive(Debug, Deserialize)]
+struct ActivateQuery {
+    /// An emergency: activate before verifiers can have synced the key (audited as such).
+    #[serde(default)]
+    force: bool,
+}
+
+/// Step 2, once verifiers have synced: the `next` key signs; the previous one retires. Refused
+/// (`409 key_not_synced`) before the key has been published for the sync interval, unless
+/// `?force=true`.
 async fn activate_key(
     State(s): State<AppState>,
     Admin(who): Admin,
     IdPath(kid): IdPath<String>,
+    ApiQuery(q): ApiQuery<ActivateQuery>,
     key: IdemKey,
     _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
-    let kid = s.service.activate_key(&who, &kid, key.get()).await?;
+    let kid = s.service.activate_key(&who, &kid, q.force, key.get()).await?;
     Ok(Json(json!({"active": kid.to_string(), "keys": keys_json(s.service.keys(&who).await?)})))
 }
 
@@ -114,8 +143,21 @@ async fn revoke_key(
     key: IdemKey,
     _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
-    s.service.revoke_key(&who, &kid, key.get()).await?;
-    Ok(Json(json!({"keys": keys_json(s.service.keys(&who).await?)})))
+    let kid = s.service.revoke_key(&who, &kid, key.get()).await?;
+    // What it signed, to re-issue (`POST /v1/admin/keys/{kid}/reissue`); all of it under
+    // `GET /v1/admin/keys/{kid}/credentials`.
+    let kid = kid.to_string();
+    let first = s.service.signed_credentials(&who, &kid, None, 100).await?;
+    let ids: Vec<&str> = first.iter().map(|c| c.id.as_str()).collect();
+    Ok(Json(json!({
+        "keys": keys_json(s.service.keys(&who).await?),
+        "signed_credentials": {
+            "count": s.service.count_signed(&kid).await?,
+            "first": ids,
+            "list": format!("/v1/admin/keys/{kid}/credentials"),
+            "reissue": format!("/v1/admin/keys/{kid}/reissue"),
+        },
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -444,8 +444,10 @@ pub async fn json_refusals(req: Request, next: Next) -> Response {
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
     if json {
+        // Ours already: the API's JSON, or a console page made for people (a refused form
+        // shown again with its problems, the console's own error page).
         return resp;
     }
     let code = match status {

@@ -6,11 +6,13 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod custody;
 pub mod error;
 pub mod limits;
 pub mod oid4vci;
 pub mod ops;
 pub mod public;
+pub mod registry;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,6 +53,9 @@ pub fn app_with(service: Arc<Service>, edge: Arc<limits::Edge>, backups: crate::
         .merge(applications::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(crate::console::router(&service))
+        .merge(registry::router())
+        .merge(custody::router())
         .fallback(|| async { ApiError::not_found() })
         // Innermost first: axum's own refusals become ours, then limits, the timeout, the
         // localized body, metrics and the access log.

@@ -27,7 +27,11 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn trust_list(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let tok = s.service.trust_list_token().ok_or_else(|| ApiError::internal("no trust list signed yet"))?;
+    // Production mode before the first upload of a list signed offline: none yet.
+    let tok = s.service.trust_list_token().ok_or_else(|| ApiError {
+        retry_after: Some(300),
+        ..ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "trust_list_unavailable")
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "public, max-age=300")], tok.to_string()))
 }
 
@@ -143,15 +147,16 @@ async fn authorization_server(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// SD-JWT VC issuer metadata (draft-ietf-oauth-sd-jwt-vc, `/.well-known/jwt-vc-issuer`): the
-/// issuer identifier, equal to the credentials' `iss`, and its signing keys as a JWK Set, so a
+/// issuer identifier, equal to the credentials' `iss`, and every node's signing keys (as the
+/// store knows them, revocations through any node included) as a JWK Set, so a
 /// verifier that knows only `iss` finds the key a credential's `kid` names. Revoked keys are left
 /// out (a verifier using only this document must not accept what they signed); retired keys stay
 /// while what they signed is valid. The signed trust list remains what offline verifiers pin.
-async fn jwt_vc_issuer(State(s): State<AppState>) -> impl IntoResponse {
+async fn jwt_vc_issuer(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let keys: Vec<_> = s
         .service
-        .custody()
-        .key_records()
+        .public_keys()
+        .await?
         .into_iter()
         .filter(|k| k.state.as_str() != "revoked")
         .map(|k| {
@@ -159,10 +164,10 @@ async fn jwt_vc_issuer(State(s): State<AppState>) -> impl IntoResponse {
                    "alg": "EdDSA", "use": "sig"})
         })
         .collect();
-    (
+    Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(json!({"issuer": s.service.issuer_url(), "jwks": {"keys": keys}})),
-    )
+    ))
 }
 
 /// Guidance for applicants in their language (`Accept-Language`; Vietnamese by default).

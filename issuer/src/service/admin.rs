@@ -181,9 +181,10 @@ impl Service {
         who: &Principal,
         action: &str,
         kid: &verifier::KeyId,
+        extra: &str,
         idem: Option<&super::idempotency::Idem>,
     ) -> Result<()> {
-        let detail = Some(format!("node={}", self.custody.node()));
+        let detail = Some(format!("node={} {extra}", self.custody.node()).trim_end().to_owned());
         let mut audit = AuditEntry::new(self.now(), who.id.as_str(), action, &kid.to_string(), detail);
         self.record(idem, &kid.to_string(), &mut audit);
         self.store.append_audit(audit).await?;
@@ -199,26 +200,44 @@ impl Service {
     }
 
     /// Step 1 of a planned rotation: a `next` key, published in the trust list but not signing.
-    pub async fn prepare_key(&self, who: &Principal, key: Option<&IdempotencyKey>) -> Result<verifier::KeyId> {
+    /// Generated here (on the node's token when it has one), or, with `hsm_label`, a key an
+    /// admin generated on the token with `keys hsm generate`.
+    pub async fn prepare_key(
+        &self,
+        who: &Principal,
+        hsm_label: Option<&str>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
-        let idem = self.idem(who, key, "prepare-key", &[]);
+        let idem = self.idem(who, key, "prepare-key", &[hsm_label.unwrap_or("").as_bytes()]);
         if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
             return Ok(kid);
         }
-        let kid = self.custody.prepare(self.now())?;
-        self.key_event(who, "key.prepared", &kid, idem.as_ref()).await?;
+        let (kid, extra) = match hsm_label {
+            None => (self.custody.prepare(self.now())?, format!("backend={}", self.custody.backend())),
+            Some(label) => {
+                let kid = self.custody.register_hsm(label, self.now()).map_err(refused)?;
+                (kid, format!("backend=hsm registered label={label}"))
+            }
+        };
+        self.key_event(who, "key.prepared", &kid, &extra, idem.as_ref()).await?;
         Ok(kid)
     }
 
     /// Step 2, once verifiers have synced: the `next` key signs; the previous one retires.
+    /// Refused (`key_not_synced`) until the key has been in a published trust list for the
+    /// verifier sync interval, unless `force`d: an emergency, audited as such
+    /// (`key.activated_emergency`).
     pub async fn activate_key(
         &self,
         who: &Principal,
         kid: &str,
+        force: bool,
         key: Option<&IdempotencyKey>,
     ) -> Result<verifier::KeyId> {
         require(who, Role::Admin)?;
-        let idem = self.idem(who, key, "activate-key", &[kid.as_bytes()]);
+        let forced: &[u8] = if force { b"force" } else { b"" };
+        let idem = self.idem(who, key, "activate-key", &[kid.as_bytes(), forced]);
         if let Some(kid) = self.replayed_kid(idem.as_ref()).await? {
             return Ok(kid);
         }
@@ -230,8 +249,20 @@ impl Service {
                     .arg("detail", "the key belongs to another node: activate it there"),
             ));
         }
+        let check = self.check_activation(&kid, force).await?;
         self.custody.activate(&kid, self.now()).map_err(refused)?;
-        self.key_event(who, "key.activated", &kid, idem.as_ref()).await?;
+        let published = check.first_published.map_or_else(|| "never".to_owned(), |t| t.to_string());
+        let (action, extra) = match check.activation {
+            ::keys::Activation::Planned => ("key.activated", format!("planned first_published={published}")),
+            _ => (
+                "key.activated_emergency",
+                format!(
+                    "EMERGENCY: forced before verifiers could sync it (first_published={published}, sync_interval={})",
+                    self.settings.rotation.sync_interval
+                ),
+            ),
+        };
+        self.key_event(who, action, &kid, &extra, idem.as_ref()).await?;
         Ok(kid)
     }
 
@@ -244,7 +275,11 @@ impl Service {
             return Ok(kid);
         }
         let kid = self.custody.rotate(self.now())?;
-        self.key_event(who, "key.rotated", &kid, idem.as_ref()).await?;
+        let extra = format!(
+            "EMERGENCY: generated ({}) and activated at once, before verifiers could sync it",
+            self.custody.backend()
+        );
+        self.key_event(who, "key.rotated", &kid, &extra, idem.as_ref()).await?;
         Ok(kid)
     }
 
@@ -265,11 +300,13 @@ impl Service {
         let kid = self.listed_kid(kid).await?;
         let now = self.now();
         if self.custody.holds(&kid) {
+            let signed = self.count_signed(&kid.to_string()).await?;
             self.custody.revoke(&kid, now).map_err(refused)?;
-            self.key_event(who, "key.revoked", &kid, idem.as_ref()).await?;
+            self.key_event(who, "key.revoked", &kid, &format!("credentials_signed={signed}"), idem.as_ref()).await?;
         } else {
-            let mut audit =
-                AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), Some("node=other".into()));
+            let signed = self.count_signed(&kid.to_string()).await?;
+            let detail = Some(format!("node=other credentials_signed={signed}"));
+            let mut audit = AuditEntry::new(now, who.id.as_str(), "key.revoked", &kid.to_string(), detail);
             self.record(idem.as_ref(), &kid.to_string(), &mut audit);
             match self.store.revoke_key(&kid.to_string(), now, audit).await {
                 Err(e) if used(&e) => return Ok(self.replayed_kid(idem.as_ref()).await?.unwrap_or(kid)),

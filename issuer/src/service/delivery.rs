@@ -146,7 +146,9 @@ impl Service {
         }
         let app = self.store.application(&row.application).await?.ok_or(WalletError::InvalidGrant)?;
         let current = app.meta.offer.as_ref().map(|o| o.generation);
-        if app.meta.state != Status::Approved || current != Some(row.generation) {
+        // An issued application has a live code only when its credential is re-offered (its
+        // signing key was revoked: `service::reissue`); issuance removes the code otherwise.
+        if !matches!(app.meta.state, Status::Approved | Status::Issued) || current != Some(row.generation) {
             return Err(WalletError::InvalidGrant.into());
         }
         if row.tx_code.is_none() {
@@ -219,14 +221,21 @@ impl Service {
         Ok(Nonce { value: value.to_string(), expires_in: self.settings.nonce_ttl })
     }
 
-    /// The access token behind a bearer, if it is live.
+    /// The access token behind a bearer, if it is live. A token that has issued its credential
+    /// stays usable for fetching that credential again (and nonces to do it) for as long as an
+    /// offer lives: a wallet whose answer was lost, and which comes back after the token's few
+    /// minutes, is not stranded (its code is spent, and the application is closed).
     async fn live_access(&self, bearer: &str, now: u64) -> Result<(Digest, AccessRow)> {
         if bearer.is_empty() || bearer.len() > MAX_SECRET {
             return Err(WalletError::InvalidToken.into());
         }
         let hash = hash_secret(bearer);
         let access = self.store.access(&hash).await?.ok_or(WalletError::InvalidToken)?;
-        if access.expires_at < now {
+        let until = match access.credential {
+            Some(_) => access.expires_at.saturating_add(self.settings.offer_ttl),
+            None => access.expires_at,
+        };
+        if until < now {
             return Err(WalletError::InvalidToken.into());
         }
         Ok((hash, access))
@@ -263,21 +272,30 @@ impl Service {
             holders.push(p.holder);
             nonces.insert(hash_secret(&nonce));
         }
-        self.store.consume_nonces(nonces.into_iter().collect(), access_hash, now).await.map_err(|e| match e {
-            StoreError::Conflict(Conflict::InvalidNonce) => ServiceError::Wallet(WalletError::InvalidNonce),
-            e => e.into(),
-        })?;
+        let nonces: Vec<Digest> = nonces.into_iter().collect();
         if let Some(issued) = &access.credential {
+            self.use_nonces(&nonces, access_hash, now).await?;
             return self.redeliver(issued, &holders).await;
         }
-        for _attempt in 0..8 {
+        for attempt in 0..8 {
+            if attempt > 0 {
+                // A concurrent request with the same token may have issued meanwhile (the
+                // application changed under this one): then it is the same credential.
+                if let Some(issued) = self.store.access(&access_hash).await?.and_then(|a| a.credential) {
+                    self.use_nonces(&nonces, access_hash, now).await?;
+                    return self.redeliver(&issued, &holders).await;
+                }
+            }
             let mut view = self.load(&access.application).await?;
             if view.meta.offer.as_ref().map(|o| o.generation) != Some(access.generation) {
                 return Err(WalletError::InvalidToken.into());
             }
-            if view.meta.state != Status::Approved {
-                return Err(WalletError::InvalidToken.into());
-            }
+            // Issued: a re-offer after the key that signed its credential was revoked.
+            let replaces = match view.meta.state {
+                Status::Approved => None,
+                Status::Issued => view.meta.credential.clone(),
+                _ => return Err(WalletError::InvalidToken.into()),
+            };
             let today = verifier::Date::from_unix_vn(now);
             // The card may have expired since approval (the offer lives for days).
             rules::eligibility(&view.record.form, today, false).map_err(|_| WalletError::CredentialRequestDenied)?;
@@ -298,27 +316,49 @@ impl Service {
                 status_list: list.id,
                 status_idx: idx,
                 holders: holders.iter().map(ToString::to_string).collect(),
+                card: Some(self.card_index_of(&view.record.form)),
             };
-            self.apply(&mut view, Action::Issue, "wallet", now)?;
+            let mut detail = format!("application={} kid={} instances={}", view.id, cred.kid, holders.len());
+            match &replaces {
+                None => self.apply(&mut view, Action::Issue, "wallet", now)?,
+                Some(old) => detail.push_str(&format!(" replaces={old}")),
+            }
             view.meta.credential = Some(cred.id.clone());
-            let audit = AuditEntry::new(
+            let action = if replaces.is_some() { "credential.reissued" } else { "credential.issued" };
+            let audit = AuditEntry::new(now, "wallet", action, cred.id.as_str(), Some(detail));
+            // The nonces are used up by the issuance itself: one durable change, not two.
+            let issuance = Issuance {
+                access: access_hash,
+                app: self.change_of(&view),
+                credential: cred,
+                nonces: nonces.clone(),
                 now,
-                "wallet",
-                "credential.issued",
-                cred.id.as_str(),
-                Some(format!("application={} kid={} instances={}", view.id, cred.kid, holders.len())),
-            );
-            let issuance = Issuance { access: access_hash, app: self.change_of(&view), credential: cred };
+            };
             match self.store.issue_credential(issuance, audit).await {
-                Ok(()) => return Ok(batch),
+                Ok(()) => {
+                    self.renewal_issued(&view).await;
+                    return Ok(batch);
+                }
                 // Another index, or a concurrent change re-read: try again.
                 Err(StoreError::Conflict(Conflict::StatusIndexTaken | Conflict::ApplicationChanged)) => continue,
                 // A concurrent request with the same token won: same credential back.
-                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => return self.redeliver(&id, &holders).await,
+                Err(StoreError::Conflict(Conflict::AlreadyIssued(id))) => {
+                    self.use_nonces(&nonces, access_hash, now).await?;
+                    return self.redeliver(&id, &holders).await;
+                }
+                Err(StoreError::Conflict(Conflict::InvalidNonce)) => return Err(WalletError::InvalidNonce.into()),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(ServiceError::internal("no free status index after 8 draws"))
+    }
+
+    /// Uses up the proofs' nonces on their own (a request that issues nothing new).
+    async fn use_nonces(&self, nonces: &[Digest], access: Digest, now: u64) -> Result<()> {
+        self.store.consume_nonces(nonces.to_vec(), access, now).await.map_err(|e| match e {
+            StoreError::Conflict(Conflict::InvalidNonce) => ServiceError::Wallet(WalletError::InvalidNonce),
+            e => e.into(),
+        })
     }
 
     /// The batch issued earlier with the same access token, signed again for the same holder
@@ -340,9 +380,15 @@ impl Service {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|_| ServiceError::internal("stored holder key does not parse"))?;
         let view = self.load(&cred.application).await?;
-        let day = verifier::Date::from_unix_vn(cred.issued_at);
+        let now = self.now();
+        let signer = self.signer_for(now)?;
+        // Signed again with the first issuance's dates, unless this node's key began signing
+        // after them (a rotation since, or another node answering): verifiers refuse a credential
+        // dated before its key's signing period, so it gets today's date instead.
+        let sign_from = self.custody.record(signer.kid()).map_or(0, |r| r.sign_from);
+        let iat = if sign_from > cred.issued_at { now } else { cred.issued_at };
+        let day = verifier::Date::from_unix_vn(iat);
         let claims = rules::person_claims(&view.record.form, view.record.eid_number.as_deref(), day);
-        let signer = self.signer_for(self.now())?;
         let uri = self.status_uri(cred.status_list);
         let batch = issue::issue(
             signer.as_ref(),
@@ -350,7 +396,7 @@ impl Service {
             &claims,
             &keys,
             (&uri, cred.status_list, cred.status_idx),
-            cred.issued_at,
+            iat,
         )
         .map_err(ServiceError::internal)?;
         tracing::info!(credential = %cred.id, "credential delivered again for a retried request");
@@ -359,7 +405,7 @@ impl Service {
 
     /// The node's signing handle, refused once its signing period is over or when its key was
     /// revoked through the store (by any node): an admin must rotate this node's key first.
-    fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
+    pub(super) fn signer_for(&self, now: u64) -> Result<std::sync::Arc<dyn keys::Signer>> {
         let signer = self.custody.signer_for(now)?;
         if self.revoked_in_store(&signer.kid().to_string()) {
             return Err(ServiceError::internal(

@@ -35,6 +35,9 @@ pub struct ApplicationRecord {
     /// The officer's words when rejecting (shown to staff only).
     #[serde(default)]
     pub rejection_note: Option<String>,
+    /// A renewal the registry opened after replacing the card of this earlier application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_of: Option<super::registry_sync::RenewalOf>,
 }
 
 /// An application as read: its id, version, clear summary and opened record.
@@ -111,7 +114,7 @@ pub fn unpack_files(mut b: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
 }
 
 impl Service {
-    fn seal_record(&self, id: &ApplicationId, rec: &ApplicationRecord) -> Vec<u8> {
+    pub(super) fn seal_record(&self, id: &ApplicationId, rec: &ApplicationRecord) -> Vec<u8> {
         self.sealer.seal(&aad(id), &crate::store::to_json(rec))
     }
 
@@ -226,6 +229,7 @@ impl Service {
             national_check: None,
             eid_number: None,
             rejection_note: None,
+            renewal_of: None,
         };
         let meta = AppMeta {
             reception_point: rules::reception_point(&record.form).to_owned(),
@@ -237,8 +241,14 @@ impl Service {
         };
         let new =
             NewApplication { id: id.clone(), meta: meta.clone(), sealed: self.seal_record(&id, &record), identity };
-        self.store.insert_application(new, self.audit(now, who, "application.submitted", &id, None)).await?;
-        Ok(ApplicationView { id, version: 1, meta, record })
+        let view = ApplicationView { id: id.clone(), version: 1, meta, record };
+        let mut audit = self.audit(now, who, "application.submitted", &id, None);
+        self.record(idem.as_ref(), &view, &mut audit);
+        match self.store.insert_application(new, audit).await {
+            Err(e) if used(&e) => return self.raced(idem.as_ref()).await,
+            r => r?,
+        }
+        Ok(view)
     }
 
     /// An application, for staff: officers see their own reception point's only.
@@ -338,7 +348,7 @@ impl Service {
     }
 
     /// A new pre-authorized code and its offer.
-    fn new_offer(
+    pub(super) fn new_offer(
         &self,
         view: &mut ApplicationView,
         generation: u32,
@@ -379,6 +389,10 @@ impl Service {
         // The card may have expired since submission.
         rules::eligibility(&loaded.record.form, verifier::Date::from_unix_vn(now), false)
             .map_err(|r| ServiceError::refused("not_eligible", r))?;
+        if loaded.record.renewal_of.is_some() {
+            // The person's e-ID number is theirs already: only the offer is new.
+            return self.approve_renewal(who, loaded, idem.as_ref(), now).await;
+        }
         for _draw in 0..8 {
             let mut view = loaded.clone();
             self.apply(&mut view, Action::Approve, who.id.as_str(), now)?;
@@ -428,6 +442,7 @@ impl Service {
             r => r?,
         };
         self.send_tx_code(&view, &offer).await;
+        self.send_renewal_offer(&view, &offer).await;
         Ok(offer)
     }
 
@@ -483,7 +498,7 @@ impl Service {
     }
 
     /// The reception point a staff query may cover: an officer only their own; an admin any.
-    fn own_point(who: &Principal, asked: Option<String>) -> Result<Option<String>> {
+    pub(super) fn own_point(who: &Principal, asked: Option<String>) -> Result<Option<String>> {
         match (&who.reception_point, asked) {
             (Some(own), Some(asked)) if *own != asked => Err(ServiceError::Forbidden),
             (Some(own), _) => Ok(Some(own.clone())),

@@ -7,15 +7,19 @@
 pub mod admin;
 pub mod audit;
 pub mod backup;
+pub mod console_support;
 pub mod delivery;
 pub mod enroll;
 pub mod error;
 pub mod idempotency;
 pub mod issue;
+pub mod keys;
 pub mod notify;
 pub mod ops;
 pub mod publish;
 pub mod records;
+pub mod registry_sync;
+pub mod reissue;
 pub mod rules;
 
 use std::sync::Arc;
@@ -65,6 +69,11 @@ pub struct Settings {
     /// Below this much free space on the store's volume, writes are refused and the node is not
     /// ready (the embedded store's floor, at least 1 MiB).
     pub disk_floor: u64,
+    /// When the admin is warned before the active key stops signing, and how long a `next` key
+    /// must have been in a published trust list before it is activated.
+    pub rotation: ::keys::RotationPolicy,
+    /// Most re-offers a re-issuance sends per second.
+    pub reoffer_rate: u32,
 }
 
 impl Settings {
@@ -82,6 +91,8 @@ impl Settings {
             batch_size: 4,
             health: crate::config::Health::default(),
             disk_floor: crate::store::embedded::MIN_FREE_BYTES,
+            rotation: ::keys::RotationPolicy::default(),
+            reoffer_rate: 20,
         }
     }
 }
@@ -106,6 +117,12 @@ pub struct Service {
     settings: Settings,
     published: publish::Published,
     notifier: Arc<dyn notify::Notifier>,
+    /// The registry change job's state on this node (one run at a time, its progress).
+    registry_sync: registry_sync::SyncState,
+    /// Rotation warnings and trust list reminders already given.
+    key_watch: keys::Watch,
+    /// Re-issuances running in this process.
+    reissues: reissue::Running,
 }
 
 impl std::fmt::Debug for Service {
@@ -142,6 +159,9 @@ impl Service {
             settings: parts.settings,
             published: publish::Published::default(),
             notifier: parts.notifier,
+            registry_sync: registry_sync::SyncState::default(),
+            key_watch: keys::Watch::default(),
+            reissues: reissue::Running::default(),
         });
         s.publish(true).await?;
         Ok(s)

@@ -15,6 +15,12 @@
 //! A notice is sent after the offer is durable, never inside the store transaction (the code
 //! is never stored in clear). If sending fails, the offer stands, the officer still has the
 //! code, and the failure is audited (`offer.tx_code_not_sent`); a renewed offer sends a new code.
+//!
+//! The same seam carries the **registry notices** ([`RegistryNotice`], see
+//! `service::registry_sync`): a holder whose credential changed because the registry changed
+//! their card is told what happened, what it means and what to do, in their language; a renewal
+//! offer's link goes by e-mail. They are sent after the change is durable and marked sent after;
+//! a crash in between sends one again, with the same `id`, so a gateway can drop the repeat.
 
 use std::fmt;
 use std::io::Write as _;
@@ -95,6 +101,51 @@ pub struct TxCodeNotice {
     pub expires_at: u64,
 }
 
+/// A notice about a registry change, for a holder.
+#[derive(Debug, Clone)]
+pub struct RegistryNotice {
+    /// `registry_change` (the holder's credential changed) or `renewal_offer` (the link to
+    /// receive a renewal).
+    pub kind: &'static str,
+    /// Stable for the notice: sent twice (after a crash), it has the same id.
+    pub id: String,
+    pub application: ApplicationId,
+    /// The registry change behind it.
+    pub registry_seq: u64,
+    /// The change's reason code (`card_revoked`, …), for `registry_change` notices.
+    pub reason: Option<&'static str>,
+    pub lang: Lang,
+    /// E.164; `None` for e-mail only (a renewal offer's link: its code goes by SMS).
+    pub phone: Option<String>,
+    pub email: String,
+    pub subject: String,
+    pub text: String,
+    /// The renewal offer (`openid-credential-offer://…`), for `renewal_offer` notices.
+    pub link: Option<String>,
+}
+
+/// A new offer for a credential whose signing key was revoked (re-issuance after a compromise):
+/// unlike an approval, no officer is there, so the notice carries the offer itself (its link, for
+/// the wallet) besides the transaction code.
+#[derive(Debug, Clone)]
+pub struct ReofferNotice {
+    pub application: ApplicationId,
+    /// The credential being replaced.
+    pub credential: crate::ids::CredentialId,
+    /// The new offer's generation.
+    pub generation: u32,
+    pub lang: Lang,
+    pub phone: String,
+    pub email: String,
+    /// The credential offer URI (`openid-credential-offer://…`): holds the pre-authorized code.
+    pub offer_uri: String,
+    pub tx_code: TxCode,
+    pub subject: String,
+    /// The message, in `lang`, with the code in it.
+    pub text: String,
+    pub expires_at: u64,
+}
+
 /// Why a notice did not go out.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -113,6 +164,21 @@ pub trait Notifier: Send + Sync + fmt::Debug + 'static {
     /// Hands the notice over for delivery; answers once the gateway (or the outbox file) has it
     /// durably.
     async fn send_tx_code(&self, notice: &TxCodeNotice) -> Result<(), NotifyError>;
+
+    /// Hands a registry notice over, as [`Notifier::send_tx_code`]. A gateway that has not opted
+    /// in refuses it (the issuer audits that the holder was not told).
+    async fn send_registry_notice(&self, notice: &RegistryNotice) -> Result<(), NotifyError> {
+        let _ = notice;
+        Err(NotifyError::Gateway("this notifier does not send registry notices".into()))
+    }
+
+    /// Hands a re-offer over for delivery (offer link by e-mail, transaction code by SMS, as the
+    /// gateway does it); answers once it has it durably. A gateway that cannot carry offers
+    /// refuses, and the re-issuance keeps the notice to send again.
+    async fn send_reoffer(&self, notice: &ReofferNotice) -> Result<(), NotifyError> {
+        let _ = notice;
+        Err(NotifyError::Gateway(format!("the {} notifier does not send re-offers", self.name())))
+    }
 }
 
 /// The stand-in gateway: JSON Lines appended to a file, each written and `fdatasync`ed before
@@ -140,6 +206,31 @@ struct Line<'a> {
     text: &'a str,
     tx_code: &'a str,
     expires_at: u64,
+}
+
+/// One registry notice in the outbox:
+///
+/// ```json
+/// {"kind":"registry_change","notice":"registry-17-…","application":"…","registry_seq":17,
+///  "reason":"card_revoked","lang":"ko","sms":"+84912345678","email":"…","subject":"…","text":"…"}
+/// ```
+///
+/// A `renewal_offer` has no `reason`, `"sms":null` (e-mail only) and the offer in `link`.
+#[derive(Serialize)]
+struct RegistryLine<'a> {
+    kind: &'static str,
+    notice: &'a str,
+    application: &'a str,
+    registry_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    lang: &'static str,
+    sms: Option<&'a str>,
+    email: &'a str,
+    subject: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<&'a str>,
 }
 
 impl Outbox {
@@ -171,6 +262,36 @@ impl Outbox {
     }
 }
 
+/// A re-offer line of the outbox.
+#[derive(Serialize)]
+struct ReofferLine<'a> {
+    kind: &'static str,
+    application: &'a str,
+    credential: &'a str,
+    generation: u32,
+    lang: &'static str,
+    sms: &'a str,
+    email: &'a str,
+    subject: &'a str,
+    text: &'a str,
+    offer_uri: &'a str,
+    tx_code: &'a str,
+    expires_at: u64,
+}
+
+impl Outbox {
+    async fn append_line(&self, line: impl Serialize) -> Result<(), NotifyError> {
+        let mut bytes = Zeroizing::new(serde_json::to_vec(&line).unwrap_or_default());
+        bytes.push(b'\n');
+        let this = self.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || this.append(&bytes))
+            .await
+            .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?
+            .map_err(|source| NotifyError::Outbox { path, source })
+    }
+}
+
 #[async_trait]
 impl Notifier for Outbox {
     fn name(&self) -> &'static str {
@@ -189,6 +310,42 @@ impl Notifier for Outbox {
             text: &n.text,
             tx_code: n.tx_code.as_str(),
             expires_at: n.expires_at,
+        };
+        self.append_line(line).await
+    }
+
+    /// One line of kind `reoffer`: the offer URI and the transaction code, with the channels.
+    async fn send_reoffer(&self, n: &ReofferNotice) -> Result<(), NotifyError> {
+        let line = ReofferLine {
+            kind: "reoffer",
+            application: n.application.as_str(),
+            credential: n.credential.as_str(),
+            generation: n.generation,
+            lang: n.lang.tag(),
+            sms: &n.phone,
+            email: &n.email,
+            subject: &n.subject,
+            text: &n.text,
+            offer_uri: &n.offer_uri,
+            tx_code: n.tx_code.as_str(),
+            expires_at: n.expires_at,
+        };
+        self.append_line(line).await
+    }
+
+    async fn send_registry_notice(&self, n: &RegistryNotice) -> Result<(), NotifyError> {
+        let line = RegistryLine {
+            kind: n.kind,
+            notice: &n.id,
+            application: n.application.as_str(),
+            registry_seq: n.registry_seq,
+            reason: n.reason,
+            lang: n.lang.tag(),
+            sms: n.phone.as_deref(),
+            email: &n.email,
+            subject: &n.subject,
+            text: &n.text,
+            link: n.link.as_deref(),
         };
         let mut bytes = Zeroizing::new(serde_json::to_vec(&line).unwrap_or_default());
         bytes.push(b'\n');

@@ -7,8 +7,9 @@
 //!   stops signing with it.
 //! - **Trust list.** Signed by the root when the keys or the status lists change (the store's
 //!   keys version moved) and before it ages; stored, so every node serves the newest one.
-//!   Development mode signs it with the root key on the node; production keeps the root offline
-//!   (`keys trust-list sign`) and uploads the signed list.
+//!   Development mode signs it with the root key on the node; production keeps the root offline:
+//!   the node prepares the list, an admin signs it with `keys trust-list sign` and uploads it
+//!   ([`super::keys`]).
 //! - **Status lists.** Every node signs the same content (the store's status marks) with its own
 //!   key: when a status changed (the store's status version moved), at most once per
 //!   [`Settings::publish_interval`](super::Settings::publish_interval); when its key changed; and
@@ -22,10 +23,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use verifier::build::statuslist::StatusList;
-use verifier::{KeyState, StatusListRef, TrustList};
+use verifier::KeyState;
 
 use super::{Result, Service, ServiceError};
-use crate::store::{PublishedTrustList, StatusListRow};
+use crate::store::StatusListRow;
 
 /// How long a published trust list claims to hold before the next one.
 pub const TRUST_LIST_PERIOD: u64 = 7 * 86_400;
@@ -129,22 +130,25 @@ impl Service {
         let stored = self.store.trust_list().await?;
         let stale = stored.as_ref().is_none_or(|t| now >= t.seq.saturating_add(TRUST_LIST_PERIOD / 2));
         let changed = self.published.read(|s| s.signed_keys_version != Some(keys_version));
-        if force || stale || changed {
+        // Production keeps the root offline: the list is prepared on request and comes back
+        // signed (`service::keys`); only development signs here.
+        // A failure here must not stop the status lists below from being signed.
+        let mut trust_failure = None;
+        if (force || stale || changed) && !self.custody.is_production() {
             let seq = now.max(stored.as_ref().map_or(0, |t| t.seq) + 1);
-            let list = TrustList {
-                v: 1,
-                issuer: self.issuer_url().to_owned(),
-                seq,
-                issued_at: now,
-                next_update: now + TRUST_LIST_PERIOD,
-                keys: keys.into_iter().map(|(_, k)| k).collect(),
-                status_lists: lists.iter().map(|l| StatusListRef { id: l.id, uri: self.status_uri(l.id) }).collect(),
-            };
-            let jws = self.custody.sign_trust_list(&list)?;
-            if self.store.publish_trust_list(PublishedTrustList { seq, jws }).await? {
-                tracing::info!(seq, "trust list signed");
+            let list = self.build_trust_list(keys.into_iter().map(|(_, k)| k).collect(), &lists, seq, now);
+            match self.publish_signed_here(&list, now).await {
+                Ok(true) => {
+                    tracing::info!(seq, "trust list signed");
+                    self.published.write(|s| s.signed_keys_version = Some(keys_version));
+                }
+                // Another node stored a newer one: it is served below.
+                Ok(false) => self.published.write(|s| s.signed_keys_version = Some(keys_version)),
+                Err(e) => {
+                    tracing::error!(error = %e, "signing the trust list failed");
+                    trust_failure = Some(e);
+                }
             }
-            self.published.write(|s| s.signed_keys_version = Some(keys_version));
         }
         if let Some(t) = self.store.trust_list().await? {
             if self.published.read(|s| s.trust_seq != t.seq) {
@@ -155,7 +159,13 @@ impl Service {
             }
         }
 
-        // Status lists, signed with this node's key.
+        // Status lists, signed with this node's key, while verifiers would accept what it signs:
+        // a key revoked through the store, or past its signing period, signs nothing more (the
+        // tokens already served age out; `/healthz` and the key report say why).
+        if let Err(e) = self.signer_for(now) {
+            tracing::error!(error = %e, "not signing status lists: this node's key cannot sign");
+            return trust_failure.map_or(Ok(()), Err);
+        }
         let status_version = self.store.status_version().await?;
         let signer = self.custody.signer().kid().to_string();
         let last_signing = self.published.read(|s| s.last_status_signing);
@@ -173,7 +183,7 @@ impl Service {
                 self.sign_status_list(list, now, status_version).await?;
             }
         }
-        Ok(())
+        trust_failure.map_or(Ok(()), Err)
     }
 
     /// The status lists, opening the first one on a fresh store.
@@ -237,6 +247,7 @@ impl Service {
             if let Err(e) = s.publish(false).await {
                 tracing::error!(error = %e, "publishing the lists failed; serving the previous tokens");
             }
+            s.watch_keys().await;
         }
     }
 }

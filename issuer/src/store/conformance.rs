@@ -7,7 +7,11 @@
 //! codes and access tokens are single-live and die with a renewed offer; an access token issues
 //! at most one credential; a refused change writes nothing, not even its audit entry; audit
 //! sequence numbers follow commit order; wrong transaction codes are counted atomically with the
-//! code and kill it at the limit; nonces are single-use, expire and stay in their session.
+//! code and kill it at the limit; nonces are single-use, expire and stay in their session;
+//! registry changes are applied once each, in feed order, with their statuses, renewal and
+//! record, and settled by compare-and-set; credentials are found by their card's blind index; a
+//! key's first publication is recorded with the trust list and never moves; a credential of a
+//! revoked key is re-offered at most once, with its offer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -52,6 +56,15 @@ pub async fn run(fresh: Factory<'_>) {
         batches_keep_every_holder_key,
         audit_entries_form_a_hash_chain_in_commit_order,
         backups_are_written_whole_and_never_over_a_file,
+        an_issuance_uses_up_its_nonces_or_nothing,
+        registry_changes_apply_once_in_feed_order,
+        registry_changes_move_statuses_and_refusals_write_nothing,
+        registry_renewals_are_filed_with_their_change,
+        registry_records_by_card_and_pending,
+        credentials_are_found_by_card,
+        first_publication_is_recorded_with_the_trust_list_and_never_moves,
+        credentials_page_by_the_key_that_signed_them,
+        a_credential_is_reoffered_once_with_its_offer,
     );
 }
 
@@ -123,6 +136,7 @@ fn credential(app: &ApplicationId, idx: u64) -> CredentialRow {
         status_list: 1,
         status_idx: idx,
         holders: vec!["h".into(), "h2".into()],
+        card: None,
     }
 }
 
@@ -133,16 +147,30 @@ async fn redeem(s: &Arc<dyn Store>, code: u8, access: u8) -> Result<()> {
 }
 
 async fn issue(s: &Arc<dyn Store>, app: &ApplicationId, access: u8, idx: u64) -> Result<CredentialId> {
+    issue_on(s, app, access, idx, None).await
+}
+
+async fn issue_on(
+    s: &Arc<dyn Store>,
+    app: &ApplicationId,
+    access: u8,
+    idx: u64,
+    card: Option<Digest>,
+) -> Result<CredentialId> {
     match s.open_status_list(1, 1 << 20, audit("status_list.opened")).await {
         Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
         Err(e) => return Err(e),
     }
     let row = s.application(app).await.unwrap().unwrap();
     let mut c = change(&row, enrollment::workflow::Status::Issued);
-    let cred = credential(app, idx);
+    let cred = CredentialRow { card, ..credential(app, idx) };
     c.meta.credential = Some(cred.id.clone());
     let id = cred.id.clone();
-    s.issue_credential(Issuance { access: digest(access), app: c, credential: cred }, audit("issue")).await?;
+    s.issue_credential(
+        Issuance { access: digest(access), app: c, credential: cred, nonces: vec![], now: 0 },
+        audit("issue"),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -351,7 +379,10 @@ async fn an_access_token_issues_once_and_status_indices_are_unique(s: Arc<dyn St
             let mut c = change(&row, enrollment::workflow::Status::Issued);
             c.meta.credential = None;
             let r = s
-                .issue_credential(Issuance { access: digest(100), app: c, credential: credential(&a, 43) }, audit("i"))
+                .issue_credential(
+                    Issuance { access: digest(100), app: c, credential: credential(&a, 43), nonces: vec![], now: 0 },
+                    audit("i"),
+                )
                 .await;
             assert!(matches!(r, Err(StoreError::Conflict(Conflict::AlreadyIssued(ref id))) if *id == cred));
         }
@@ -780,4 +811,395 @@ async fn backups_are_written_whole_and_never_over_a_file(s: Arc<dyn Store>) {
     std::fs::remove_file(&out).unwrap();
     // The store goes on.
     new_app(&s, vec![digest(4)]).await;
+}
+
+async fn an_issuance_uses_up_its_nonces_or_nothing(s: Arc<dyn Store>) {
+    let app = approved_app(&s, 1, 10).await;
+    redeem(&s, 10, 100).await.unwrap();
+    match s.open_status_list(1, 1 << 20, audit("open")).await {
+        Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    s.create_nonce(digest(50), NonceRow { expires_at: 100, access: None }, 0).await.unwrap();
+    let attempt = |nonces: Vec<Digest>, idx: u64| {
+        let s = s.clone();
+        let app = app.clone();
+        async move {
+            let row = s.application(&app).await.unwrap().unwrap();
+            let mut c = change(&row, enrollment::workflow::Status::Issued);
+            let cred = credential(&app, idx);
+            c.meta.credential = Some(cred.id.clone());
+            s.issue_credential(Issuance { access: digest(100), app: c, credential: cred, nonces, now: 50 }, audit("i"))
+                .await
+        }
+    };
+    // An unknown nonce beside a good one: refused, and the good one is still there.
+    let r = attempt(vec![digest(50), digest(51)], 7).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::InvalidNonce))), "{r:?}");
+    assert_eq!(s.status(1, 7).await.unwrap(), None, "nothing of the refused issuance was written");
+    attempt(vec![digest(50)], 7).await.unwrap();
+    // The nonce is gone with it.
+    assert!(matches!(
+        s.consume_nonces(vec![digest(50)], digest(100), 50).await,
+        Err(StoreError::Conflict(Conflict::InvalidNonce))
+    ));
+}
+
+// ----- registry changes -----
+
+fn registry_record(seq: u64, card: u8, pending_due: Option<u64>) -> RegistryChangeRecord {
+    use enrollment::registry_changes::{CardEvent, ChangeReason};
+    RegistryChangeRecord {
+        seq,
+        version: 1,
+        card: digest(card),
+        event: CardEvent::Revoked,
+        registry_reason: "deportation".into(),
+        reason: ChangeReason::CardRevoked,
+        registry_at: 1,
+        applied_at: 2,
+        effective_at: 2,
+        credentials: Vec::new(),
+        renewal: None,
+        renewal_blocked_by: None,
+        notice: RegistryNoticeState::None,
+        pending_due,
+    }
+}
+
+fn registry_apply(after: u64, record: RegistryChangeRecord) -> RegistryApply {
+    let audit = vec![audit("registry.change")];
+    RegistryApply { after, record, moves: Vec::new(), renewal: None, audit }
+}
+
+async fn issued_credential(s: &Arc<dyn Store>, n: u8, card: Option<Digest>) -> CredentialId {
+    let app = approved_app(s, n, 100 + n).await;
+    redeem(s, 100 + n, 150 + n).await.unwrap();
+    issue_on(s, &app, 150 + n, u64::from(n), card).await.unwrap()
+}
+
+async fn registry_changes_apply_once_in_feed_order(s: Arc<dyn Store>) {
+    assert_eq!(s.registry_position().await.unwrap(), 0);
+    s.apply_registry_change(registry_apply(0, registry_record(5, 1, None))).await.unwrap();
+    assert_eq!(s.registry_position().await.unwrap(), 5);
+    assert_eq!(s.registry_change(5).await.unwrap(), Some(registry_record(5, 1, None)));
+    // The same change again, a change at or before the position, or one computed at a stale
+    // position: refused, and nothing written.
+    let before = audit_len(&s).await;
+    for (after, seq) in [(0, 5), (5, 5), (5, 3), (4, 6), (0, 6)] {
+        let r = s.apply_registry_change(registry_apply(after, registry_record(seq, 2, None))).await;
+        assert!(matches!(r, Err(StoreError::Conflict(Conflict::RegistryPositionMoved))), "{after} {seq}: {r:?}");
+    }
+    assert_eq!(audit_len(&s).await, before);
+    assert_eq!(s.registry_position().await.unwrap(), 5);
+    assert!(s.registry_change(6).await.unwrap().is_none());
+    assert_eq!(s.registry_change(5).await.unwrap().unwrap().card, digest(1));
+    // Racing runs applying the next change: exactly one does.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.apply_registry_change(registry_apply(5, registry_record(9, 3, None))).await.is_ok()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    assert_eq!(s.registry_position().await.unwrap(), 9);
+    assert_eq!(audit_actions(&s, "registry.change").await, 2, "one audit entry per change applied");
+    let all: Vec<u64> = s.registry_changes(0, 10).await.unwrap().iter().map(|r| r.seq).collect();
+    assert_eq!(all, vec![5, 9]);
+}
+
+async fn registry_changes_move_statuses_and_refusals_write_nothing(s: Arc<dyn Store>) {
+    let cred = issued_credential(&s, 1, None).await;
+    let v0 = s.status_version().await.unwrap();
+    let before = audit_len(&s).await;
+    let with_move = |expected, new, credential: &CredentialId| {
+        let mut a = registry_apply(0, registry_record(1, 1, None));
+        a.moves = vec![StatusMove { credential: credential.clone(), expected, new }];
+        a.audit.push(audit("credential.status"));
+        a
+    };
+    // A status that moved since, or a credential that does not exist: nothing is written.
+    let r = s.apply_registry_change(with_move(2, 1, &cred)).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::StatusChanged))), "{r:?}");
+    let r = s.apply_registry_change(with_move(0, 1, &CredentialId::generate())).await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    assert_eq!(audit_len(&s).await, before);
+    assert_eq!(s.registry_position().await.unwrap(), 0);
+    assert!(s.registry_change(1).await.unwrap().is_none());
+    assert_eq!((s.status(1, 1).await.unwrap(), s.status_version().await.unwrap()), (Some(0), v0));
+    // Applied: the status, its mark, the status version, the audit entries in order.
+    s.apply_registry_change(with_move(0, 2, &cred)).await.unwrap();
+    assert_eq!(s.status(1, 1).await.unwrap(), Some(2));
+    assert_eq!(s.status_marks(1).await.unwrap(), vec![(1, 2)]);
+    assert_ne!(s.status_version().await.unwrap(), v0);
+    let tail: Vec<String> =
+        s.audit_page(None, 1000).await.unwrap().into_iter().rev().take(2).map(|(_, e)| e.action).collect();
+    assert_eq!(tail, vec!["credential.status".to_owned(), "registry.change".to_owned()]);
+    // Settling: by compare-and-set on the record's version and the statuses.
+    let mut next = registry_record(1, 1, None);
+    next.version = 2;
+    let settle = |record: RegistryChangeRecord, expected, new| RegistrySettle {
+        record,
+        moves: vec![StatusMove { credential: cred.clone(), expected, new }],
+        audit: vec![audit("credential.status")],
+    };
+    let before = audit_len(&s).await;
+    let mut stale = next.clone();
+    stale.version = 3;
+    let r = s.settle_registry_change(settle(stale, 2, 1)).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::RegistryRecordChanged))), "{r:?}");
+    let r = s.settle_registry_change(settle(next.clone(), 0, 1)).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::StatusChanged))), "{r:?}");
+    let mut unknown = next.clone();
+    unknown.seq = 77;
+    assert!(matches!(s.settle_registry_change(settle(unknown, 2, 1)).await, Err(StoreError::NotFound)));
+    assert_eq!(audit_len(&s).await, before);
+    assert_eq!(s.registry_change(1).await.unwrap().unwrap().version, 1);
+    s.settle_registry_change(settle(next.clone(), 2, 1)).await.unwrap();
+    assert_eq!(s.status(1, 1).await.unwrap(), Some(1));
+    assert_eq!(s.registry_change(1).await.unwrap(), Some(next.clone()));
+    assert_eq!(audit_len(&s).await, before + 1);
+    // Two settlements from the same version: one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (s, mut r) = (s.clone(), next.clone());
+        r.version = 3;
+        tasks.push(tokio::spawn(async move {
+            s.settle_registry_change(RegistrySettle { record: r, moves: Vec::new(), audit: Vec::new() }).await.is_ok()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
+}
+
+async fn registry_renewals_are_filed_with_their_change(s: Arc<dyn Store>) {
+    use enrollment::workflow::Status::*;
+    // An open application under one of the renewal's identity keys: refused, nothing written.
+    let open = new_app(&s, vec![digest(40)]).await;
+    let renewal = |identity: Vec<Digest>| NewApplication {
+        id: ApplicationId::generate(),
+        meta: meta("hn-ba-dinh-police", DataChecked),
+        sealed: vec![9, 9],
+        identity,
+    };
+    let mut a = registry_apply(0, registry_record(1, 1, Some(2)));
+    let blocked = renewal(vec![digest(41), digest(40)]);
+    a.renewal = Some(blocked.clone());
+    let before = audit_len(&s).await;
+    let r = s.apply_registry_change(a).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::ApplicationExists))), "{r:?}");
+    assert_eq!(audit_len(&s).await, before);
+    assert!(s.application(&blocked.id).await.unwrap().is_none());
+    assert_eq!(s.application_by_identity(&digest(40)).await.unwrap().unwrap().0, open);
+    assert!(s.application_by_identity(&digest(41)).await.unwrap().is_none());
+    assert_eq!(s.registry_position().await.unwrap(), 0);
+    // Once that application is closed, the renewal is filed with its change.
+    let row = s.application(&open).await.unwrap().unwrap();
+    s.update_application(change(&row, Rejected), audit("reject")).await.unwrap();
+    let mut a = registry_apply(0, registry_record(1, 1, Some(2)));
+    let filed = renewal(vec![digest(41), digest(40)]);
+    a.renewal = Some(filed.clone());
+    s.apply_registry_change(a).await.unwrap();
+    let row = s.application(&filed.id).await.unwrap().unwrap();
+    assert_eq!((row.version, row.meta.state, row.sealed), (1, DataChecked, vec![9, 9]));
+    for key in [digest(40), digest(41)] {
+        assert_eq!(s.application_by_identity(&key).await.unwrap().unwrap().0, filed.id);
+    }
+}
+
+async fn registry_records_by_card_and_pending(s: Arc<dyn Store>) {
+    for (after, seq, card, due) in [(0, 1, 1, Some(100)), (1, 2, 2, None), (2, 3, 1, Some(50)), (3, 4, 3, Some(10))] {
+        s.apply_registry_change(registry_apply(after, registry_record(seq, card, due))).await.unwrap();
+    }
+    let seqs = |v: Vec<RegistryChangeRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(s.registry_changes_for_card(&digest(1)).await.unwrap()), vec![1, 3]);
+    assert_eq!(seqs(s.registry_changes_for_card(&digest(2)).await.unwrap()), vec![2]);
+    assert!(s.registry_changes_for_card(&digest(9)).await.unwrap().is_empty());
+    assert_eq!(seqs(s.pending_registry_changes(60, 0, 10).await.unwrap()), vec![3, 4]);
+    assert_eq!(seqs(s.pending_registry_changes(100, 0, 10).await.unwrap()), vec![1, 3, 4]);
+    assert_eq!(seqs(s.pending_registry_changes(100, 1, 10).await.unwrap()), vec![3, 4]);
+    assert_eq!(seqs(s.pending_registry_changes(100, 0, 2).await.unwrap()), vec![1, 3]);
+    assert!(s.pending_registry_changes(9, 0, 10).await.unwrap().is_empty());
+    // Settled: no longer pending; still found by card and in the feed order.
+    let mut settled = registry_record(3, 1, None);
+    settled.version = 2;
+    s.settle_registry_change(RegistrySettle { record: settled, moves: Vec::new(), audit: Vec::new() }).await.unwrap();
+    assert_eq!(seqs(s.pending_registry_changes(100, 0, 10).await.unwrap()), vec![1, 4]);
+    assert_eq!(seqs(s.registry_changes_for_card(&digest(1)).await.unwrap()), vec![1, 3]);
+    assert_eq!(seqs(s.registry_changes(1, 10).await.unwrap()), vec![2, 3, 4]);
+    assert_eq!(seqs(s.registry_changes(0, 2).await.unwrap()), vec![1, 2]);
+    assert!(s.registry_change(5).await.unwrap().is_none());
+}
+
+async fn credentials_are_found_by_card(s: Arc<dyn Store>) {
+    let a = issued_credential(&s, 1, Some(digest(60))).await;
+    let b = issued_credential(&s, 2, Some(digest(60))).await;
+    let c = issued_credential(&s, 3, Some(digest(61))).await;
+    issued_credential(&s, 4, None).await;
+    let ids = |v: Vec<CredentialRow>| {
+        let mut ids: Vec<CredentialId> = v.into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(ids(s.credentials_by_card(&digest(60)).await.unwrap()), want);
+    assert_eq!(ids(s.credentials_by_card(&digest(61)).await.unwrap()), vec![c.clone()]);
+    assert!(s.credentials_by_card(&digest(62)).await.unwrap().is_empty());
+    assert_eq!(s.credential(&c).await.unwrap().unwrap().card, Some(digest(61)));
+}
+
+async fn first_publication_is_recorded_with_the_trust_list_and_never_moves(s: Arc<dyn Store>) {
+    let list = |seq: u64| PublishedTrustList { seq, jws: format!("jws-{seq}") };
+    let kids = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+    assert!(s.keys_first_published().await.unwrap().is_empty());
+    let before = audit_len(&s).await;
+    assert!(s
+        .publish_trust_list_naming(list(10), kids(&["a", "b"]), 100, audit("trust_list.published"))
+        .await
+        .unwrap());
+    assert_eq!(s.trust_list().await.unwrap(), Some(list(10)));
+    assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100)]);
+    assert_eq!(audit_len(&s).await, before + 1);
+    // A later list: a and b keep their first time, c gets this one.
+    assert!(s.publish_trust_list_naming(list(11), kids(&["a", "b", "c"]), 200, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap(), vec![("a".into(), 100), ("b".into(), 100), ("c".into(), 200)]);
+    // An older or equal list: refused, and nothing of it recorded, audit included.
+    let before = audit_len(&s).await;
+    assert!(!s.publish_trust_list_naming(list(11), kids(&["d"]), 300, audit("t")).await.unwrap());
+    assert!(!s.publish_trust_list_naming(list(5), kids(&["d"]), 300, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap().len(), 3);
+    assert_eq!(s.trust_list().await.unwrap(), Some(list(11)));
+    assert_eq!(audit_len(&s).await, before);
+    // The plain publication still moves the list forward (and records no key).
+    assert!(s.publish_trust_list(list(12)).await.unwrap());
+    assert!(!s.publish_trust_list_naming(list(12), kids(&["e"]), 400, audit("t")).await.unwrap());
+    assert_eq!(s.keys_first_published().await.unwrap().len(), 3);
+}
+
+/// Issues a credential for a fresh approved application, signed by `kid`.
+async fn issue_signed_by(s: &Arc<dyn Store>, n: u8, kid: &str) -> CredentialRow {
+    match s.open_status_list(1, 1 << 20, audit("status_list.opened")).await {
+        Ok(()) | Err(StoreError::Conflict(Conflict::StatusListExists)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    let app = approved_app(s, n, n).await;
+    redeem(s, n, n.wrapping_add(100)).await.unwrap();
+    let row = s.application(&app).await.unwrap().unwrap();
+    let mut c = change(&row, enrollment::workflow::Status::Issued);
+    let mut cred = credential(&app, u64::from(n));
+    cred.kid = kid.to_owned();
+    c.meta.credential = Some(cred.id.clone());
+    s.issue_credential(
+        Issuance { access: digest(n.wrapping_add(100)), app: c, credential: cred.clone(), nonces: vec![], now: 0 },
+        audit("i"),
+    )
+    .await
+    .unwrap();
+    cred
+}
+
+async fn credentials_page_by_the_key_that_signed_them(s: Arc<dyn Store>) {
+    let mut by_a = Vec::new();
+    for n in 1..=7u8 {
+        // A kid that contains the other as a prefix must not match it.
+        let kid = if n % 2 == 1 { "kidA" } else { "kidAB" };
+        let cred = issue_signed_by(&s, n, kid).await;
+        if kid == "kidA" {
+            by_a.push(cred);
+        }
+    }
+    by_a.sort_by(|x, y| x.id.as_str().cmp(y.id.as_str()));
+    let mut seen = Vec::new();
+    let mut after: Option<CredentialId> = None;
+    loop {
+        let page = s.credentials_by_kid("kidA", after.as_ref(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|c| c.id.clone());
+        seen.extend(page);
+    }
+    assert_eq!(seen, by_a, "every credential of the key, once, in id order");
+    assert_eq!(s.credentials_by_kid("kidAB", None, 100).await.unwrap().len(), 3);
+    assert!(s.credentials_by_kid("nobody", None, 100).await.unwrap().is_empty());
+    assert!(s.credentials_by_kid("kidA", None, 0).await.unwrap().is_empty());
+}
+
+async fn a_credential_is_reoffered_once_with_its_offer(s: Arc<dyn Store>) {
+    let cred = issue_signed_by(&s, 1, "bad").await;
+    let other = issue_signed_by(&s, 2, "bad").await;
+    let row = s.application(&cred.application).await.unwrap().unwrap();
+    let entry = |c: &CredentialRow, outcome: ReofferOutcome, notice: Option<Vec<u8>>| ReofferEntry {
+        kid: "bad".into(),
+        credential: c.id.clone(),
+        application: c.application.clone(),
+        at: 50,
+        outcome,
+        notice,
+    };
+    let offer = |row: &AppRow, code: u8| {
+        let mut c = change(row, enrollment::workflow::Status::Issued);
+        c.meta.offer = Some(OfferMeta { generation: 2, code: digest(code), expires_at: 90 });
+        let code_row = CodeRow {
+            application: row.id.clone(),
+            generation: 2,
+            expires_at: 90,
+            access: None,
+            tx_code: Some(digest(code ^ 0xff)),
+            wrong_tx_codes: 0,
+        };
+        Reoffer { app: c, code_hash: digest(code), code: code_row }
+    };
+    let offered = entry(&cred, ReofferOutcome::Offered { generation: 2 }, Some(vec![9, 8, 7]));
+    s.record_reoffer(offered.clone(), Some(offer(&row, 60)), audit("credential.reoffered")).await.unwrap();
+    let after = s.application(&cred.application).await.unwrap().unwrap();
+    assert_eq!(after.version, row.version + 1);
+    assert_eq!(after.meta.offer.as_ref().map(|o| o.generation), Some(2));
+    assert_eq!(s.code(&digest(60)).await.unwrap().map(|c| c.generation), Some(2));
+    assert_eq!(s.reoffers("bad").await.unwrap(), vec![offered.clone()]);
+
+    // Again, for the same credential (a resumed run, or another node): refused, nothing written.
+    let before = audit_len(&s).await;
+    let again = s.record_reoffer(offered.clone(), Some(offer(&after, 61)), audit("credential.reoffered")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyReoffered))), "{again:?}");
+    let skip = entry(&cred, ReofferOutcome::Skipped { reason: "revoked".into() }, None);
+    let again = s.record_reoffer(skip, None, audit("x")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(Conflict::AlreadyReoffered))), "{again:?}");
+    assert_eq!(audit_len(&s).await, before);
+    assert!(s.code(&digest(61)).await.unwrap().is_none());
+    assert_eq!(s.application(&cred.application).await.unwrap().unwrap().version, after.version);
+
+    // A change computed from an old version is refused and writes no entry.
+    let other_row = s.application(&other.application).await.unwrap().unwrap();
+    let mut stale = offer(&other_row, 62);
+    stale.app.expected_version -= 1;
+    let e = entry(&other, ReofferOutcome::Offered { generation: 2 }, None);
+    let r = s.record_reoffer(e, Some(stale), audit("x")).await;
+    assert!(matches!(r, Err(StoreError::Conflict(Conflict::ApplicationChanged))), "{r:?}");
+    assert_eq!(s.reoffers("bad").await.unwrap().len(), 1);
+    // A skip needs no offer.
+    let skip = entry(&other, ReofferOutcome::Skipped { reason: "expired".into() }, None);
+    s.record_reoffer(skip.clone(), None, audit("credential.reoffer_skipped")).await.unwrap();
+    let all = s.reoffers("bad").await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&skip) && all.contains(&offered));
+    assert!(s.reoffers("good").await.unwrap().is_empty());
+
+    // The notice, once handed over, is dropped from the entry.
+    s.reoffer_sent("bad", &cred.id, audit("offer.reoffer_sent")).await.unwrap();
+    let sent = s.reoffers("bad").await.unwrap().into_iter().find(|e| e.credential == cred.id).unwrap();
+    assert_eq!(sent.notice, None);
+    assert_eq!(sent.outcome, ReofferOutcome::Offered { generation: 2 });
+    let missing = s.reoffer_sent("bad", &CredentialId::generate(), audit("x")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -38,6 +38,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use super::*;
 
+mod registry;
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// id → version (8 bytes, big-endian) followed by the sealed record.
@@ -67,6 +69,18 @@ const NONCES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nonces");
 const NONCE_EXPIRY: TableDefinition<(u64, &[u8]), u8> = TableDefinition::new("nonce_expiry");
 /// Expired nonces removed with each new one.
 const NONCE_PURGE: usize = 16;
+/// seq → the record of an applied registry change (JSON); see [`registry`].
+const REGISTRY_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("registry_changes");
+/// (card blind index, seq) → 0: the records about each card.
+const REGISTRY_BY_CARD: TableDefinition<(&[u8], u64), u8> = TableDefinition::new("registry_by_card");
+/// seq → when its pending work is due: the records with work left.
+const REGISTRY_PENDING: TableDefinition<u64, u64> = TableDefinition::new("registry_pending");
+/// (card blind index, credential id) → 0: the credentials resting on each card.
+const CARD_CREDENTIALS: TableDefinition<(&[u8], &str), u8> = TableDefinition::new("card_credentials");
+/// kid → when it was first in a published trust list.
+const KEY_PUBLICATIONS: TableDefinition<&str, u64> = TableDefinition::new("key_publications");
+/// (revoked kid, credential id) → its re-issuance entry (JSON).
+const REOFFERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("reoffers");
 
 const K_BOOTSTRAPPED: &str = "admin_bootstrapped";
 const K_STATUS_VERSION: &str = "status_version";
@@ -74,6 +88,7 @@ const K_KEYS_VERSION: &str = "keys_version";
 const K_TRUST_LIST: &str = "trust_list";
 /// The audit chain's head: the newest entry's [`AuditLink`].
 const K_AUDIT_HEAD: &str = "audit_head";
+const K_REGISTRY_POSITION: &str = "registry_position";
 
 /// Most changes in one group commit.
 const MAX_GROUP: usize = 4096;
@@ -178,9 +193,10 @@ impl<T: Send, F: FnOnce(&Tx<'_>) -> Result<T> + Send> Job for Change<T, F> {
 
     fn finish(self: Box<Self>, durable: Result<()>) {
         let out = match (self.result, durable) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(v)), Ok(())) => Ok(v),
+            // The group did not become durable: neither did this change, nor what a refusal was
+            // decided on.
             (_, Err(e)) => Err(e),
+            (Some(r), Ok(())) => r,
             (None, Ok(())) => Err(StoreError::Engine("change not applied".into())),
         };
         // The caller may have gone away (client disconnected): the change stands regardless.
@@ -373,6 +389,12 @@ fn create_tables(db: &Database) -> Result<()> {
         txn.open_table(IDEMPOTENCY).map_err(engine_err)?;
         txn.open_table(NONCES).map_err(engine_err)?;
         txn.open_table(NONCE_EXPIRY).map_err(engine_err)?;
+        txn.open_table(REGISTRY_CHANGES).map_err(engine_err)?;
+        txn.open_table(REGISTRY_BY_CARD).map_err(engine_err)?;
+        txn.open_table(REGISTRY_PENDING).map_err(engine_err)?;
+        txn.open_table(CARD_CREDENTIALS).map_err(engine_err)?;
+        txn.open_table(KEY_PUBLICATIONS).map_err(engine_err)?;
+        txn.open_table(REOFFERS).map_err(engine_err)?;
     }
     txn.commit().map_err(engine_err)
 }
@@ -476,6 +498,7 @@ impl Writer {
                 }
             };
             let mut applied: Vec<Box<dyn Job>> = Vec::new();
+            let mut refused: Vec<Box<dyn Job>> = Vec::new();
             let mut failed_group = false;
             let mut backups = Vec::new();
             let mut next = Some(first);
@@ -490,8 +513,10 @@ impl Writer {
                     failed_group = true;
                     break;
                 } else {
-                    // Refused before writing: nothing of it is in the transaction.
-                    job.finish(Ok(()));
+                    // Refused before writing: nothing of it is in the transaction. Its answer
+                    // waits for the group all the same: it was decided on the changes before
+                    // it, which are not durable yet (an idempotency key taken by one of them).
+                    refused.push(job);
                 }
                 if applied.len() < MAX_GROUP {
                     let mut more = || loop {
@@ -521,13 +546,16 @@ impl Writer {
             let mut failed = failed_group;
             if failed_group {
                 let _ = txn.abort();
-                for job in applied {
+                for job in applied.into_iter().chain(refused) {
                     job.finish(Err(StoreError::Engine(
                         "another change of the same group failed; nothing was saved".into(),
                     )));
                 }
             } else if applied.is_empty() {
                 let _ = txn.abort();
+                for job in refused {
+                    job.finish(Ok(()));
+                }
             } else {
                 let t0 = std::time::Instant::now();
                 let durable = txn.commit().map_err(engine_err);
@@ -539,6 +567,10 @@ impl Writer {
                     tracing::error!(error = ?durable.as_ref().err(), "group commit failed; its changes are not acknowledged");
                 }
                 for job in applied {
+                    job.finish(durable.clone());
+                }
+                // A refusal decided on changes that did not become durable is no answer: retry.
+                for job in refused {
                     job.finish(durable.clone());
                 }
             }
@@ -779,6 +811,31 @@ fn meta_u64(tx: &Tx<'_>, key: &str) -> Result<u64> {
 
 fn set_meta_u64(tx: &Tx<'_>, key: &str, value: u64) -> Result<()> {
     tx.write(META)?.insert(key, value.to_be_bytes().as_slice()).map_err(engine_err)?;
+    Ok(())
+}
+
+/// Decides whether nonces can be used now by the session `access`: their keys and expiry.
+fn check_nonces(tx: &Tx<'_>, hashes: &[Digest], access: Digest, now: u64) -> Result<Vec<(Digest, u64)>> {
+    let mut rows = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let row: Option<NonceRow> = tx_json(tx, NONCES, h.0.as_slice(), "nonce")?;
+        let Some(row) = row else { return Err(Conflict::InvalidNonce.into()) };
+        if row.expires_at < now || row.access.is_some_and(|a| a != access) || rows.iter().any(|(d, _)| d == h) {
+            return Err(Conflict::InvalidNonce.into());
+        }
+        rows.push((*h, row.expires_at));
+    }
+    Ok(rows)
+}
+
+/// Uses up checked nonces.
+fn remove_nonces(tx: &Tx<'_>, rows: &[(Digest, u64)]) -> Result<()> {
+    let mut nonces = tx.write(NONCES)?;
+    let mut order = tx.write(NONCE_EXPIRY)?;
+    for (h, at) in rows {
+        nonces.remove(h.0.as_slice()).map_err(engine_err)?;
+        order.remove((*at, h.0.as_slice())).map_err(engine_err)?;
+    }
     Ok(())
 }
 
@@ -1050,7 +1107,7 @@ impl Store for Embedded {
 
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
         self.write_recorded(audit.idempotency.clone(), move |tx| {
-            let Issuance { access, app, credential } = issuance;
+            let Issuance { access, app, credential, nonces, now } = issuance;
             // Decide.
             let row: Option<AccessRow> = tx_json(tx, ACCESS, access.0.as_slice(), "access token")?;
             let Some(mut row) = row else { return Err(Conflict::InvalidToken.into()) };
@@ -1071,7 +1128,9 @@ impl Store for Embedded {
             }
             let allocated = allocated_key(credential.status_list);
             let n = meta_u64(tx, &allocated)?;
+            let used = check_nonces(tx, &nonces, access, now)?;
             // Write.
+            remove_nonces(tx, &used)?;
             write_change(tx, &app)?;
             tx.write(STATUS)?.insert(key, 0u8).map_err(engine_err)?;
             set_meta_u64(tx, &allocated, n + 1)?;
@@ -1080,6 +1139,11 @@ impl Store for Embedded {
             tx.write(CREDENTIALS)?
                 .insert(credential.id.as_str(), to_json(&credential).as_slice())
                 .map_err(engine_err)?;
+            if let Some(card) = &credential.card {
+                tx.write(CARD_CREDENTIALS)?
+                    .insert((card.0.as_slice(), credential.id.as_str()), 0u8)
+                    .map_err(engine_err)?;
+            }
             if let Some(offer) = &old.offer {
                 // The code has served its purpose; the access token stays for retries.
                 tx.write(CODES)?.remove(offer.code.0.as_slice()).map_err(engine_err)?;
@@ -1164,24 +1228,8 @@ impl Store for Embedded {
 
     async fn consume_nonces(&self, hashes: Vec<Digest>, access: Digest, now: u64) -> Result<()> {
         self.write(move |tx| {
-            // Decide.
-            let mut rows = Vec::with_capacity(hashes.len());
-            for h in &hashes {
-                let row: Option<NonceRow> = tx_json(tx, NONCES, h.0.as_slice(), "nonce")?;
-                let Some(row) = row else { return Err(Conflict::InvalidNonce.into()) };
-                if row.expires_at < now || row.access.is_some_and(|a| a != access) {
-                    return Err(Conflict::InvalidNonce.into());
-                }
-                rows.push((*h, row.expires_at));
-            }
-            // Write.
-            let mut nonces = tx.write(NONCES)?;
-            let mut order = tx.write(NONCE_EXPIRY)?;
-            for (h, at) in &rows {
-                nonces.remove(h.0.as_slice()).map_err(engine_err)?;
-                order.remove((*at, h.0.as_slice())).map_err(engine_err)?;
-            }
-            Ok(())
+            let rows = check_nonces(tx, &hashes, access, now)?;
+            remove_nonces(tx, &rows)
         })
         .await
     }
@@ -1439,5 +1487,194 @@ impl Store for Embedded {
             .send(Msg::Backup(dest.to_path_buf(), reply))
             .map_err(|_| StoreError::Engine("the store writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Engine("the store writer has stopped".into()))?
+    }
+
+    async fn registry_position(&self) -> Result<u64> {
+        self.read(|txn| {
+            let t = txn.open_table(META).map_err(engine_err)?;
+            let v = t.get(K_REGISTRY_POSITION).map_err(engine_err)?;
+            Ok(v.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_be_bytes))
+        })
+    }
+
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()> {
+        self.registry_apply(c).await
+    }
+
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()> {
+        self.registry_settle(s).await
+    }
+
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>> {
+        self.read(|txn| get_json(txn, REGISTRY_CHANGES, seq, "registry change"))
+    }
+
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records(after, limit)
+    }
+
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records_for_card(card)
+    }
+
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_pending(due_by, after, limit)
+    }
+
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
+        self.card_credentials(card)
+    }
+
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            // Decide.
+            let current: Option<PublishedTrustList> = {
+                let t = tx.read(META)?;
+                let v = t.get(K_TRUST_LIST).map_err(engine_err)?;
+                v.map(|v| from_json(v.value(), "trust list")).transpose()?
+            };
+            if current.is_some_and(|c| c.seq >= list.seq) {
+                return Ok(false);
+            }
+            let mut first = Vec::new();
+            {
+                let t = tx.read(KEY_PUBLICATIONS)?;
+                for kid in &kids {
+                    if t.get(kid.as_str()).map_err(engine_err)?.is_none() && !first.contains(kid) {
+                        first.push(kid.clone());
+                    }
+                }
+            }
+            // Write.
+            tx.write(META)?.insert(K_TRUST_LIST, to_json(&list).as_slice()).map_err(engine_err)?;
+            {
+                let mut t = tx.write(KEY_PUBLICATIONS)?;
+                for kid in &first {
+                    t.insert(kid.as_str(), at).map_err(engine_err)?;
+                }
+            }
+            audit_append(tx, &audit)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>> {
+        self.read(|txn| {
+            let t = txn.open_table(KEY_PUBLICATIONS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.iter().map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                out.push((k.value().to_owned(), v.value()));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>> {
+        // A scan in id order, from `after` on: a caller paging through every credential of a key
+        // reads the table once in all. Re-issuance after a compromise is rare; an index would
+        // cost every issuance a write.
+        let needle = format!("\"kid\":{}", serde_json::Value::String(kid.to_owned()));
+        self.read(|txn| {
+            let t = txn.open_table(CREDENTIALS).map_err(engine_err)?;
+            let start = match after {
+                Some(a) => std::ops::Bound::Excluded(a.as_str()),
+                None => std::ops::Bound::Unbounded,
+            };
+            let mut out = Vec::new();
+            for kv in t.range::<&str>((start, std::ops::Bound::Unbounded)).map_err(engine_err)? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (_, v) = kv.map_err(engine_err)?;
+                let bytes = v.value();
+                // Cheap test first; the parsed row decides.
+                if !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    continue;
+                }
+                let row: CredentialRow = from_json(bytes, "credential")?;
+                if row.kid == kid {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()> {
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            // Decide.
+            let key = (entry.kid.as_str(), entry.credential.as_str());
+            if tx.read(REOFFERS)?.get(key).map_err(engine_err)?.is_some() {
+                return Err(Conflict::AlreadyReoffered.into());
+            }
+            let old = match &offer {
+                Some(o) => Some(check_change(tx, &o.app)?),
+                None => None,
+            };
+            // Write.
+            if let (Some(o), Some(old)) = (&offer, &old) {
+                write_change(tx, &o.app)?;
+                let mut codes = tx.write(CODES)?;
+                if let Some(previous) = &old.offer {
+                    codes.remove(previous.code.0.as_slice()).map_err(engine_err)?;
+                }
+                codes.insert(o.code_hash.0.as_slice(), to_json(&o.code).as_slice()).map_err(engine_err)?;
+            }
+            tx.write(REOFFERS)?.insert(key, to_json(&entry).as_slice()).map_err(engine_err)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()> {
+        let (kid, credential) = (kid.to_owned(), credential.clone());
+        self.write_recorded(audit.idempotency.clone(), move |tx| {
+            let key = (kid.as_str(), credential.as_str());
+            let entry: Option<ReofferEntry> = {
+                let t = tx.read(REOFFERS)?;
+                let v = t.get(key).map_err(engine_err)?;
+                v.map(|v| from_json(v.value(), "re-offer")).transpose()?
+            };
+            let mut entry = entry.ok_or(StoreError::NotFound)?;
+            entry.notice = None;
+            tx.write(REOFFERS)?.insert(key, to_json(&entry).as_slice()).map_err(engine_err)?;
+            audit_append(tx, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>> {
+        self.read(|txn| {
+            let t = txn.open_table(REOFFERS).map_err(engine_err)?;
+            let mut out = Vec::new();
+            for kv in t.range((kid, "")..).map_err(engine_err)? {
+                let (k, v) = kv.map_err(engine_err)?;
+                if k.value().0 != kid {
+                    break;
+                }
+                out.push(from_json(v.value(), "re-offer")?);
+            }
+            Ok(out)
+        })
     }
 }

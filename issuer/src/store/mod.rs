@@ -89,6 +89,14 @@ pub enum Conflict {
     StatusListExists,
     /// A nonce is unknown, already used, expired, or bound to another access token.
     InvalidNonce,
+    /// The registry feed position is not the one a change was computed at: another run (or
+    /// node) applied this change, or a later one, first.
+    RegistryPositionMoved,
+    /// A registry change record is not at the version a settlement was computed from.
+    RegistryRecordChanged,
+    /// This credential already has an entry in its key's re-issuance (it was re-offered or
+    /// skipped before): nothing was written, so no one is re-offered twice.
+    AlreadyReoffered,
 }
 
 impl From<Conflict> for StoreError {
@@ -262,6 +270,11 @@ pub struct CredentialRow {
     /// `[holder]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holders: Vec<String>,
+    /// The blind index (`Sealer::blind_index("card", number)`) of the residence card the
+    /// credential rests on: registry changes find credentials by it
+    /// ([`Store::credentials_by_card`]). `None` on rows written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Digest>,
 }
 
 /// A nonce handed out by the Nonce Endpoint (stored under the SHA-256 of its value).
@@ -321,6 +334,11 @@ pub struct Issuance {
     pub access: Digest,
     pub app: AppChange,
     pub credential: CredentialRow,
+    /// The proofs' nonces, used up with the issuance under the rules of
+    /// [`Store::consume_nonces`] (checked at `now`): one unknown, expired or of another session
+    /// refuses the issuance with [`Conflict::InvalidNonce`], and nothing is written.
+    pub nonces: Vec<Digest>,
+    pub now: u64,
 }
 
 /// What answers a retried request that carried an `Idempotency-Key`: written in the same
@@ -401,6 +419,173 @@ pub struct StatusListRow {
 pub struct PublishedTrustList {
     pub seq: u64,
     pub jws: String,
+}
+
+// ----- registry changes -----
+
+/// One credential status compare-and-set inside a registry change (Token Status List values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMove {
+    pub credential: CredentialId,
+    /// The status the change was computed from.
+    pub expected: u8,
+    pub new: u8,
+}
+
+/// A credential on a changed card, and what the change did (or will do) to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCredential {
+    pub credential: CredentialId,
+    pub application: ApplicationId,
+    pub reception_point: String,
+    /// Its status when the change was applied, and the status this change puts it in (equal
+    /// when the change leaves it alone). Token Status List values.
+    pub from: u8,
+    pub to: u8,
+    /// Whether `to` is in force (an expiry waits for the end of the card's last valid day).
+    pub done: bool,
+}
+
+/// The renewal a replacement opened, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryRenewal {
+    /// The renewal application (for the new card).
+    pub application: ApplicationId,
+    /// `None` while it is open; `Some(state)` (issued or rejected) once the old credentials were
+    /// revoked because of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<enrollment::workflow::Status>,
+}
+
+/// Whether the holder was told of a registry change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RegistryNoticeState {
+    /// Nothing to tell (no credential changed).
+    None,
+    /// To be sent (the change took effect).
+    Pending,
+    /// Handed to the notifier.
+    Sent { at: u64, via: String, lang: String },
+    /// The notifier refused it (audited; not retried).
+    Failed { at: u64, via: String },
+}
+
+/// What the issuer did with one change of the registry's feed: stored under the change's `seq`
+/// with the change itself (so no change is applied twice), read by the officers' reports, and
+/// holding the work the change left for later. No personal data: the card is a blind index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryChangeRecord {
+    /// The change's feed position.
+    pub seq: u64,
+    /// 1 when applied, +1 with every settlement ([`Store::settle_registry_change`]).
+    pub version: u32,
+    /// Blind index of the changed card (`Sealer::blind_index("card", number)`).
+    pub card: Digest,
+    pub event: enrollment::registry_changes::CardEvent,
+    /// The registry's own reason code.
+    pub registry_reason: String,
+    /// The issuer's reason for the credentials' change.
+    pub reason: enrollment::registry_changes::ChangeReason,
+    /// When the registry recorded the change, when this issuer applied it, and when its
+    /// status changes take effect (UNIX seconds).
+    pub registry_at: u64,
+    pub applied_at: u64,
+    pub effective_at: u64,
+    /// The credentials found on the card.
+    pub credentials: Vec<RegistryCredential>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<RegistryRenewal>,
+    /// A replacement whose renewal could not be opened (the person has another open
+    /// application: this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_blocked_by: Option<ApplicationId>,
+    pub notice: RegistryNoticeState,
+    /// When the work left is due (UNIX seconds); `None` once everything is settled. Engines index
+    /// it ([`Store::pending_registry_changes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_due: Option<u64>,
+}
+
+/// Applying one registry change ([`Store::apply_registry_change`]).
+#[derive(Debug, Clone)]
+pub struct RegistryApply {
+    /// The feed position the change was computed at: the stored position must still be this.
+    pub after: u64,
+    /// The record (version 1); its `seq` becomes the position.
+    pub record: RegistryChangeRecord,
+    pub moves: Vec<StatusMove>,
+    /// The renewal application a replacement opens, with its identity keys.
+    pub renewal: Option<NewApplication>,
+    /// Written in this order, in the same transaction.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Settling work an applied registry change left ([`Store::settle_registry_change`]).
+#[derive(Debug, Clone)]
+pub struct RegistrySettle {
+    /// The record as it becomes: its `version` is the stored version + 1.
+    pub record: RegistryChangeRecord,
+    pub moves: Vec<StatusMove>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// What became of one credential signed by a revoked key ([`Store::record_reoffer`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReofferOutcome {
+    /// A new offer (this generation of the application's offer) was made to the holder.
+    Offered { generation: u32 },
+    /// Nothing to re-offer, and why: `revoked` (the credential itself is), `expired`, or
+    /// `superseded` (the application holds a newer credential).
+    Skipped { reason: String },
+}
+
+/// One credential's entry in a key's re-issuance: written once, with its re-offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReofferEntry {
+    /// The revoked key.
+    pub kid: String,
+    /// The credential it signed.
+    pub credential: CredentialId,
+    pub application: ApplicationId,
+    pub at: u64,
+    #[serde(flatten)]
+    pub outcome: ReofferOutcome,
+    /// The offer's secrets (pre-authorized code and transaction code), sealed by the service,
+    /// until the notice carrying them is handed to the notifier ([`Store::reoffer_sent`]): a
+    /// re-issuance interrupted between the two sends the same offer again instead of losing it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "sealed_b64")]
+    pub notice: Option<Vec<u8>>,
+}
+
+/// The new offer written with a re-offer's entry: as [`Store::renew_offer`].
+#[derive(Debug, Clone)]
+pub struct Reoffer {
+    pub app: AppChange,
+    pub code_hash: Digest,
+    pub code: CodeRow,
+}
+
+/// Sealed bytes as base64url in JSON.
+mod sealed_b64 {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&B64.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => B64.decode(s).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Where the issuer keeps its state. One method per atomic change; see the module docs.
@@ -577,6 +762,96 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// embedded engine's data folder); `None` when the engine's disk is elsewhere (PostgreSQL:
     /// the database server's own). Readiness fails below the write floor.
     fn free_bytes(&self) -> Option<u64>;
+    // ----- registry changes (the national registry's change feed; service::registry_sync) -----
+
+    /// The feed position reached: the `seq` of the last registry change applied; 0 before any.
+    async fn registry_position(&self) -> Result<u64>;
+
+    /// Applies one change of the registry's feed, exactly once, in one transaction. Decided
+    /// first, in this order (a refusal writes nothing, not even its audit entries):
+    /// 1. the stored position must be `c.after`, and `c.record.seq > c.after`, else
+    ///    [`Conflict::RegistryPositionMoved`];
+    /// 2. each of `c.moves`: the credential must exist ([`StoreError::NotFound`]) with status
+    ///    `expected` ([`Conflict::StatusChanged`]);
+    /// 3. `c.renewal`, when given, as [`Store::insert_application`]: an open application under one
+    ///    of its identity keys is [`Conflict::ApplicationExists`].
+    ///
+    /// Then it writes the new statuses (the status version moves if any did), the renewal
+    /// application (version 1) with its identity keys, the record under its `seq` (found again by
+    /// its `card`, and among the pending while `pending_due` is set), the position
+    /// `c.record.seq`, and `c.audit` in order. Two runs applying the same change: one wins, the
+    /// other is told [`Conflict::RegistryPositionMoved`].
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()>;
+
+    /// Settles work an applied change left (its revocation at the end of a card's last valid day,
+    /// the old credentials once the renewal closed, the holder's notice), in one transaction: the
+    /// stored record under `s.record.seq` must exist ([`StoreError::NotFound`]) at version
+    /// `s.record.version - 1` ([`Conflict::RegistryRecordChanged`]), and `s.moves` as in
+    /// [`Store::apply_registry_change`]; then the statuses, the record (leaving the pending ones
+    /// when its `pending_due` is `None`) and `s.audit` are written. A refusal writes nothing.
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()>;
+
+    /// The record of the applied change at `seq`.
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>>;
+
+    /// Records with `seq > after`, in `seq` order, at most `limit`.
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Every record about one card (its blind index), in `seq` order.
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Records with work due: `pending_due <= due_by` and `seq > after`, in `seq` order, at
+    /// most `limit`.
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>>;
+
+    /// Every credential resting on a card: those whose [`CredentialRow::card`] is `card`, in id
+    /// order (indexed when the credential is issued).
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>>;
+
+    // ----- custody: when keys were first published, credentials by key, re-issuance -----
+
+    /// Stores a signed trust list as [`Store::publish_trust_list`] does (only if its `seq` is
+    /// higher than the stored one's; `false` otherwise, and then nothing at all is written) and,
+    /// in the same transaction, appends `audit` and records `at` as the **first publication** of
+    /// every key id in `kids` that has none yet. A first publication, once recorded, never moves:
+    /// it is when verifiers could first learn the key, which the rule for activating a `next` key
+    /// waits on (`keys::check_activation`).
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool>;
+    /// When each key id was first in a published trust list (UNIX seconds), in key id order.
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>>;
+    /// The credentials signed by `kid` ([`CredentialRow::kid`]), in credential id order, starting
+    /// after `after` (exclusive), at most `limit`. Paging by id means a caller that reads them all
+    /// reads each credential once (the embedded engine scans, PostgreSQL uses an index).
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>>;
+    /// Records one step of a key's re-issuance, **at most once per (kid, credential)**: the
+    /// entry, and for a re-offer the new offer of the credential's application (as
+    /// [`Store::renew_offer`]: the application written at the version it was computed from, its
+    /// old code removed, the new code stored), and the audit entry, together. An entry for the
+    /// same kid and credential already there: [`Conflict::AlreadyReoffered`], and nothing is
+    /// written (so a re-issuance that is interrupted and run again, or run by two nodes at once,
+    /// re-offers each credential once). A version that moved: [`Conflict::ApplicationChanged`].
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()>;
+    /// Marks a re-offer's notice as handed to the notifier: drops the entry's sealed notice and
+    /// appends `audit`. [`StoreError::NotFound`] when there is no such entry.
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()>;
+    /// Every entry of `kid`'s re-issuance, in credential id order.
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>>;
 }
 
 /// Bounds the writes in flight: a write waits at most `wait` for a place, then fails with

@@ -33,7 +33,9 @@ pub use backup::{restore, RestoreError};
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_nonces.sql")),
+    (3, include_str!("../../migrations/0003_registry_changes.sql")),
     (4, include_str!("../../migrations/0004_audit_chain.sql")),
+    (5, include_str!("../../migrations/0005_custody.sql")),
 ];
 
 /// Shards of a list's allocation counter.
@@ -289,8 +291,15 @@ impl Postgres {
     /// Connects (a pool of up to `gate`'s writes in flight, at most 32 connections) and applies
     /// the migrations the database lacks.
     pub async fn connect(url: &str, gate: WriteGate) -> std::result::Result<Self, ConnectError> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        // No statement, lock wait or idle transaction may hold a connection (and a place in the
+        // write gate) for long: a stuck peer turns into a retryable error, not a stalled node.
+        if config.get_options().is_none() {
+            config.options(
+                "-c statement_timeout=15000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=15000",
+            );
+        }
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(32)
@@ -556,8 +565,7 @@ impl Store for Postgres {
     async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            let v = write_app(&tx, &change).await?;
-            audit_append(&tx, &audit).await?;
+            let (v, _) = tokio::try_join!(write_app(&tx, &change), audit_append(&tx, &audit))?;
             v
         })
     }
@@ -727,7 +735,7 @@ impl Store for Postgres {
             .map_err(pg_err)?;
             exec(
                 &tx,
-                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16)",
+                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16 FOR UPDATE SKIP LOCKED)",
                 &[&(purge_before as i64)],
             )
             .await
@@ -763,10 +771,28 @@ impl Store for Postgres {
     }
 
     async fn issue_credential(&self, issuance: Issuance, audit: AuditEntry) -> Result<()> {
-        let Issuance { access, app, credential } = &issuance;
+        let Issuance { access, app, credential, nonces, now } = &issuance;
+        let nonce_keys: Vec<&[u8]> = nonces.iter().map(|n| n.0.as_slice()).collect();
+        let mut distinct = nonce_keys.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != nonce_keys.len() {
+            return Err(Conflict::InvalidNonce.into());
+        }
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            // The application first (every change locks it first), then its token.
-            let old = lock_app(&tx, app).await?;
+            // Locks in the order every change takes them: the application, its code, its token.
+            let row =
+                query_opt(&tx, "SELECT version, meta FROM applications WHERE id = $1 FOR UPDATE", &[&app.id.as_str()])
+                    .await
+                    .map_err(pg_err)?
+                    .ok_or(StoreError::NotFound)?;
+            let version = row.get::<_, i64>(0) as u64;
+            let old: AppMeta = from_value(row.get(1), "application summary")?;
+            if let Some(offer) = &old.offer {
+                query(&tx, "SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE", &[&offer.code.0.as_slice()])
+                    .await
+                    .map_err(pg_err)?;
+            }
             let row =
                 query_opt(&tx, "SELECT body FROM access_tokens WHERE hash = $1 FOR UPDATE", &[&access.0.as_slice()])
                     .await
@@ -775,11 +801,28 @@ impl Store for Postgres {
                 Some(r) => from_value(r.get(0), "access token")?,
                 None => return Err(Conflict::InvalidToken.into()),
             };
+            // A concurrent request with the same token that committed first: the same credential
+            // (decided before the version, which that request moved).
             if let Some(issued) = token.credential {
                 return Err(Conflict::AlreadyIssued(issued).into());
             }
+            if version != app.expected_version {
+                return Err(Conflict::ApplicationChanged.into());
+            }
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
+            }
+            if !nonce_keys.is_empty() {
+                let gone = exec(
+                    &tx,
+                    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
+                    &[&nonce_keys, &(*now as i64), &access.0.as_slice()],
+                )
+                .await
+                .map_err(pg_err)?;
+                if gone as usize != nonce_keys.len() {
+                    return Err(Conflict::InvalidNonce.into());
+                }
             }
             exec(
                 &tx,
@@ -788,37 +831,35 @@ impl Store for Postgres {
             )
             .await
             .map_err(unique_or(Conflict::StatusIndexTaken))?;
+            // The rest cannot conflict: sent together, in one round trip (tokio-postgres
+            // pipelines statements polled at once; they still run in this order).
             let shard = (credential.status_idx % SHARDS as u64) as i16;
-            exec(
-                &tx,
-                "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
-                 ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
-                &[&(credential.status_list as i32), &shard],
-            )
-            .await
-            .map_err(pg_err)?;
-            exec(
-                &tx,
-                "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &credential.id.as_str(),
-                    &app.id.as_str(),
-                    &(credential.status_list as i32),
-                    &(credential.status_idx as i64),
-                    &json(credential),
-                ],
-            )
-            .await
-            .map_err(pg_err)?;
             token.credential = Some(credential.id.clone());
-            exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &[&access.0.as_slice(), &json(&token)])
-                .await
-                .map_err(pg_err)?;
-            write_app(&tx, app).await?;
-            if let Some(offer) = &old.offer {
-                exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
-            }
-            audit_append(&tx, &audit).await?;
+            let (list, idx) = (credential.status_list as i32, credential.status_idx as i64);
+            let (credential_json, token_json) = (json(credential), json(&token));
+            let code = old.offer.as_ref().map(|o| o.code.0.to_vec()).unwrap_or_default();
+            let (id, app_id, hash) = (credential.id.as_str(), app.id.as_str(), access.0.as_slice());
+            let p_alloc: [&(dyn ToSql + Sync); 2] = [&list, &shard];
+            let p_cred: [&(dyn ToSql + Sync); 5] = [&id, &app_id, &list, &idx, &credential_json];
+            let p_token: [&(dyn ToSql + Sync); 2] = [&hash, &token_json];
+            let p_code: [&(dyn ToSql + Sync); 1] = [&code];
+            tokio::try_join!(
+                exec(
+                    &tx,
+                    "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
+                     ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
+                    &p_alloc,
+                ),
+                exec(
+                    &tx,
+                    "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
+                    &p_cred,
+                ),
+                exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &p_token),
+                exec(&tx, "DELETE FROM codes WHERE hash = $1", &p_code),
+            )
+            .map_err(pg_err)?;
+            tokio::try_join!(write_app(&tx, app), audit_append(&tx, &audit))?;
         })
     }
 
@@ -1060,4 +1101,160 @@ impl Store for Postgres {
             }
         })
     }
+
+    async fn registry_position(&self) -> Result<u64> {
+        self.registry_position_read().await
+    }
+
+    async fn apply_registry_change(&self, c: RegistryApply) -> Result<()> {
+        self.registry_apply(c).await
+    }
+
+    async fn settle_registry_change(&self, s: RegistrySettle) -> Result<()> {
+        self.registry_settle(s).await
+    }
+
+    async fn registry_change(&self, seq: u64) -> Result<Option<RegistryChangeRecord>> {
+        self.registry_record(seq).await
+    }
+
+    async fn registry_changes(&self, after: u64, limit: usize) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records(after, limit).await
+    }
+
+    async fn registry_changes_for_card(&self, card: &Digest) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_records_for_card(card).await
+    }
+
+    async fn pending_registry_changes(
+        &self,
+        due_by: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RegistryChangeRecord>> {
+        self.registry_pending(due_by, after, limit).await
+    }
+
+    async fn credentials_by_card(&self, card: &Digest) -> Result<Vec<CredentialRow>> {
+        self.card_credentials(card).await
+    }
+
+    async fn publish_trust_list_naming(
+        &self,
+        list: PublishedTrustList,
+        kids: Vec<String>,
+        at: u64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        transaction!(self, None::<&IdempotencyRecord>, |tx| {
+            let n = exec(
+                &tx,
+                "INSERT INTO trust_lists (seq, jws) SELECT $1::bigint, $2::text \
+                     WHERE $1::bigint > COALESCE((SELECT max(seq) FROM trust_lists), 0) ON CONFLICT DO NOTHING",
+                &[&(list.seq as i64), &list.jws],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 1 {
+                exec(&tx, "DELETE FROM trust_lists WHERE seq < $1::bigint - 30 * 86400", &[&(list.seq as i64)])
+                    .await
+                    .map_err(pg_err)?;
+                exec(
+                    &tx,
+                    "INSERT INTO key_publications (kid, first_published) SELECT k, $2 FROM unnest($1::text[]) AS k \
+                         ON CONFLICT (kid) DO NOTHING",
+                    &[&kids, &(at as i64)],
+                )
+                .await
+                .map_err(pg_err)?;
+                audit_append(&tx, &audit).await?;
+            }
+            n == 1
+        })
+    }
+
+    async fn keys_first_published(&self) -> Result<Vec<(String, u64)>> {
+        let c = self.client().await?;
+        let rows =
+            read(&c, "SELECT kid, first_published FROM key_publications ORDER BY kid", &[]).await.map_err(pg_err)?;
+        Ok(rows.into_iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64)).collect())
+    }
+
+    async fn credentials_by_kid(
+        &self,
+        kid: &str,
+        after: Option<&CredentialId>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>> {
+        let c = self.client().await?;
+        let rows = read(
+            &c,
+            "SELECT body FROM credentials WHERE body->>'kid' = $1 AND id > $2 ORDER BY body->>'kid', id LIMIT $3",
+            &[&kid, &after.map_or("", |a| a.as_str()), &(limit as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+        rows.into_iter().map(|r| from_value(r.get(0), "credential")).collect()
+    }
+
+    async fn record_reoffer(&self, entry: ReofferEntry, offer: Option<Reoffer>, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            // The application first (every change locks it first), then the entry.
+            let old = match &offer {
+                Some(o) => Some(lock_app(&tx, &o.app).await?),
+                None => None,
+            };
+            let n = exec(
+                &tx,
+                "INSERT INTO reoffers (kid, credential, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&entry.kid, &entry.credential.as_str(), &json(&entry)],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 0 {
+                return Err(Conflict::AlreadyReoffered.into());
+            }
+            if let (Some(o), Some(old)) = (&offer, &old) {
+                write_app(&tx, &o.app).await?;
+                if let Some(previous) = &old.offer {
+                    exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&previous.code.0.as_slice()])
+                        .await
+                        .map_err(pg_err)?;
+                }
+                exec(
+                    &tx,
+                    "INSERT INTO codes (hash, body) VALUES ($1, $2)",
+                    &[&o.code_hash.0.as_slice(), &json(&o.code)],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn reoffer_sent(&self, kid: &str, credential: &CredentialId, audit: AuditEntry) -> Result<()> {
+        transaction!(self, audit.idempotency.as_ref(), |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE reoffers SET body = body - 'notice' WHERE kid = $1 AND credential = $2",
+                &[&kid, &credential.as_str()],
+            )
+            .await
+            .map_err(pg_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit_append(&tx, &audit).await?;
+        })
+    }
+
+    async fn reoffers(&self, kid: &str) -> Result<Vec<ReofferEntry>> {
+        let c = self.client().await?;
+        let rows =
+            read(&c, "SELECT body FROM reoffers WHERE kid = $1 ORDER BY credential", &[&kid]).await.map_err(pg_err)?;
+        rows.into_iter().map(|r| from_value(r.get(0), "re-offer")).collect()
+    }
 }
+
+mod registry;

@@ -35,6 +35,17 @@ impl Api {
     }
 
     pub async fn with_registry(registry: PathBuf) -> Self {
+        Self::with_config(registry, |_| {}).await
+    }
+
+    /// As [`Api::with_registry`], with the configuration adjusted first.
+    pub async fn configured(registry: PathBuf, tweak: impl FnOnce(&mut issuer::Config)) -> Self {
+        Self::with_config(registry, tweak).await
+    }
+
+    /// An issuer whose configuration `adjust` changes first (key mode, HSM, rotation policy,
+    /// registry change log; the data folder is `config.data`).
+    pub async fn with_config(registry: PathBuf, adjust: impl FnOnce(&mut issuer::Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(FRIDAY_9AM));
         let mut config = issuer::Config::new(dir.path().to_path_buf(), "127.0.0.1:8080".parse().unwrap());
@@ -42,6 +53,7 @@ impl Api {
         config.registry = Some(registry);
         config.publish_interval = std::time::Duration::ZERO;
         config.outbox = Some(dir.path().join("outbox.jsonl"));
+        adjust(&mut config);
         let (service, admin) = issuer::open(&config, clock.clone()).await.unwrap();
         let app = issuer::app(service.clone());
         let mut api = Api { app, clock, service, admin: admin.unwrap().to_string(), officer: String::new(), dir };

@@ -31,6 +31,8 @@ struct Fleet {
     clients: Vec<Client>,
     officer: String,
     dirs: Vec<PathBuf>,
+    /// The PostgreSQL database the nodes share, if any.
+    database: Option<String>,
 }
 
 impl Fleet {
@@ -42,8 +44,18 @@ impl Fleet {
         Ok(t)
     }
 
-    fn disk(&self) -> u64 {
-        self.dirs.iter().map(|d| load::disk_usage(d)).sum()
+    /// Bytes on disk: the nodes' folders, and the shared database's size.
+    async fn disk(&self) -> u64 {
+        let mut total: u64 = self.dirs.iter().map(|d| load::disk_usage(d)).sum();
+        if let Some(url) = &self.database {
+            if let Ok((c, conn)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+                tokio::spawn(conn);
+                if let Ok(row) = c.query_one("SELECT pg_database_size(current_database())", &[]).await {
+                    total += row.get::<_, i64>(0) as u64;
+                }
+            }
+        }
+        total
     }
 }
 
@@ -74,7 +86,7 @@ async fn fleet(dir: &Path, name: &str, registry: &Path, database: Option<&str>, 
     let admin = started[0].admin_token.clone().ok_or_else(|| anyhow!("no admin token"))?;
     let officer = load::officer(&clients[0], &admin).await?;
     let dirs = (0..nodes).map(|i| dir.join(format!("{name}-{i}"))).collect();
-    Ok(Fleet { nodes: started, clients, officer, dirs })
+    Ok(Fleet { nodes: started, clients, officer, dirs, database: database.map(str::to_owned) })
 }
 
 /// Approved applications with redeemed tokens and proofs, spread over the nodes.
@@ -123,7 +135,7 @@ fn figures(mut r: RunReport, issuer_cpu: Duration, machine_cpu: Duration, own_cp
     })
 }
 
-/// Per node, the (access token, proof) pairs waiting for a credential request.
+/// Prepared credential requests (access token, proof) for one node.
 type Queue = Arc<Mutex<Vec<(String, String)>>>;
 
 async fn credentials(f: &Fleet, prepared: Vec<(usize, String, String)>, workers: usize) -> Result<Value> {
@@ -131,7 +143,7 @@ async fn credentials(f: &Fleet, prepared: Vec<(usize, String, String)>, workers:
     for (node, a, p) in prepared {
         queues[node].lock().map_err(|_| anyhow!("poisoned"))?.push((a, p));
     }
-    let (cpu0, m0, o0, d0) = (f.cpu()?, machine_busy()?, load::cpu_time(std::process::id())?, f.disk());
+    let (cpu0, m0, o0, d0) = (f.cpu()?, machine_busy()?, load::cpu_time(std::process::id())?, f.disk().await);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -166,12 +178,13 @@ async fn credentials(f: &Fleet, prepared: Vec<(usize, String, String)>, workers:
         total.first_error = total.first_error.or(r.first_error);
     }
     total.elapsed = start.elapsed();
-    let (cpu, m, o, d) = (f.cpu()? - cpu0, machine_busy()? - m0, load::cpu_time(std::process::id())? - o0, f.disk());
+    let (cpu, m, o, d) =
+        (f.cpu()? - cpu0, machine_busy()? - m0, load::cpu_time(std::process::id())? - o0, f.disk().await);
     Ok(figures(total, cpu, m, o, d.saturating_sub(d0)))
 }
 
 async fn pipeline(f: &Fleet, counter: &Arc<Counter>, workers: usize, secs: Duration) -> Result<Value> {
-    let (cpu0, m0, o0, d0) = (f.cpu()?, machine_busy()?, load::cpu_time(std::process::id())?, f.disk());
+    let (cpu0, m0, o0, d0) = (f.cpu()?, machine_busy()?, load::cpu_time(std::process::id())?, f.disk().await);
     let clients = f.clients.clone();
     let (officer, counter) = (f.officer.clone(), counter.clone());
     let r = load::run_for(workers, secs, move |unit| {
@@ -180,7 +193,8 @@ async fn pipeline(f: &Fleet, counter: &Arc<Counter>, workers: usize, secs: Durat
         async move { load::pipeline(&c, &officer, p).await.map(|_| ()) }
     })
     .await;
-    let (cpu, m, o, d) = (f.cpu()? - cpu0, machine_busy()? - m0, load::cpu_time(std::process::id())? - o0, f.disk());
+    let (cpu, m, o, d) =
+        (f.cpu()? - cpu0, machine_busy()? - m0, load::cpu_time(std::process::id())? - o0, f.disk().await);
     Ok(figures(r, cpu, m, o, d.saturating_sub(d0)))
 }
 
