@@ -422,6 +422,8 @@ async fn officer_journey(lang: Lang, shots: &str) -> Result<()> {
     assert_eq!(id.len(), 32, "{url}");
     assert_eq!(b.text("#state").await?, loc.status(lang, Status::Submitted));
     assert_eq!(b.text(".flash").await?, loc.message(lang, "console-done-submitted", None));
+    // The capture form (file inputs, quality scores, the camera's controls) is a screen too.
+    b.screen(&format!("{shots}-capture")).await?;
 
     // Portrait and fingerprints, with the station's quality scores.
     let (p, f2, f7) = capture_files(n.dir.path())?;
