@@ -146,9 +146,9 @@ pub mod fuzzing {
     //! must never panic, and they return in time bounded by the input's length.
     //!
     //! Parsers behind a signature check cannot be reached with random bytes (the fuzzer cannot
-    //! forge Ed25519), so [`signed`] signs the fuzzer's bytes with the test keys of
-    //! `testkit::world` first and then verifies them: the claim parsers behind each signature are
-    //! fuzzed too.
+    //! forge Ed25519), so `signed` (with the `testkit` feature) signs the fuzzer's bytes with the
+    //! test keys of `testkit::world` first and then verifies them: the claim parsers behind each
+    //! signature are fuzzed too.
     use super::*;
 
     /// Every QR parsing step on arbitrary bytes.
