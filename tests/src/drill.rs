@@ -83,6 +83,11 @@ pub struct DrillReport {
     pub lost: Vec<String>,
     /// Status indices used by more than one application.
     pub duplicate_indices: Vec<u64>,
+    /// Applications holding more than one credential in the store (every key's credentials,
+    /// listed through the admin API at the end).
+    pub duplicate_credentials: Vec<String>,
+    /// Credentials in the store, counted that way.
+    pub stored_credentials: usize,
     /// Credentials that do not verify.
     pub unverified: Vec<String>,
     /// Nodes whose published status lists differ from the others' (cluster drill).
@@ -94,19 +99,24 @@ impl DrillReport {
         self.stranded.is_empty()
             && self.lost.is_empty()
             && self.duplicate_indices.is_empty()
+            && self.duplicate_credentials.is_empty()
+            && self.stored_credentials >= self.issued
             && self.unverified.is_empty()
             && self.disagreeing_nodes.is_empty()
     }
 
     pub fn summary(&self) -> String {
         format!(
-            "kills {} issued {} retried {} stranded {} lost {} duplicate indices {} unverified {} disagreeing nodes {}",
+            "kills {} issued {} stored {} retried {} stranded {} lost {} duplicate indices {} duplicate credentials {} \
+             unverified {} disagreeing nodes {}",
             self.kills,
             self.issued,
+            self.stored_credentials,
             self.retried,
             self.stranded.len(),
             self.lost.len(),
             self.duplicate_indices.len(),
+            self.duplicate_credentials.len(),
             self.unverified.len(),
             self.disagreeing_nodes.len()
         )
@@ -346,6 +356,38 @@ async fn audit_issued(shared: &Shared, root: &str, checked: &mut Checked, report
     Ok(())
 }
 
+/// Lists every credential in the store, key by key (`GET /v1/admin/keys`, then each key's
+/// `GET /v1/admin/keys/{kid}/credentials` page by page), and reports applications that hold
+/// more than one: a retried request must get its credential again, never a second one.
+async fn count_stored_credentials(shared: &Shared, report: &mut DrillReport) -> Result<()> {
+    let keys = answer(shared, 0, &Req::get("/v1/admin/keys", Some(&shared.admin))).await?;
+    let keys = expect(&keys, 200, "keys")?;
+    let mut per_app: BTreeMap<String, usize> = BTreeMap::new();
+    for k in keys["keys"].as_array().cloned().unwrap_or_default() {
+        let kid = k["kid"].as_str().unwrap_or_default().to_owned();
+        let mut after = String::new();
+        loop {
+            let path = format!("/v1/admin/keys/{kid}/credentials?limit=1000&after={after}");
+            let page = answer(shared, 0, &Req::get(&path, Some(&shared.admin))).await?;
+            let page = expect(&page, 200, "credentials of a key")?;
+            let creds = page["credentials"].as_array().cloned().unwrap_or_default();
+            if creds.is_empty() {
+                break;
+            }
+            for c in &creds {
+                *per_app.entry(c["application"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+            match page["next_after"].as_str() {
+                Some(next) => after = next.to_owned(),
+                None => break,
+            }
+        }
+    }
+    report.stored_credentials = per_app.values().sum();
+    report.duplicate_credentials = per_app.into_iter().filter(|(_, n)| *n > 1).map(|(a, _)| a).collect();
+    Ok(())
+}
+
 /// A node of the drill: how to start it again.
 struct NodeSpec {
     data: PathBuf,
@@ -462,6 +504,7 @@ pub async fn drill(dir: &Path, cfg: &DrillConfig) -> Result<DrillReport> {
         w.await?;
     }
     audit_issued(&shared, &root, &mut checked, &mut report).await?;
+    count_stored_credentials(&shared, &mut report).await?;
     if nodes > 1 {
         check_nodes_agree(&shared, &root, &mut report).await?;
     }

@@ -24,6 +24,8 @@ fn routes() -> Vec<(String, String)> {
         include_str!("../../issuer/src/http/oid4vci.rs"),
         include_str!("../../issuer/src/http/public.rs"),
         include_str!("../../issuer/src/http/ops.rs"),
+        include_str!("../../issuer/src/http/custody.rs"),
+        include_str!("../../issuer/src/http/registry.rs"),
     ]
     .concat();
     let mut out = Vec::new();
@@ -44,6 +46,8 @@ const WITH_QUERY: &[&str] = &[
     "/v1/reports/deadlines",
     "/v1/reports/daily-counts",
     "/v1/admin/audit",
+    "/v1/admin/keys/{kid}/credentials",
+    "/v1/reports/registry-changes",
 ];
 
 struct Walk<'a> {
@@ -182,7 +186,9 @@ fn every_route_refuses_every_bad_input_class_with_a_json_error_and_a_stable_code
         };
         let bearer =
             if route == "/credential" || route == "/nonce" { Some("Bearer not-a-real-access-token") } else { None };
-        let mut h = vec![("Content-Type", "text/plain")];
+        // The trust list upload takes the JWS as text (`keys trust-list sign` writes it so).
+        let other = if route == "/v1/admin/trust-list" { "image/png" } else { "text/plain" };
+        let mut h = vec![("Content-Type", other)];
         if let Some(b) = bearer {
             // The wallet endpoints' own token (the body is looked at before it, on /credential).
             h.push(("Authorization", b));

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Admin;
-use super::error::{ApiError, ApiQuery};
+use super::error::{ApiError, ApiQuery, NoBody};
 use super::{AppState, IdPath};
 use crate::ids::CredentialId;
 
@@ -46,7 +46,13 @@ async fn upload_trust_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let json_body = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json_body =
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if !json_body && !matches!(essence.as_str(), "application/jwt" | "text/plain" | "") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    }
     let signed = if json_body {
         serde_json::from_slice::<SignedBody>(&body)
             .map_err(|_| ApiError::bad_request("invalid_request").arg("field", "trust_list"))?
@@ -63,6 +69,7 @@ async fn upload_trust_list(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PageQuery {
     after: Option<String>,
     limit: Option<usize>,
@@ -97,6 +104,7 @@ async fn start_reissue(
     State(s): State<AppState>,
     Admin(who): Admin,
     IdPath(kid): IdPath<String>,
+    _: NoBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let p = s.service.start_reissue(&who, &kid).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::to_value(&p).map_err(ApiError::internal)?)))

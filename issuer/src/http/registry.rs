@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::{Admin, Staff};
-use super::error::{ApiError, ApiQuery};
+use super::error::{ApiError, ApiQuery, NoBody};
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,11 +29,16 @@ async fn progress(State(s): State<AppState>, Admin(who): Admin) -> Result<Json<V
 
 /// Runs the job now (in the background; its progress on `GET`). Nothing happens twice: a run
 /// already going on this node is reported instead.
-async fn run_now(State(s): State<AppState>, Admin(who): Admin) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn run_now(
+    State(s): State<AppState>,
+    Admin(who): Admin,
+    _: NoBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     Ok((StatusCode::ACCEPTED, to_json(&s.service.request_registry_sync(&who).await?)?))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ReportQuery {
     reception_point: Option<String>,
     after: Option<u64>,
