@@ -374,6 +374,8 @@ async fn officer_journey(lang: Lang, shots: &str) -> Result<()> {
     // A new TK01 with one error: a phone number that is not Vietnamese.
     b.click("a[href='/console/applications/new']").await?;
     b.wait("#f-full-name").await?;
+    // The empty form is checked as it first appears (no picture: the one with an error is).
+    b.axe(&format!("{shots}-tk01-empty")).await?;
     let form = e2e::kim_tk01();
     let text = |p: &str| form.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
     for (id, pointer) in [
@@ -602,6 +604,7 @@ async fn an_admin_rotates_a_key_and_suspends_a_credential() -> Result<()> {
     // Suspend the credential, with a reason.
     b.click("a[href='/console/admin/credentials']").await?;
     b.wait("#cred-id").await?;
+    b.axe("admin-credential-lookup").await?;
     b.fill("#cred-id", &cred).await?;
     b.submit("form[action='/console/admin/credentials'] button", "#credential-status").await?;
     assert_eq!(b.text("#credential-status").await?, loc.message(lang, "console-credential-status-valid", None));
