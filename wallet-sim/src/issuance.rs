@@ -9,9 +9,10 @@
 //!
 //! The HTTP is plain blocking `ureq` with timeouts, no redirects (an issuer endpoint that
 //! redirects is misconfigured, and following a redirect with a bearer token risks sending it
-//! elsewhere), and bounded response bodies. Error answers (`{"error", "message"}` with 4xx/5xx)
-//! come back as [`Error::Issuer`], their text cut short and stripped of control characters
-//! before it reaches a terminal.
+//! elsewhere), and bounded response bodies. Error answers (4xx/5xx with `error` and a text:
+//! the API's `message`, or OAuth's `error_description` on the OpenID4VCI endpoints) come back as
+//! [`Error::Issuer`], their text cut short and stripped of control characters before it reaches
+//! a terminal.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
