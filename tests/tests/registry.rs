@@ -213,3 +213,50 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+/// The job runs on its own schedule too: with a 1-second interval and no admin asking, a card
+/// revoked in the registry's log is applied within seconds and reaches a synced verifier.
+#[test]
+fn the_periodic_job_applies_a_change_without_being_asked() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let log = ChangeLog::create(&dir.path().join("registry-changes.jsonl"))?;
+    let data = dir.path().join("issuer-data");
+    let issuer = Issuer::start(
+        &data,
+        &["--registry-changes", &log.path().to_string_lossy(), "--registry-sync-interval-secs", "1"],
+    )?;
+    let http: Http = issuer.http();
+    let admin = issuer.admin_token.clone().unwrap();
+    let officer = e2e::officer_token(&http, &admin)?;
+    let bundle = dir.path().join("bundle");
+    let kim = Holder::new(dir.path(), "kim")?;
+    kim.receive(&e2e::enroll(&http, &officer, &e2e::kim_tk01())?)?;
+    sync(&issuer, &bundle)?;
+    assert_eq!(kim.verify(&bundle)?.0, 0, "valid before the change");
+    log.append(&[change(1, "TRC0012345", "revoked", "deportation")])?;
+    let t0 = std::time::Instant::now();
+    loop {
+        let p = e2e::registry::progress(&http, &admin)?;
+        if p["position"].as_u64() == Some(1) && p["running"] == false {
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "not applied in 30 s: {p}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The revocation is signed into the status list off the hot path: sync until it is there.
+    let t0 = std::time::Instant::now();
+    loop {
+        sync(&issuer, &bundle)?;
+        let (code, v) = kim.verify(&bundle)?;
+        if code == 1 {
+            assert_eq!(v["reason"].as_str(), Some("revoked"), "{v}");
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10), "still {code}: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let audit = audit_all(&http, &admin)?;
+    assert!(audit.iter().any(|e| e["actor"] == "registry" && e["action"] == "credential.status"), "applied by the job");
+    assert!(!audit.iter().any(|e| e["action"] == "registry.sync_requested"), "nobody asked for a run");
+    Ok(())
+}
