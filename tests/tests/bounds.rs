@@ -28,6 +28,8 @@ client_ip_header = "x-forwarded-for"
 enabled = true
 staff = { per_second = 0.2, burst = 4 }
 token = { per_second = 0.2, burst = 3 }
+nonce = { per_second = 0.2, burst = 2 }
+credential = { per_second = 0.2, burst = 2 }
 max_auth_failures = 3
 auth_failure_window_s = 60
 
@@ -197,6 +199,36 @@ fn past_a_clients_rate_limit_429_and_failed_authentications_lock_that_client_out
     assert_eq!(r.status, 429, "{r:?}");
     assert_eq!(r.json()["error"], "rate_limited");
     assert!(r.json()["error_description"].is_string(), "{r:?}");
+    // The Nonce Endpoint and the credential endpoint: their own limits, in OAuth's shape too.
+    let nonce = |client: &str| raw::request("POST", "/nonce", &[("X-Forwarded-For", client)], b"");
+    for i in 0..2 {
+        let r = raw::exchange(&addr, &nonce("10.0.0.7"), Duration::from_secs(5))?;
+        assert_eq!(r.status, 200, "nonce {i}: {r:?}");
+        assert!(r.json()["c_nonce"].is_string(), "{r:?}");
+    }
+    let r = raw::exchange(&addr, &nonce("10.0.0.7"), Duration::from_secs(5))?;
+    assert_eq!((r.status, r.json()["error"].as_str()), (429, Some("rate_limited")), "{r:?}");
+    assert_eq!(raw::exchange(&addr, &nonce("10.0.0.8"), Duration::from_secs(5))?.status, 200, "another client");
+    let credential = |client: &str| {
+        raw::request(
+            "POST",
+            "/credential",
+            &[
+                ("X-Forwarded-For", client),
+                ("Content-Type", "application/json"),
+                ("Authorization", "Bearer not-an-access-token"),
+            ],
+            br#"{"credential_configuration_id":"vneid_l2_sd_jwt"}"#,
+        )
+    };
+    for i in 0..2 {
+        let r = raw::exchange(&addr, &credential("10.0.0.9"), Duration::from_secs(5))?;
+        // Refused for itself (no proof, no access token), not for the rate.
+        assert!(matches!(r.status, 400 | 401), "credential {i}: {r:?}");
+    }
+    let r = raw::exchange(&addr, &credential("10.0.0.9"), Duration::from_secs(5))?;
+    assert_eq!((r.status, r.json()["error"].as_str()), (429, Some("rate_limited")), "{r:?}");
+    assert!(r.json()["error_description"].is_string(), "{r:?}");
     // Three wrong tokens lock the client out, even with a right one afterwards; others go on.
     for _ in 0..3 {
         assert_eq!(get(&addr, "/v1/admin/keys", "10.0.0.4", Some("vnid_adm_guess"))?.status, 401);
@@ -218,6 +250,8 @@ fn past_a_clients_rate_limit_429_and_failed_authentications_lock_that_client_out
     for want in [
         "issuer_rate_limited_total{cause=\"rate\",class=\"staff\"} 1",
         "issuer_rate_limited_total{cause=\"rate\",class=\"token\"} 1",
+        "issuer_rate_limited_total{cause=\"rate\",class=\"nonce\"} 1",
+        "issuer_rate_limited_total{cause=\"rate\",class=\"credential\"} 1",
         "issuer_rate_limited_total{cause=\"auth_failures\",class=\"staff\"} 1",
         "issuer_auth_failures_total{kind=\"staff\"} 3",
     ] {
