@@ -233,3 +233,34 @@ fn json_logs_on_request_with_no_personal_data_or_secrets() -> Result<()> {
     }
     Ok(())
 }
+
+/// `/readyz` also fails when what verifiers download is older than the operator allows: here
+/// the bounds are 2 s, the lists are signed again only every half hour (or at a change), so
+/// a few seconds after start both checks fail while the store and the key are fine.
+#[test]
+fn readyz_fails_when_the_published_lists_are_older_than_allowed() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let issuer = Issuer::start_env(
+        &dir.path().join("data"),
+        &[],
+        &[("VNEID_HEALTH__MAX_TRUST_LIST_AGE_S", "2"), ("VNEID_HEALTH__MAX_STATUS_LIST_AGE_S", "2")],
+        None,
+    )?;
+    let http = issuer.http();
+    let check = |v: &serde_json::Value, name: &str| -> serde_json::Value {
+        v["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
+    };
+    let (st, v) = http.get("/readyz", None)?;
+    assert_eq!(st, 200, "fresh at start: {v}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let (st, v) = http.get("/readyz", None)?;
+    assert_eq!(st, 503, "{v}");
+    assert_eq!(check(&v, "trust_list")["ok"], false, "{v}");
+    assert_eq!(check(&v, "status_lists")["ok"], false, "{v}");
+    assert!(check(&v, "status_lists")["detail"].as_str().unwrap().contains("oldest token"), "{v}");
+    assert_eq!(check(&v, "store")["ok"], true, "{v}");
+    assert_eq!(check(&v, "signing_key")["ok"], true, "{v}");
+    let (st, _) = http.get("/livez", None)?;
+    assert_eq!(st, 200);
+    Ok(())
+}
