@@ -453,6 +453,34 @@ fn production_mode_has_no_root_key_and_no_private_key_in_clear_and_publishes_onl
         issuer.http().get_text("/.well-known/vneid-trust-list")?.trim(),
         std::fs::read_to_string(p("signed.jwt"))?.trim()
     );
+    drop(issuer);
+
+    // Production refuses keys that are not a production keystore: the root's own keystore (a
+    // root private key on the node), and a development keystore (its key file beside it).
+    let refused = |keys: &Path, pass_file: &Path, log: &Path| -> Result<String> {
+        let pass = std::fs::read_to_string(pass_file)?;
+        let mut a: Vec<&str> = vec!["--production", "--root-key", root_arg.as_str(), "--keys"];
+        let keys = s(keys);
+        a.push(&keys);
+        let e = Issuer::start_full(
+            &[],
+            &p("other-data"),
+            &registry,
+            "127.0.0.1:0",
+            &a,
+            Some(log),
+            &[("VNEID_KEYS_PASSPHRASE", pass.as_str())],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exited"), "{e}");
+        Ok(std::fs::read_to_string(log)?)
+    };
+    let said = refused(&p("root-ks"), &p("root-pass"), &p("refused-root.log"))?;
+    assert!(said.contains("holds a root private key"), "{said}");
+    let dev = Issuer::start(&p("dev-data"), &[])?;
+    drop(dev);
+    let said = refused(&p("dev-data").join("keys"), &p("issuer-pass"), &p("refused-dev.log"))?;
+    assert!(said.contains("development key file (kek)"), "{said}");
     Ok(())
 }
 
