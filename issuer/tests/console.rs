@@ -648,3 +648,29 @@ async fn the_audit_log_reads_newest_first_with_filters_and_older_pages() {
     let bad = b.get("/console/admin/audit?subject=%3Cscript%3E").await;
     assert!(bad.body.contains("An id filter may hold only") && !bad.body.contains("<script>x"));
 }
+
+/// The language switch is kept per staff member: chosen on one browser, it is the language of
+/// their next sign-in on another; another staff member's sign-in on that browser is not moved.
+#[tokio::test]
+async fn the_chosen_language_follows_the_staff_member_to_another_browser() {
+    let api = Api::new().await;
+    let officer = api.officer.clone();
+    let mut first = Browser::new(&api);
+    first.sign_in(&officer).await;
+    let csrf = first.csrf("/console/queue").await;
+    let p = first.post("/console/language", &[("_csrf", &csrf), ("lang", "ko"), ("back", "/console/queue")]).await;
+    assert_eq!((p.status, p.location()), (StatusCode::SEE_OTHER, "/console/queue"));
+    assert_eq!(first.jar.get("vneid_console_lang").map(String::as_str), Some("ko"));
+
+    // Another browser, English by its Accept-Language: the sign-in brings Korean back.
+    let mut second = Browser::new(&api);
+    assert!(second.get("/console/sign-in").await.body.contains("<html lang=\"en\">"));
+    second.sign_in(&officer).await;
+    assert_eq!(second.jar.get("vneid_console_lang").map(String::as_str), Some("ko"));
+    assert!(second.get("/console/queue").await.body.contains("<html lang=\"ko\">"));
+
+    // The admin never chose: signing in on a fresh browser sets no language.
+    let mut third = Browser::new(&api);
+    third.sign_in(&api.admin.clone()).await;
+    assert!(!third.jar.contains_key("vneid_console_lang"));
+}

@@ -45,6 +45,10 @@ async fn sign_in(State(s): State<AppState>, any: Anyone, form: Posted) -> Result
     let mut resp = Redirect::to(landing(who.role)).into_response();
     let h = resp.headers_mut();
     h.append(SET_COOKIE, session::set_cookie(session::SESSION_COOKIE, &cookie, None, secure));
+    // The language this staff member chose last, on whichever browser: it follows the person.
+    if let Some(lang) = s.service.console_language(&who.id).await? {
+        h.append(SET_COOKIE, session::set_cookie(session::LANG_COOKIE, lang.tag(), Some(LANG_COOKIE_AGE), secure));
+    }
     // The pre-session cookie served the sign-in form only.
     h.append(SET_COOKIE, session::set_cookie(session::PRE_COOKIE, "", Some(Duration::ZERO), secure));
     Ok(resp)
@@ -60,17 +64,25 @@ async fn sign_out(State(s): State<AppState>, signed: Signed, _form: Posted) -> R
     Ok(resp)
 }
 
-/// Keeps the chosen language in a cookie (a year), then goes back to the page it was chosen on.
-async fn language(State(s): State<AppState>, _any: Anyone, form: Posted) -> Result<Response, ConsoleError> {
+/// How long the browser keeps the language cookie.
+const LANG_COOKIE_AGE: Duration = Duration::from_secs(365 * 86_400);
+
+/// Keeps the chosen language in a cookie (a year) and, for a signed-in staff member, with their
+/// token (so it follows them to another browser, set again at sign-in), then goes back to the
+/// page it was chosen on.
+async fn language(State(s): State<AppState>, any: Anyone, form: Posted) -> Result<Response, ConsoleError> {
     let lang: Lang = form.get("lang").parse().map_err(|_| ConsoleError::BadForm)?;
+    if let Some(session) = &any.seen.session {
+        if let Ok(who) = s.service.principal_by_digest(&session.token).await {
+            if s.service.console_generation(&who.id).await? == session.generation {
+                s.service.console_set_language(&who, lang).await?;
+            }
+        }
+    }
     let back = safe_back(form.get("back"));
     let mut resp = Redirect::to(&back).into_response();
-    let cookie = session::set_cookie(
-        session::LANG_COOKIE,
-        lang.tag(),
-        Some(Duration::from_secs(365 * 86_400)),
-        session::secure(&s.service),
-    );
+    let cookie =
+        session::set_cookie(session::LANG_COOKIE, lang.tag(), Some(LANG_COOKIE_AGE), session::secure(&s.service));
     resp.headers_mut().append(SET_COOKIE, cookie);
     Ok(resp)
 }

@@ -136,6 +136,10 @@ fn generation_key(id: &TokenId) -> String {
     format!("console/session-generation/{id}")
 }
 
+fn language_key(id: &TokenId) -> String {
+    format!("console/language/{id}")
+}
+
 impl Service {
     /// The key that signs console sessions and CSRF tokens. Derived (HMAC under its own label)
     /// from the blind-index key, which the keystore derives: every node that shares the data keys
@@ -159,6 +163,19 @@ impl Service {
     pub async fn console_generation(&self, id: &TokenId) -> Result<u32> {
         let raw = self.store.setting(&generation_key(id)).await?;
         Ok(raw.and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok()).map_or(0, u32::from_be_bytes))
+    }
+
+    /// The console language a staff member chose last, on any browser (`None` before a choice).
+    pub async fn console_language(&self, id: &TokenId) -> Result<Option<crate::i18n::Lang>> {
+        let raw = self.store.setting(&language_key(id)).await?;
+        Ok(raw.and_then(|b| String::from_utf8(b).ok()).and_then(|tag| tag.parse().ok()))
+    }
+
+    /// Keeps a staff member's console language with their token, so it follows them to another
+    /// browser (a preference: not audited).
+    pub async fn console_set_language(&self, who: &Principal, lang: crate::i18n::Lang) -> Result<()> {
+        self.store.put_setting(&language_key(&who.id), lang.tag().as_bytes().to_vec(), None).await?;
+        Ok(())
     }
 
     /// Ends every console session of the caller's token (each session names its generation).
