@@ -1068,3 +1068,22 @@ fn sync_refuses_bad_trust_material() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains(TL_PATH), "{}", run.stderr);
 }
+
+/// A bundle without the status list a credential points to cannot say whether it was revoked:
+/// cannot decide (`status_unknown`, exit 3), for every kind of verifier, never valid or invalid.
+#[test]
+fn a_credential_whose_status_list_is_missing_cannot_be_decided() {
+    let w = World::new(T0);
+    let mut b = w.bundle();
+    b.status_lists.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    std::fs::write(&bundle, b.to_json()).unwrap();
+    let desk = Desk { dir, bundle };
+    for p in [Purpose::Landlord, Purpose::Bank, Purpose::ResidenceOffice] {
+        let (c, _) = w.credential(&w.issuer, "iss1", p, GOOD_IDX);
+        let text = w.present(&c, p, T0 + 60, b"");
+        let run = desk.verify_text(&text, &["--purpose", p.as_str(), "--at", &rfc(T0 + 65)]);
+        assert_cannot_decide(&run, "status_unknown");
+    }
+}
