@@ -5,14 +5,14 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Admin;
-use super::error::{ApiError, ApiQuery, NoBody};
+use super::error::{is_json, media_type, ApiError, ApiQuery, NoBody};
 use super::{AppState, IdPath};
 use crate::ids::CredentialId;
 
@@ -46,11 +46,8 @@ async fn upload_trust_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let json_body =
-        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if !json_body && !matches!(essence.as_str(), "application/jwt" | "text/plain" | "") {
+    let json_body = is_json(&headers);
+    if !json_body && !matches!(media_type(&headers).as_str(), "application/jwt" | "text/plain" | "") {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
     }
     let signed = if json_body {

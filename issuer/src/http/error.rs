@@ -192,12 +192,15 @@ fn finish(accept_language: Option<&str>, mut resp: Response) -> Response {
     out
 }
 
+/// A request's media type (`Content-Type` without its parameters, lowercase; empty when none).
+pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> String {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// Whether a request's `Content-Type` is JSON (`application/json` or `…+json`).
 pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = media_type(headers);
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
