@@ -72,12 +72,8 @@ const LANG_COOKIE_AGE: Duration = Duration::from_secs(365 * 86_400);
 /// page it was chosen on.
 async fn language(State(s): State<AppState>, any: Anyone, form: Posted) -> Result<Response, ConsoleError> {
     let lang: Lang = form.get("lang").parse().map_err(|_| ConsoleError::BadForm)?;
-    if let Some(session) = &any.seen.session {
-        if let Ok(who) = s.service.principal_by_digest(&session.token).await {
-            if s.service.console_generation(&who.id).await? == session.generation {
-                s.service.console_set_language(&who, lang).await?;
-            }
-        }
+    if let Some(who) = session::staff_of(&any.seen, &s.service).await? {
+        s.service.console_set_language(&who, lang).await?;
     }
     let back = safe_back(form.get("back"));
     let mut resp = Redirect::to(&back).into_response();

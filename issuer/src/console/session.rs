@@ -253,17 +253,25 @@ fn seen(parts: &Parts) -> Result<&Seen, ConsoleError> {
     parts.extensions.get::<Seen>().ok_or_else(|| ConsoleError::Internal("console middleware missing".into()))
 }
 
+/// The staff member of a request's session: `None` without a session, for a token that is
+/// unknown or revoked, or for a session of an older generation (signed out since).
+pub async fn staff_of(seen: &Seen, service: &crate::service::Service) -> Result<Option<Principal>, ConsoleError> {
+    let Some(session) = &seen.session else { return Ok(None) };
+    let Ok(who) = service.principal_by_digest(&session.token).await else { return Ok(None) };
+    if service.console_generation(&who.id).await.map_err(ConsoleError::from)? != session.generation {
+        return Ok(None);
+    }
+    Ok(Some(who))
+}
+
 impl FromRequestParts<AppState> for Signed {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let sign_in = || if parts.method == Method::GET { ConsoleError::SignIn } else { ConsoleError::SignedOut };
         let seen = seen(parts)?;
+        let who = staff_of(seen, &state.service).await?.ok_or_else(sign_in)?;
         let session = seen.session.clone().ok_or_else(sign_in)?;
-        let who = state.service.principal_by_digest(&session.token).await.map_err(|_| sign_in())?;
-        if state.service.console_generation(&who.id).await.map_err(ConsoleError::from)? != session.generation {
-            return Err(sign_in());
-        }
         let key = state.service.console_key();
         let user = UserBox { name: who.name.clone(), role: who.role, point: who.reception_point.clone() };
         let ctx = Ctx::new(Tr::new(seen.lang), session.csrf(&key), Some(user), seen.path.clone());
