@@ -19,6 +19,28 @@ fn sync(from: &str, root: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Syncs a bundle from `node` until `verdict` on its trust store says done (lists are signed
+/// off the hot path, a publisher tick after a change); fails after 20 tries 250 ms apart,
+/// with what the last try saw.
+async fn sync_until(
+    node: &str,
+    root: &str,
+    bundle: &Path,
+    mut verdict: impl FnMut(&verifier::TrustStore) -> (bool, String),
+) -> Result<()> {
+    for _ in 0..20 {
+        sync(node, root, bundle)?;
+        let (done, seen) = verdict(&synced(bundle, root)?);
+        if done {
+            return Ok(());
+        }
+        eprintln!("{}: not yet: {seen}", bundle.display());
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let (_, seen) = verdict(&synced(bundle, root)?);
+    Err(anyhow!("from {node} after 20 syncs: {seen}"))
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
@@ -70,24 +92,13 @@ async fn two_nodes_share_one_database_and_either_ones_bundle_verifies_both() -> 
     // once a second): a verifier that syncs a moment later has both keys.
     let (va, vb) = (dir.path().join("a.bundle"), dir.path().join("b.bundle"));
     for (node, bundle) in [(a.url.clone(), &va), (format!("http://{}", b.addr()), &vb)] {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            sync(&node, &a.root_key, bundle)?;
-            let store = synced(bundle, &a.root_key)?;
+        sync_until(&node, &a.root_key, bundle, |store| {
             let outs: Vec<_> =
                 issued.iter().map(|sd| store.verify_sd_jwt(sd, now(), &verifier::Policy::default(), None)).collect();
-            if outs.iter().all(|o| o.code() == "valid") {
-                break;
-            }
-            assert!(
-                tries < 20,
-                "from {}: {outs:?} ({:?})",
-                bundle.display(),
-                issued.iter().map(|s| kid_of(s)).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+            let kids: Vec<String> = issued.iter().map(|s| kid_of(s)).collect();
+            (outs.iter().all(|o| o.code() == "valid"), format!("{outs:?} ({kids:?})"))
+        })
+        .await?;
     }
     let (st, keys) = {
         let a = ca.get("/v1/admin/keys", Some(&admin)).await.unwrap();
@@ -201,11 +212,8 @@ async fn roll_over(extra: &[&str]) -> Result<()> {
         assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     }
     // The changed lists are signed off the hot path (at most a publisher tick later).
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        sync(&node.url, &node.root_key, &bundle)?;
-        let store = synced(&bundle, &node.root_key)?;
+    let want: Vec<&str> = (0..creds.len()).map(|i| if revoked.contains(&i) { "revoked" } else { "valid" }).collect();
+    sync_until(&node.url, &node.root_key, &bundle, |store| {
         let codes: Vec<String> = creds
             .iter()
             .map(|(_, sd)| match store.verify_sd_jwt(sd, now(), &verifier::Policy::default(), None) {
@@ -213,13 +221,8 @@ async fn roll_over(extra: &[&str]) -> Result<()> {
                 other => other.code().to_owned(),
             })
             .collect();
-        let want: Vec<&str> =
-            (0..creds.len()).map(|i| if revoked.contains(&i) { "revoked" } else { "valid" }).collect();
-        if codes == want {
-            break;
-        }
-        assert!(tries < 20, "after {tries} syncs: {codes:?}, want {want:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+        (codes == want, format!("{codes:?}, want {want:?}"))
+    })
+    .await?;
     Ok(())
 }
