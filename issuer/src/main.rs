@@ -9,6 +9,11 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use issuer::config::LogFormat;
 
+/// mimalloc instead of glibc malloc: the service allocates per request (JSON, HTTP, pages),
+/// and glibc's allocator took 11% of its CPU per issuance (BENCHMARKS.md §1).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "issuer", version, about = "Level-2 e-ID issuer for foreign residents of Vietnam")]
 struct Cli {
