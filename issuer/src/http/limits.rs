@@ -289,14 +289,15 @@ impl Edge {
     }
 }
 
-fn route_of(req: &Request) -> Option<String> {
-    req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned())
+/// The request's route template (a shared string: cloning it allocates nothing).
+fn route_of(req: &Request) -> Option<MatchedPath> {
+    req.extensions().get::<MatchedPath>().cloned()
 }
 
 /// Middleware: per-client rate limits, and the lockout after too many failed
 /// authentications; counts the failures of the requests it lets through.
 pub async fn rate_limit(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
-    let Some(class) = route_of(&req).as_deref().and_then(Class::of) else {
+    let Some(class) = route_of(&req).as_ref().map(MatchedPath::as_str).and_then(Class::of) else {
         return next.run(req).await;
     };
     let client = edge.client(&req);
@@ -369,19 +370,19 @@ const LONG: &[&str] = &["/v1/admin/backup", "/v1/admin/audit/verify"];
 /// Middleware: the request timeout (see the module docs).
 pub async fn request_timeout(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
     let route = route_of(&req);
-    if route.as_deref().is_some_and(|r| LONG.contains(&r)) {
+    let route = route.as_ref().map(MatchedPath::as_str);
+    if route.is_some_and(|r| LONG.contains(&r)) {
         return next.run(req).await;
     }
-    let oauth = route.is_some_and(|r| oauth_route(&r));
+    let oauth = route.is_some_and(oauth_route);
     let done = Arc::new(AtomicBool::new(false));
-    let req = {
+    let req = if http_body::Body::is_end_stream(req.body()) {
+        // No body (a GET): nothing to watch.
+        done.store(true, Ordering::Release);
+        req
+    } else {
         let done = done.clone();
-        req.map(|inner| {
-            if http_body::Body::is_end_stream(&inner) {
-                done.store(true, Ordering::Release);
-            }
-            axum::body::Body::new(Watched { inner, done })
-        })
+        req.map(|inner| axum::body::Body::new(Watched { inner, done }))
     };
     match tokio::time::timeout(edge.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
@@ -412,7 +413,8 @@ pub async fn request_timeout(State(edge): State<Arc<Edge>>, req: Request, next: 
 /// cut off by the body limit as it is read).
 pub async fn length_guard(req: Request, next: Next) -> Response {
     let route = route_of(&req);
-    let limit = match route.as_deref() {
+    let route = route.as_ref().map(MatchedPath::as_str);
+    let limit = match route {
         Some("/v1/applications/{id}/biometrics") => super::applications::MAX_UPLOAD,
         _ => super::MAX_BODY,
     };
@@ -423,7 +425,7 @@ pub async fn length_guard(req: Request, next: Next) -> Response {
         .and_then(|v| v.trim().parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
         let mut e = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
-        e.oauth = route.as_deref().is_some_and(oauth_route);
+        e.oauth = route.is_some_and(oauth_route);
         let mut resp = e.into_response();
         // The body will not be read: the connection cannot carry another request.
         resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
@@ -434,7 +436,7 @@ pub async fn length_guard(req: Request, next: Next) -> Response {
 
 /// Middleware: a refusal written by axum itself (or any layer) becomes the API's JSON error.
 pub async fn json_refusals(req: Request, next: Next) -> Response {
-    let oauth = route_of(&req).is_some_and(|r| oauth_route(&r));
+    let oauth = route_of(&req).is_some_and(|r| oauth_route(r.as_str()));
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || is_pending(&resp) {
@@ -482,19 +484,20 @@ pub async fn json_refusals(req: Request, next: Next) -> Response {
 /// strings left out, so no personal data or secret reaches the log), status, latency.
 pub async fn observe(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let route = route_of(&req).unwrap_or_else(|| "unmatched".to_owned());
+    let matched = route_of(&req);
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let t0 = Instant::now();
     let resp = next.run(req).await;
     let took = t0.elapsed();
-    let status = resp.status().as_u16();
+    let status = resp.status();
     if let Some(m) = &edge.metrics {
         if let Some(i) = resp.extensions().get::<super::oid4vci::Issued>() {
             m.issuances.with_label_values(&[if i.redelivered { "redelivered" } else { "new" }]).inc();
         }
-        m.requests.with_label_values(&[route.as_str(), method.as_str(), &status.to_string()]).inc();
-        m.latency.with_label_values(&[route.as_str(), method.as_str()]).observe(took.as_secs_f64());
+        m.requests.with_label_values(&[route, method.as_str(), status.as_str()]).inc();
+        m.latency.with_label_values(&[route, method.as_str()]).observe(took.as_secs_f64());
     }
-    tracing::debug!(%method, route, status, micros = took.as_micros() as u64, "request");
+    tracing::debug!(%method, route, status = status.as_u16(), micros = took.as_micros() as u64, "request");
     resp
 }
 
