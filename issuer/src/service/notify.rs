@@ -182,7 +182,8 @@ pub trait Notifier: Send + Sync + fmt::Debug + 'static {
 }
 
 /// The stand-in gateway: JSON Lines appended to a file, each written and `fdatasync`ed before
-/// the call answers. One line:
+/// the call answers. Lines that arrive while one append is syncing are written together by the
+/// next, with one `fdatasync` (group commit, as the store does). One line:
 ///
 /// ```json
 /// {"kind":"tx_code","application":"…","generation":1,"lang":"ko","sms":"+84912345678",
@@ -191,8 +192,17 @@ pub trait Notifier: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     path: PathBuf,
-    lock: Arc<Mutex<()>>,
+    shared: Arc<Appends>,
 }
+
+/// Lines waiting to be appended, and the lock the one appending holds.
+#[derive(Debug, Default)]
+struct Appends {
+    waiting: Mutex<Vec<Waiting>>,
+    writing: Mutex<()>,
+}
+
+type Waiting = (Zeroizing<Vec<u8>>, tokio::sync::oneshot::Sender<std::io::Result<()>>);
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -235,17 +245,34 @@ struct RegistryLine<'a> {
 
 impl Outbox {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), lock: Arc::new(Mutex::new(())) }
+        Self { path: path.into(), shared: Arc::default() }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn append(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Appends every waiting line (in one write and one `fdatasync`) and answers each; nothing
+    /// to do if an earlier call took them all already.
+    fn append_waiting(&self) {
         // One writer at a time, so lines never interleave. A poisoned lock only means another
         // append panicked; the file is still append-only.
-        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.shared.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let batch = std::mem::take(&mut *self.shared.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if batch.is_empty() {
+            return;
+        }
+        let mut all = Zeroizing::new(Vec::with_capacity(batch.iter().map(|(l, _)| l.len()).sum()));
+        for (line, _) in &batch {
+            all.extend_from_slice(line);
+        }
+        let r = self.append(&all);
+        for (_, reply) in batch {
+            let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| std::io::Error::new(e.kind(), e.to_string())));
+        }
+    }
+
+    fn append(&self, line: &[u8]) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -283,11 +310,16 @@ impl Outbox {
     async fn append_line(&self, line: impl Serialize) -> Result<(), NotifyError> {
         let mut bytes = Zeroizing::new(serde_json::to_vec(&line).unwrap_or_default());
         bytes.push(b'\n');
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.shared.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((bytes, reply));
         let this = self.clone();
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || this.append(&bytes))
+        tokio::task::spawn_blocking(move || this.append_waiting())
             .await
-            .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?
+            .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        answer
+            .await
+            .map_err(|_| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other("the append was dropped") })?
             .map_err(|source| NotifyError::Outbox { path, source })
     }
 }
