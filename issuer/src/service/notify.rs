@@ -319,7 +319,10 @@ impl Outbox {
             .map_err(|e| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
         answer
             .await
-            .map_err(|_| NotifyError::Outbox { path: path.clone(), source: std::io::Error::other("the append was dropped") })?
+            .map_err(|_| NotifyError::Outbox {
+                path: path.clone(),
+                source: std::io::Error::other("the append was dropped"),
+            })?
             .map_err(|source| NotifyError::Outbox { path, source })
     }
 }

@@ -56,6 +56,18 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Poll one issuer's status list from `pollers` clients for `seconds`, and report the
+    /// polls per second and the issuer's CPU per poll (`--pid`: the issuer's process).
+    Poll {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 4)]
+        pollers: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Kill the node with SIGKILL at random moments under load and check nothing is lost.
     Drill {
         #[arg(long, default_value_t = 32)]
@@ -93,6 +105,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Bench { clients, seconds, prepared, dir, json } => {
                 bench(clients, Duration::from_secs(seconds), prepared, dir, json).await
             }
+            Cmd::Poll { url, pid, pollers, seconds } => poll(&url, pid, pollers, Duration::from_secs(seconds)).await,
             Cmd::ClusterBench { clients, seconds, prepared, json } => {
                 cluster::bench(clients, Duration::from_secs(seconds), prepared, json).await
             }
@@ -234,6 +247,38 @@ async fn prepare(node: &Node, counter: &Arc<Counter>, n: usize, clients: usize) 
     Ok(v)
 }
 
+/// Status-list polls alone: the issuer's CPU per poll.
+async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> {
+    let c = Client::new(url);
+    let cpu0 = load::cpu_time(pid)?;
+    let until = Instant::now() + dur;
+    let tasks: Vec<_> = (0..pollers)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let mut polls = 0;
+    for t in tasks {
+        polls += t.await?;
+    }
+    let cpu = load::cpu_time(pid)? - cpu0;
+    println!(
+        "{} polls/s, issuer CPU {:.1} µs per poll",
+        polls as f64 / dur.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / polls.max(1) as f64
+    );
+    Ok(())
+}
+
 /// Runs the credential endpoint over prepared requests; optionally with status-list pollers.
 async fn credential_run(node: &Node, prepared: Vec<(String, String)>, clients: usize, pollers: usize) -> Result<Value> {
     let queue = Arc::new(Mutex::new(prepared));
@@ -348,6 +393,7 @@ async fn bench(
     let cred = credential_run(&node, batch, clients, 0).await?;
     eprintln!("credential endpoint with 4 pollers: preparing …");
     let batch = prepare(&node, &counter, prepared, clients).await?;
+    eprintln!("credential endpoint with 4 pollers: running …");
     let cred_polled = credential_run(&node, batch, clients, 4).await?;
     node.issuer.kill();
 
