@@ -17,8 +17,8 @@
 //!
 //! The group's fdatasync is that of a **redo log** ([`wal`]): the inserts and removes the group
 //! made are appended to `issuer.wal` and synced, and only then is the transaction committed in
-//! memory (`Durability::None`), so readers never see a change before it is durable. Every 8 MB of
-//! log or 500 ms, a group is committed with `Durability::Immediate` instead (a checkpoint), and
+//! memory (`Durability::None`), so readers never see a change before it is durable. Every 32 MB of
+//! log or 2 s, a group is committed with `Durability::Immediate` instead (a checkpoint), and
 //! the log starts again. After a crash, opening the store applies the log past the last
 //! checkpoint before anything else. A durable redb commit rewrites every page the group touched
 //! at random places; the log is one sequential write, so a group's commit costs a fraction of the
