@@ -226,6 +226,19 @@ pub struct Embedded {
     groups: Arc<AtomicU64>,
     /// Times the writer reopened the database after an I/O error.
     reopened: Arc<AtomicU64>,
+    /// The writer thread, joined when the store is dropped (after its last checkpoint).
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Embedded {
+    /// Stops the writer and waits for it: it answers what is queued, checkpoints, and lets go of
+    /// the file, so a process that drops its store leaves no redo record behind.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
 }
 
 /// What the writer thread is asked to do.
@@ -291,7 +304,7 @@ impl Embedded {
         let (jobs, rx) = mpsc::channel::<Msg>();
         let groups = Arc::new(AtomicU64::new(0));
         let reopened = Arc::new(AtomicU64::new(0));
-        {
+        let writer = {
             let w = Writer {
                 slot: slot.clone(),
                 path: path.clone(),
@@ -301,13 +314,14 @@ impl Embedded {
                 gate: gate.clone(),
                 options,
                 wal: std::cell::RefCell::new(log),
+                reopen: std::cell::Cell::new(false),
             };
             std::thread::Builder::new()
                 .name("store-writer".into())
                 .spawn(move || w.run(&rx))
-                .map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?;
-        }
-        Ok(Self { slot, jobs, gate, path, groups, reopened })
+                .map_err(|e| OpenError::Engine { path: path.clone(), detail: e.to_string() })?
+        };
+        Ok(Self { slot, jobs, gate, path, groups, reopened, writer: Some(writer) })
     }
 
     /// Times the writer reopened the database after an I/O error (a full disk, most often).
@@ -548,7 +562,8 @@ fn wal_epoch(txn: &redb::WriteTransaction) -> Result<u64> {
 fn checkpoint(mut txn: redb::WriteTransaction, wal: &mut wal::Wal) -> Result<()> {
     let epoch = loop {
         let mut b = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut b)
+            .map_err(|e| StoreError::Engine(format!("no random epoch: {e}")))?;
         let e = u64::from_le_bytes(b);
         if e != 0 {
             break e;
@@ -597,6 +612,8 @@ struct Writer {
     options: Options,
     /// The redo log (only this thread touches it).
     wal: std::cell::RefCell<wal::Wal>,
+    /// Set when the database must be reopened whatever it answers (see [`Writer::recover`]).
+    reopen: std::cell::Cell<bool>,
 }
 
 /// Answers a message the writer will not carry out.
@@ -626,7 +643,14 @@ impl Writer {
                         let _ = reply.send(self.backup(&dest));
                         continue;
                     }
-                    Err(_) => return,
+                    Err(_) => {
+                        // The store was dropped: a checkpoint leaves no record to apply at the
+                        // next open (and the file stands alone for offline tools).
+                        if let Err(e) = self.checkpoint_now() {
+                            tracing::warn!(error = %e, "no checkpoint at shutdown; the next open applies the redo log");
+                        }
+                        return;
+                    }
                 },
             };
             if self.options.min_free_bytes > 0
@@ -755,7 +779,10 @@ impl Writer {
     /// acknowledged is lost, and nothing unacknowledged half-applied.
     fn recover(&self, rx: &mpsc::Receiver<Msg>) {
         let probe = match self.slot.get() {
-            Ok(db) => db.begin_write().map(|t| {
+            // A commit failed after its redo record was durable: the log, not memory, says what
+            // happened to that group, so the database is reopened and the log applied.
+            Ok(_) if self.reopen.take() => Err(redb::Error::PreviousIo),
+            Ok(db) => db.begin_write().map_err(redb::Error::from).map(|t| {
                 let _ = t.abort();
             }),
             Err(_) => return,
@@ -835,20 +862,26 @@ impl Writer {
         }
         if let Err(e) = log.append(record) {
             let _ = txn.abort();
-            // The log's tail is in doubt: the next group checkpoints, which starts a new epoch.
+            // What reached the file is in doubt: its record is overwritten, and a checkpoint at
+            // once starts a new epoch, so a restart cannot apply a group its callers were told
+            // failed.
             log.spoil();
+            drop(log);
+            if let Err(e) = self.checkpoint_now() {
+                tracing::error!(error = %e, "no checkpoint after a failed redo-log append");
+            }
             return Err(if e.raw_os_error() == Some(ENOSPC) {
                 StoreError::DiskFull
             } else {
                 StoreError::Engine(format!("redo log: {e}"))
             });
         }
+        drop(log);
         txn.commit().map_err(engine_err).inspect_err(|_| {
-            // Durable in the log but not applied: take the record back, so that a restart does
-            // not apply a change nobody was told about on top of later ones.
-            if let Err(e) = log.retract_last() {
-                tracing::error!(error = %e, "cannot take back the redo record of a failed commit");
-            }
+            // The record is durable; redb does not promise a failed commit was not applied. The
+            // log decides: the database is reopened and the log applied (the callers get an
+            // error, as after a crash between the fdatasync and the answer).
+            self.reopen.set(true);
         })
     }
 

@@ -16,14 +16,16 @@
 //! that commit also stores a fresh random **epoch** in the database, and the log starts again
 //! from its beginning under that epoch. After a crash redb comes back at its last durable
 //! commit, and [`Wal::open`] returns the records written under that commit's epoch, in order,
-//! which the engine applies again before it takes any change. Inserts and removes of whole
-//! values are idempotent in order, so a record applied twice (a crash after the checkpoint but
-//! before the log was reused) changes nothing.
+//! which the engine applies again before it takes any change. The records hold whole values
+//! (after-images), so applying them in order over a database that already has some of them
+//! (redb makes the in-memory commits durable when it is closed cleanly) gives the same state.
 //!
 //! A record is `magic, epoch, sequence number, length, payload, SHA-256 (first 16 bytes) over
 //! all of it`. Reading stops at the first record that is torn, belongs to another epoch, or
 //! breaks the sequence: everything after it was never acknowledged (a record is acknowledged
-//! only once its fdatasync returned, and records are written one after another).
+//! only once its fdatasync returned, and records are written one after another). If a valid
+//! record of the epoch still follows that point, the middle of the log was damaged (not a
+//! crash: the disk), and opening fails rather than drop acknowledged groups.
 //!
 //! The file is overwritten from its start after each checkpoint rather than truncated, so after
 //! the first epoch its blocks already exist and an append's fdatasync writes data only, no file
@@ -122,8 +124,6 @@ pub(super) struct Wal {
     epoch: u64,
     seq: u64,
     end: u64,
-    /// Where the last appended record starts (for [`Wal::retract_last`]).
-    last: Option<u64>,
     spoiled: bool,
     since: std::time::Instant,
 }
@@ -140,12 +140,25 @@ impl Wal {
             opts.mode(0o600);
         }
         let file = opts.open(path)?;
+        // A new file's name must survive a power loss too.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
         let bytes = std::fs::read(path)?;
-        let payloads = read_records(&bytes, epoch);
-        let end = payloads.iter().map(|p| (HEADER + p.len() + TAG) as u64).sum();
+        let (payloads, stop) = read_records(&bytes, epoch);
+        if later_record(&bytes, stop, epoch, payloads.len() as u64) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} is damaged after record {} but holds later ones: restore from a backup",
+                    path.display(),
+                    payloads.len()
+                ),
+            ));
+        }
         let seq = payloads.len() as u64;
         let since = std::time::Instant::now();
-        Ok((Self { file, epoch, seq, end, last: None, spoiled: false, since }, payloads))
+        Ok((Self { file, epoch, seq, end: stop as u64, spoiled: false, since }, payloads))
     }
 
     /// Appends one group's payload and makes it durable (fdatasync) before returning.
@@ -160,7 +173,6 @@ impl Wal {
         rec.extend_from_slice(&tag[..TAG]);
         self.file.write_all_at(&rec, self.end)?;
         self.file.sync_data()?;
-        self.last = Some(self.end);
         self.end += rec.len() as u64;
         self.seq += 1;
         Ok(())
@@ -171,22 +183,11 @@ impl Wal {
         self.spoiled || self.end >= CHECKPOINT_BYTES || (self.seq > 0 && self.since.elapsed() >= CHECKPOINT_EVERY)
     }
 
-    /// After a failed append: what reached the file is in doubt, so nothing more is appended
-    /// under this epoch; the next group checkpoints instead.
+    /// After a failed append: what reached the file is in doubt, so the record is overwritten
+    /// (best effort) and nothing more is appended under this epoch; the caller checkpoints.
     pub(super) fn spoil(&mut self) {
         self.spoiled = true;
-    }
-
-    /// Takes the last record back (its magic overwritten and made durable): reading stops
-    /// before it. For a group whose commit failed after its record was appended.
-    pub(super) fn retract_last(&mut self) -> std::io::Result<()> {
-        let Some(last) = self.last.take() else { return Ok(()) };
-        self.spoiled = true;
-        self.file.write_all_at(&[0; 4], last)?;
-        self.file.sync_data()?;
-        self.end = last;
-        self.seq -= 1;
-        Ok(())
+        let _ = self.file.write_all_at(&[0; 4], self.end).and_then(|()| self.file.sync_data());
     }
 
     /// After a durable commit that stored `epoch`: the log starts again, empty, under it.
@@ -194,7 +195,6 @@ impl Wal {
         self.epoch = epoch;
         self.seq = 0;
         self.end = 0;
-        self.last = None;
         self.spoiled = false;
         self.since = std::time::Instant::now();
     }
@@ -205,27 +205,53 @@ impl Wal {
     }
 }
 
-/// The payloads of the valid records of `epoch` from the file's start, in order.
-fn read_records(mut b: &[u8], epoch: u64) -> Vec<Vec<u8>> {
+/// The payloads of the valid records of `epoch` from the file's start, in order, and the
+/// offset where reading stopped.
+fn read_records(b: &[u8], epoch: u64) -> (Vec<Vec<u8>>, usize) {
     let mut out = Vec::new();
-    while let Some((head, rest)) = b.split_at_checked(HEADER) {
-        let field = |r: std::ops::Range<usize>| head.get(r).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
-        if head[..4] != MAGIC || field(4..12) != Some(epoch) || field(12..20) != Some(out.len() as u64) {
-            break;
-        }
-        let len = u32::from_le_bytes([head[20], head[21], head[22], head[23]]) as usize;
-        let Some((payload, rest)) = rest.split_at_checked(len) else { break };
-        let Some((tag, rest)) = rest.split_at_checked(TAG) else { break };
-        let mut h = Sha256::new();
-        h.update(head);
-        h.update(payload);
-        if h.finalize()[..TAG] != *tag {
-            break;
-        }
+    let mut at = 0;
+    while let Some((payload, next)) = record_at(b, at, epoch, out.len() as u64) {
         out.push(payload.to_vec());
-        b = rest;
+        at = next;
     }
-    out
+    (out, at)
+}
+
+/// The valid record of `epoch` numbered `seq` at offset `at`: its payload and where it ends.
+fn record_at(b: &[u8], at: usize, epoch: u64, seq: u64) -> Option<(&[u8], usize)> {
+    let head = b.get(at..at.checked_add(HEADER)?)?;
+    let field = |r: std::ops::Range<usize>| head.get(r).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+    if head[..4] != MAGIC || field(4..12) != Some(epoch) || field(12..20) != Some(seq) {
+        return None;
+    }
+    let len = u32::from_le_bytes([head[20], head[21], head[22], head[23]]) as usize;
+    let start = at + HEADER;
+    let payload = b.get(start..start.checked_add(len)?)?;
+    let tag = b.get(start + len..start + len + TAG)?;
+    let mut h = Sha256::new();
+    h.update(head);
+    h.update(payload);
+    (h.finalize()[..TAG] == *tag).then_some((payload, start + len + TAG))
+}
+
+/// Whether a valid record of `epoch` with a sequence number above `seq` lies after `from`.
+fn later_record(b: &[u8], from: usize, epoch: u64, seq: u64) -> bool {
+    let mut needle = MAGIC.to_vec();
+    needle.extend_from_slice(&epoch.to_le_bytes());
+    let mut at = from;
+    while let Some(i) = b.get(at..).and_then(|rest| rest.windows(needle.len()).position(|w| w == needle.as_slice())) {
+        let pos = at + i;
+        let later = b
+            .get(pos + 12..pos + 20)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
+            .is_some_and(|n| n > seq && record_at(b, pos, epoch, n).is_some());
+        if later {
+            return true;
+        }
+        at = pos + 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -271,12 +297,20 @@ mod tests {
         // A torn last record: the four before it.
         std::fs::write(&path, &full[..full.len() - 3]).unwrap();
         assert_eq!(Wal::open(&path, 1).unwrap().1.len(), 4);
-        // A flipped bit in the third: the two before it.
+        // A flipped bit in the third of five: acknowledged records follow the damage, so the
+        // log refuses to open instead of dropping them.
         let mut bad = full.clone();
         let third = 2 * (HEADER + payload(0).len() + TAG) + HEADER + 5;
         bad[third] ^= 1;
         std::fs::write(&path, &bad).unwrap();
-        assert_eq!(Wal::open(&path, 1).unwrap().1.len(), 2);
+        let e = Wal::open(&path, 1).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("damaged after record 2"), "{e}");
+        // The same damage in the last record is a torn tail: the four before it.
+        let mut bad = full.clone();
+        bad[full.len() - 5] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(Wal::open(&path, 1).unwrap().1.len(), 4);
 
         // After a checkpoint the log is overwritten from its start under the new epoch; the
         // old epoch's records behind the new ones are not read.
@@ -285,7 +319,9 @@ mod tests {
         wal.restart(2);
         wal.append(&payload(9)).unwrap();
         assert_eq!(Wal::open(&path, 2).unwrap().1, vec![payload(9)]);
-        assert!(Wal::open(&path, 1).unwrap().1.is_empty());
+        // A database still at the old epoch beside that log lost a durable checkpoint (its
+        // first record is gone, later ones remain): refused, not half applied.
+        assert_eq!(Wal::open(&path, 1).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
     }
 
     #[test]
