@@ -1917,3 +1917,40 @@ impl Store for Embedded {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A store dropped cleanly checkpoints: no redo record of the database's epoch is left, so
+    /// the database file stands alone (for offline tools, and for a binary without the log).
+    #[test]
+    fn a_clean_drop_leaves_no_redo_record_to_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = Embedded::open(dir.path(), WriteGate::default()).unwrap();
+        rt.block_on(async {
+            for i in 0..10 {
+                store.append_audit(AuditEntry::new(i, "t", "a", "s", None)).await.unwrap();
+            }
+        });
+        let path = dir.path().join("issuer.redb");
+        let live = {
+            let db = store.slot.get().unwrap();
+            let txn = db.begin_write().unwrap();
+            let epoch = wal_epoch(&txn).unwrap();
+            txn.abort().unwrap();
+            epoch
+        };
+        // While the store runs, the ten changes are records of the current epoch.
+        assert_eq!(wal::Wal::open(&path.with_extension("wal"), live).unwrap().1.len(), 10);
+        drop(store);
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let epoch = wal_epoch(&txn).unwrap();
+        assert_ne!(epoch, live, "no checkpoint at drop");
+        assert!(wal::Wal::open(&path.with_extension("wal"), epoch).unwrap().1.is_empty());
+        assert_eq!(redb::ReadableTableMetadata::len(&txn.open_table(AUDIT).unwrap()).unwrap(), 10);
+    }
+}
