@@ -21,6 +21,17 @@ async fn embedded_engine_passes_the_conformance_suite() {
     issuer::store::conformance::run(&fresh).await;
 }
 
+/// Opens the store in `dir` again once the dropped one has let go of the file.
+async fn reopen(dir: &std::path::Path) -> Embedded {
+    for _ in 0..50 {
+        match Embedded::open(dir, WriteGate::default()) {
+            Ok(s) => return s,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    Embedded::open(dir, WriteGate::default()).expect("reopen")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_reopening_and_group_commit_batches_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,17 +48,7 @@ async fn acknowledged_changes_survive_reopening_and_group_commit_batches_them() 
     assert!(store.groups() < 200, "{} groups for 200 changes", store.groups());
     drop(store);
     // The writer thread lets go of the file once the store is dropped.
-    let mut reopened = None;
-    for _ in 0..50 {
-        match Embedded::open(dir.path(), WriteGate::default()) {
-            Ok(s) => {
-                reopened = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    let s = reopened.expect("reopen");
+    let s = reopen(dir.path()).await;
     assert_eq!(s.audit_page(None, 1000).await.unwrap().len(), 200);
 }
 
@@ -91,17 +92,7 @@ async fn a_crash_image_comes_back_with_every_acknowledged_change_from_the_redo_l
     // The log was applied and checkpointed: more changes, then a clean reopen, keep all.
     s.append_audit(AuditEntry::new(121, "t", "a", "s", None)).await.unwrap();
     drop(s);
-    let mut reopened = None;
-    for _ in 0..50 {
-        match Embedded::open(&whole, WriteGate::default()) {
-            Ok(s) => {
-                reopened = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    assert_eq!(reopened.expect("reopen").audit_page(None, 1000).await.unwrap().len(), 121);
+    assert_eq!(reopen(&whole).await.audit_page(None, 1000).await.unwrap().len(), 121);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

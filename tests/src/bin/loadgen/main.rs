@@ -247,25 +247,24 @@ async fn prepare(node: &Node, counter: &Arc<Counter>, n: usize, clients: usize) 
     Ok(v)
 }
 
+/// Polls the first status list without pause while `go` says so; the successful polls.
+async fn poll_status(c: Client, go: impl Fn() -> bool) -> u64 {
+    let mut n = 0u64;
+    while go() {
+        if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Status-list polls alone: the issuer's CPU per poll.
 async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> {
     let c = Client::new(url);
     let cpu0 = load::cpu_time(pid)?;
     let until = Instant::now() + dur;
-    let tasks: Vec<_> = (0..pollers)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
+    let tasks: Vec<_> =
+        (0..pollers).map(|_| tokio::spawn(poll_status(c.clone(), move || Instant::now() < until))).collect();
     let mut polls = 0;
     for t in tasks {
         polls += t.await?;
@@ -287,16 +286,10 @@ async fn credential_run(node: &Node, prepared: Vec<(String, String)>, clients: u
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut poll_tasks = Vec::new();
     for _ in 0..pollers {
-        let (c, stop) = (node.client.clone(), stop.clone());
-        poll_tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
-                    n += 1;
-                }
-            }
-            n
-        }));
+        let stop = stop.clone();
+        poll_tasks.push(tokio::spawn(poll_status(node.client.clone(), move || {
+            !stop.load(std::sync::atomic::Ordering::Relaxed)
+        })));
     }
     let report = drain(&node.client, queue, clients).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
