@@ -443,12 +443,12 @@ pub(crate) struct Tx<'a> {
 }
 
 impl<'a> Tx<'a> {
-    /// A table to decide with. (redb hands out the same type for both; the difference is the
-    /// promise: nothing is written through it.)
+    /// A table to decide with: it can only be read, so nothing reaches redb without being
+    /// recorded in the redo log (writes go through [`Tx::write`]).
     fn read<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<'static, K, V>,
-    ) -> Result<redb::Table<'a, K, V>> {
+    ) -> Result<impl ReadableTable<K, V> + 'a> {
         self.txn.open_table(def).map_err(engine_err)
     }
 
