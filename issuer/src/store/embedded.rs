@@ -50,6 +50,41 @@ use super::*;
 mod registry;
 mod wal;
 
+/// Faults a test injects where the disk can fail a group, one at a time, for one store's files
+/// (test builds only).
+#[cfg(test)]
+mod fault {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Fault {
+        /// The redo log's fdatasync fails after the record was written whole (key: the log).
+        LogSync,
+        /// The in-memory commit fails after the redo record is durable (key: the database).
+        Commit,
+    }
+
+    static ARMED: Mutex<Vec<(PathBuf, Fault)>> = Mutex::new(Vec::new());
+
+    /// The next `fault` at `path` happens.
+    pub(super) fn arm(path: &Path, fault: Fault) {
+        ARMED.lock().unwrap_or_else(|p| p.into_inner()).push((path.to_path_buf(), fault));
+    }
+
+    /// Whether `fault` is armed at `path`; it happens once.
+    pub(super) fn take(path: &Path, fault: Fault) -> bool {
+        let mut armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
+        match armed.iter().position(|(p, f)| p == path && *f == fault) {
+            Some(i) => {
+                armed.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// id → version (8 bytes, big-endian) followed by the sealed record.
@@ -877,12 +912,19 @@ impl Writer {
             });
         }
         drop(log);
-        txn.commit().map_err(engine_err).inspect_err(|_| {
-            // The record is durable; redb does not promise a failed commit was not applied. The
-            // log decides: the database is reopened and the log applied (the callers get an
-            // error, as after a crash between the fdatasync and the answer).
+        // The record is durable; redb does not promise a failed commit was not applied. The log
+        // decides: the database is reopened and the log applied (the callers get an error, as
+        // after a crash between the fdatasync and the answer).
+        let failed = |e: StoreError| {
             self.reopen.set(true);
-        })
+            e
+        };
+        #[cfg(test)]
+        if fault::take(&self.path, fault::Fault::Commit) {
+            let _ = txn.abort();
+            return Err(failed(StoreError::Engine("injected: the commit failed".into())));
+        }
+        txn.commit().map_err(engine_err).map_err(failed)
     }
 
     /// Checkpoints between two groups (an empty durable commit under a new epoch).
@@ -1922,6 +1964,78 @@ impl Store for Embedded {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn entry(i: u64) -> AuditEntry {
+        AuditEntry::new(i, "t", "a", &i.to_string(), None)
+    }
+
+    /// The audit entries a store holds, by subject, in order.
+    fn subjects(rt: &tokio::runtime::Runtime, store: &Embedded) -> Vec<String> {
+        rt.block_on(store.audit_page(None, 100)).unwrap().into_iter().map(|(_, e)| e.subject).collect()
+    }
+
+    /// A crash image of the store in `dir` (its database file and redo log as they are now,
+    /// between two groups), opened in a folder of its own under `dir`.
+    fn crash_image(dir: &Path, name: &str) -> Embedded {
+        let to = dir.join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for file in ["issuer.redb", "issuer.wal"] {
+            std::fs::copy(dir.join(file), to.join(file)).unwrap();
+        }
+        Embedded::open(&to, WriteGate::default()).unwrap()
+    }
+
+    /// The redo log's fdatasync fails after the group's record was written whole: the caller
+    /// is told, and the group never comes back, not even from a crash image taken at that
+    /// instant (the log is checkpointed under a new epoch at once); the store goes on.
+    #[test]
+    fn a_group_whose_log_sync_failed_never_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = Embedded::open(dir.path(), WriteGate::default()).unwrap();
+        for i in 1..=3 {
+            rt.block_on(store.append_audit(entry(i))).unwrap();
+        }
+        fault::arm(&dir.path().join("issuer.wal"), fault::Fault::LogSync);
+        let failed = rt.block_on(store.append_audit(entry(4)));
+        assert!(matches!(&failed, Err(StoreError::Engine(m)) if m.contains("fdatasync failed")), "{failed:?}");
+        assert_eq!(subjects(&rt, &crash_image(dir.path(), "crash")), ["1", "2", "3"]);
+        rt.block_on(store.append_audit(entry(5))).unwrap();
+        assert_eq!(subjects(&rt, &store), ["1", "2", "3", "5"]);
+        drop(store);
+        let again = Embedded::open(dir.path(), WriteGate::default()).unwrap();
+        assert_eq!(subjects(&rt, &again), ["1", "2", "3", "5"]);
+    }
+
+    /// The commit fails after the group's record is durable: the caller is told (its change
+    /// may stand, as after a crash before the answer), and the log decides: the database is
+    /// reopened and the record applied, so what readers see is what a restart would see.
+    #[test]
+    fn a_group_whose_commit_failed_after_its_log_record_is_applied_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = Embedded::open(dir.path(), WriteGate::default()).unwrap();
+        for i in 1..=3 {
+            rt.block_on(store.append_audit(entry(i))).unwrap();
+        }
+        fault::arm(&dir.path().join("issuer.redb"), fault::Fault::Commit);
+        let failed = rt.block_on(store.append_audit(entry(4)));
+        assert!(matches!(&failed, Err(StoreError::Engine(m)) if m.contains("commit failed")), "{failed:?}");
+        // The callers are answered first; the writer reopens right after.
+        let t0 = std::time::Instant::now();
+        while store.reopened() == 0 && t0.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(store.reopened(), 1);
+        assert_eq!(subjects(&rt, &store), ["1", "2", "3", "4"]);
+        assert_eq!(subjects(&rt, &crash_image(dir.path(), "crash")), ["1", "2", "3", "4"]);
+        rt.block_on(store.append_audit(entry(5))).unwrap();
+        let page = rt.block_on(store.audit_page(None, 100)).unwrap();
+        assert_eq!(page.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        drop(store);
+        let again = Embedded::open(dir.path(), WriteGate::default()).unwrap();
+        assert_eq!(subjects(&rt, &again), ["1", "2", "3", "4", "5"]);
+    }
 
     /// A store dropped cleanly checkpoints: no redo record of the database's epoch is left, so
     /// the database file stands alone (for offline tools, and for a binary without the log).

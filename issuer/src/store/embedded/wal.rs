@@ -126,6 +126,9 @@ pub(super) struct Wal {
     end: u64,
     spoiled: bool,
     since: std::time::Instant,
+    /// Where the log is (for the faults tests inject).
+    #[cfg(test)]
+    path: std::path::PathBuf,
 }
 
 impl Wal {
@@ -158,7 +161,19 @@ impl Wal {
         }
         let seq = payloads.len() as u64;
         let since = std::time::Instant::now();
-        Ok((Self { file, epoch, seq, end: stop as u64, spoiled: false, since }, payloads))
+        Ok((
+            Self {
+                file,
+                epoch,
+                seq,
+                end: stop as u64,
+                spoiled: false,
+                since,
+                #[cfg(test)]
+                path: path.to_path_buf(),
+            },
+            payloads,
+        ))
     }
 
     /// Appends one group's payload and makes it durable (fdatasync) before returning.
@@ -172,6 +187,11 @@ impl Wal {
         let tag = Sha256::digest(&rec);
         rec.extend_from_slice(&tag[..TAG]);
         self.file.write_all_at(&rec, self.end)?;
+        // A test's injected fault: the record is written whole, its fdatasync fails.
+        #[cfg(test)]
+        if super::fault::take(&self.path, super::fault::Fault::LogSync) {
+            return Err(std::io::Error::other("injected: fdatasync failed"));
+        }
         self.file.sync_data()?;
         self.end += rec.len() as u64;
         self.seq += 1;
