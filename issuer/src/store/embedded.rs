@@ -948,7 +948,12 @@ impl Writer {
                 StoreError::Engine(format!("backup to {}: {e}", dest.display()))
             }
         });
-        self.checkpoint_now()?;
+        // The copy is whole either way: records written under its epoch after a failed
+        // checkpoint are changes made after the copy, in order (and a restore removes a stray
+        // log), so the backup is not reported as failed.
+        if let Err(e) = self.checkpoint_now() {
+            tracing::warn!(error = %e, "no checkpoint after the backup's copy (the copy is whole)");
+        }
         copied
     }
 }
