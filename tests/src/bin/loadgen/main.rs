@@ -2,7 +2,8 @@
 //!
 //! - `loadgen bench`: starts a release issuer on a fresh data folder and measures, in one run,
 //!   the bare crypto rate, the engine's bare fsync-commit rate, the credential endpoint alone
-//!   (with and without 4 status-list pollers) and the full pipeline, with latency percentiles,
+//!   (then again with 4 status-list pollers in every other half-second slice, to measure what
+//!   they cost) and the full pipeline, with latency percentiles,
 //!   issuer CPU per issuance and bytes on disk per issuance.
 //! - `loadgen drill`: the kill -9 drill.
 
@@ -247,11 +248,14 @@ async fn prepare(node: &Node, counter: &Arc<Counter>, n: usize, clients: usize) 
     Ok(v)
 }
 
-/// Polls the first status list without pause while `go` says so; the successful polls.
-async fn poll_status(c: Client, go: impl Fn() -> bool) -> u64 {
+/// Polls the first status list without pause while `go` says `Some(true)`, idles while it says
+/// `Some(false)`, stops at `None`; the successful polls.
+async fn poll_status(c: Client, go: impl Fn() -> Option<bool>) -> u64 {
     let mut n = 0u64;
-    while go() {
-        if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
+    while let Some(polling) = go() {
+        if !polling {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        } else if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
             n += 1;
         }
     }
@@ -264,7 +268,7 @@ async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> 
     let cpu0 = load::cpu_time(pid)?;
     let until = Instant::now() + dur;
     let tasks: Vec<_> =
-        (0..pollers).map(|_| tokio::spawn(poll_status(c.clone(), move || Instant::now() < until))).collect();
+        (0..pollers).map(|_| tokio::spawn(poll_status(c.clone(), move || (Instant::now() < until).then_some(true)))).collect();
     let mut polls = 0;
     for t in tasks {
         polls += t.await?;
@@ -278,29 +282,89 @@ async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> 
     Ok(())
 }
 
-/// Runs the credential endpoint over prepared requests; optionally with status-list pollers.
-async fn credential_run(node: &Node, prepared: Vec<(String, String)>, clients: usize, pollers: usize) -> Result<Value> {
+/// Runs the credential endpoint over prepared requests.
+async fn credential_run(node: &Node, prepared: Vec<(String, String)>, clients: usize) -> Result<Value> {
     let queue = Arc::new(Mutex::new(prepared));
     let cpu0 = load::cpu_time(node.issuer.pid())?;
     let disk0 = load::disk_usage(&node.data);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let report = drain(&node.client, queue, clients).await;
+    let cpu = load::cpu_time(node.issuer.pid())? - cpu0;
+    let disk = load::disk_usage(&node.data).saturating_sub(disk0);
+    Ok(summary(report, cpu, disk))
+}
+
+/// What status-list pollers cost the credential endpoint, measured in one run so that the
+/// machine's drift and the store's growth fall on both sides alike: the run is cut into
+/// `slice`-long slices, taken in pairs, and the pollers poll without pause in one slice of each
+/// pair, chosen at random. The rates compared are the medians of the two sets of slices (from
+/// requests taken off the queue per slice); the last, partial slice is left out.
+async fn interleaved_run(
+    node: &Node,
+    prepared: Vec<(String, String)>,
+    clients: usize,
+    pollers: usize,
+    slice: Duration,
+) -> Result<Value> {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let queue = Arc::new(Mutex::new(prepared));
+    let (on, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let mut poll_tasks = Vec::new();
     for _ in 0..pollers {
-        let stop = stop.clone();
+        let (on, stop) = (on.clone(), stop.clone());
         poll_tasks.push(tokio::spawn(poll_status(node.client.clone(), move || {
-            !stop.load(std::sync::atomic::Ordering::Relaxed)
+            (!stop.load(Relaxed)).then(|| on.load(Relaxed))
         })));
     }
+    let left = |q: &Mutex<Vec<(String, String)>>| q.lock().map(|v| v.len()).unwrap_or(0);
+    let control = tokio::spawn({
+        let (queue, on) = (queue.clone(), on.clone());
+        async move {
+            // (pollers on, requests taken) per whole slice; how long the pollers polled.
+            let mut slices: Vec<(bool, usize)> = Vec::new();
+            let mut polling = Duration::ZERO;
+            let mut rng = rand_core::OsRng;
+            loop {
+                let first_on = rand_core::RngCore::next_u32(&mut rng) & 1 == 1;
+                for polled in [first_on, !first_on] {
+                    on.store(polled, Relaxed);
+                    let (before, t0) = (left(&queue), Instant::now());
+                    tokio::time::sleep(slice).await;
+                    let after = left(&queue);
+                    if polled {
+                        polling += t0.elapsed();
+                    }
+                    if after == 0 {
+                        on.store(false, Relaxed);
+                        return (slices, polling);
+                    }
+                    slices.push((polled, before - after));
+                }
+            }
+        }
+    });
     let report = drain(&node.client, queue, clients).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (slices, polling) = control.await?;
+    stop.store(true, Relaxed);
     let mut polls = 0;
     for t in poll_tasks {
         polls += t.await?;
     }
-    let cpu = load::cpu_time(node.issuer.pid())? - cpu0;
-    let disk = load::disk_usage(&node.data).saturating_sub(disk0);
-    let secs = report.elapsed.as_secs_f64();
-    Ok(summary(report, cpu, disk, Some(polls as f64 / secs)))
+    let rates = |polled: bool| -> Vec<f64> {
+        let mut v: Vec<f64> =
+            slices.iter().filter(|s| s.0 == polled).map(|s| s.1 as f64 / slice.as_secs_f64()).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let median = |v: &[f64]| if v.is_empty() { 0.0 } else { v[v.len() / 2] };
+    let (with, without) = (rates(true), rates(false));
+    Ok(json!({
+        "issuances": report.done, "failed": report.failed, "timeouts": report.timeouts,
+        "slice_seconds": slice.as_secs_f64(),
+        "slices_with_pollers": with.len(), "slices_without": without.len(),
+        "per_second_with_pollers_median": median(&with), "per_second_without_median": median(&without),
+        "cost_percent": 100.0 * (1.0 - median(&with) / median(&without).max(1e-9)),
+        "status_polls_per_second": polls as f64 / polling.as_secs_f64().max(1e-9),
+    }))
 }
 
 /// `clients` workers take prepared credential requests from the queue until it is empty.
@@ -345,7 +409,7 @@ async fn drain(c: &Client, queue: Arc<Mutex<Vec<(String, String)>>>, clients: us
     total
 }
 
-fn summary(mut r: RunReport, cpu: Duration, disk: u64, polls: Option<f64>) -> Value {
+fn summary(mut r: RunReport, cpu: Duration, disk: u64) -> Value {
     let n = r.done.max(1) as f64;
     json!({
         "issuances": r.done, "failed": r.failed, "timeouts": r.timeouts,
@@ -354,7 +418,6 @@ fn summary(mut r: RunReport, cpu: Duration, disk: u64, polls: Option<f64>) -> Va
         "max_ms": r.latencies.max_ms(),
         "cpu_ms_per_issuance": cpu.as_secs_f64() * 1000.0 / n,
         "disk_bytes_per_issuance": disk as f64 / n,
-        "status_polls_per_second": polls,
         "first_error": r.first_error,
     })
 }
@@ -383,11 +446,11 @@ async fn bench(
     let node = start_node(&dir, "cred", &registry).await?;
     let batch = prepare(&node, &counter, prepared, clients).await?;
     eprintln!("credential endpoint: running …");
-    let cred = credential_run(&node, batch, clients, 0).await?;
-    eprintln!("credential endpoint with 4 pollers: preparing …");
+    let cred = credential_run(&node, batch, clients).await?;
+    eprintln!("credential endpoint with 4 pollers in every other slice: preparing …");
     let batch = prepare(&node, &counter, prepared, clients).await?;
-    eprintln!("credential endpoint with 4 pollers: running …");
-    let cred_polled = credential_run(&node, batch, clients, 4).await?;
+    eprintln!("credential endpoint with 4 pollers in every other slice: running …");
+    let cred_polled = interleaved_run(&node, batch, clients, 4, Duration::from_millis(500)).await?;
     node.issuer.kill();
 
     eprintln!("full pipeline …");
@@ -408,7 +471,7 @@ async fn bench(
     let (mut probe_lat, probe_failed): (Latencies, u64) = probe.await?;
     let cpu = load::cpu_time(node.issuer.pid())? - cpu0;
     let disk = load::disk_usage(&node.data).saturating_sub(disk0);
-    let pipeline = summary(run, cpu, disk, None);
+    let pipeline = summary(run, cpu, disk);
     let data = node.data.clone();
     node.issuer.kill();
     let sizes = record_sizes(&data).await?;
@@ -418,7 +481,7 @@ async fn bench(
         "bare_crypto_per_second": {"one_thread": crypto1, "two_threads": crypto2},
         "bare_commits_per_second": {"sequential": commit_seq, "concurrent_32": commit_group, "group_commits": groups},
         "credential_endpoint": cred,
-        "credential_endpoint_with_4_pollers": cred_polled,
+        "credential_endpoint_4_pollers_in_alternate_slices": cred_polled,
         "full_pipeline": pipeline,
         "fresh_request_probe": {"count": probe_lat.len(), "failed": probe_failed, "max_ms": probe_lat.max_ms(),
                                  "p99_ms": probe_lat.percentile_ms(99.0)},
