@@ -2,7 +2,12 @@
 //!
 //! - **Uniqueness lives in the database**: status indices (`status` primary key), e-ID numbers
 //!   (`eids`), one open application per person (`identity_index`), ids, idempotency keys and the
-//!   audit order (a sequence) are enforced by constraints, never by a node's memory.
+//!   audit chain's sequence numbers are enforced by constraints, never by a node's memory.
+//! - **The audit chain** (`audit_chain`): a change stages its audit entry (`audit_pending`) in
+//!   its own transaction, taking no lock for it; a chainer links staged entries into the chain
+//!   in batches, holding the head row's lock (every 250 ms on each node, and before the
+//!   log or its head is read), so changes from every node commit side by side instead of
+//!   queueing on the head row.
 //! - **Transactions** run at READ COMMITTED with explicit row locks where an invariant needs
 //!   them (`SELECT … FOR UPDATE` on the application, the code, the access token, the status
 //!   entry being changed, the active admin tokens), and unique violations turned into typed
@@ -36,6 +41,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../../migrations/0003_registry_changes.sql")),
     (4, include_str!("../../migrations/0004_audit_chain.sql")),
     (5, include_str!("../../migrations/0005_custody.sql")),
+    (6, include_str!("../../migrations/0006_audit_staging.sql")),
 ];
 
 /// Shards of a list's allocation counter.
@@ -48,6 +54,14 @@ const RETRIES: u32 = 8;
 pub struct Postgres {
     pool: Pool,
     gate: WriteGate,
+    /// The task that links staged audit entries into the chain (stopped when dropped).
+    chainer: tokio::task::AbortHandle,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.chainer.abort();
+    }
 }
 
 impl fmt::Debug for Postgres {
@@ -232,26 +246,93 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
     Ok(())
 }
 
-/// Appends an audit entry linked to the chain's head. The head row is locked until the
-/// transaction ends, so appends (and their transactions' commits) are serialized: the chain
-/// follows commit order, and sequence numbers have no gaps. Every change appends last, after
-/// its other locks, so the head is always the last lock taken (no deadlock through it).
-async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<u64> {
-    let head = query_one(tx, "SELECT seq, hash FROM audit_head FOR UPDATE", &[]).await.map_err(pg_err)?;
-    let seq = head.get::<_, i64>(0) + 1;
-    let prev = digest_of(head.get(1))?;
+/// Stages an audit entry with the change being written: it commits with the change, or not at
+/// all, and is linked into the chain a moment later by [`Postgres::chain`]; no lock is taken.
+/// Returns the entry's place among the staged ones.
+async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<i64> {
     let mut entry = entry.clone();
     entry.idempotency = None;
-    let link = audit_chain::link(seq as u64, prev, &mut entry);
+    entry.link = None;
+    let row = query_one(tx, "INSERT INTO audit_pending (entry) VALUES ($1) RETURNING id", &[&json(&entry)])
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get(0))
+}
+
+/// Staged entries linked per transaction of the chainer.
+const CHAIN_BATCH: i64 = 2000;
+
+/// How often each node links what has been staged.
+const CHAIN_EVERY: Duration = Duration::from_millis(250);
+
+/// Links staged entries into the chain, oldest first (at most [`CHAIN_BATCH`]), then `own` if
+/// given, inside `tx`: one chainer at a time, as the head row stays locked until `tx` ends.
+/// Returns how many staged entries were linked, and `own`'s sequence number.
+async fn link_staged(tx: &Transaction<'_>, own: Option<&AuditEntry>) -> Result<(usize, Option<u64>)> {
+    let head = query_one(tx, "SELECT seq, hash FROM audit_head FOR UPDATE", &[]).await.map_err(pg_err)?;
+    let (mut seq, mut hash) = (head.get::<_, i64>(0), digest_of(head.get(1))?);
+    // Read after the lock: what another chainer linked meanwhile is gone from here.
+    let rows =
+        query(tx, "SELECT id, entry FROM audit_pending ORDER BY id LIMIT $1", &[&CHAIN_BATCH]).await.map_err(pg_err)?;
+    let mut staged = Vec::with_capacity(rows.len());
+    let mut entries = Vec::with_capacity(rows.len() + 1);
+    for r in &rows {
+        staged.push(r.get::<_, i64>(0));
+        entries.push(from_value::<AuditEntry>(r.get(1), "staged audit entry")?);
+    }
+    if let Some(e) = own {
+        let mut e = e.clone();
+        e.idempotency = None;
+        entries.push(e);
+    }
+    if entries.is_empty() {
+        return Ok((0, None));
+    }
+    let prev_of_head = {
+        let mut seqs = Vec::with_capacity(entries.len());
+        let mut bodies = Vec::with_capacity(entries.len());
+        let mut prev = hash;
+        for e in &mut entries {
+            seq += 1;
+            prev = hash;
+            hash = audit_chain::link(seq as u64, prev, e).hash;
+            seqs.push(seq);
+            bodies.push(json(e));
+        }
+        exec(tx, "INSERT INTO audit (seq, entry) SELECT * FROM unnest($1::bigint[], $2::jsonb[])", &[&seqs, &bodies])
+            .await
+            .map_err(pg_err)?;
+        prev
+    };
+    if !staged.is_empty() {
+        exec(tx, "DELETE FROM audit_pending WHERE id = ANY($1)", &[&staged]).await.map_err(pg_err)?;
+    }
     exec(
         tx,
-        "WITH appended AS (INSERT INTO audit (seq, entry) VALUES ($1, $2)) \
-         UPDATE audit_head SET seq = $1, prev = $3, hash = $4",
-        &[&seq, &json(&entry), &link.prev.0.as_slice(), &link.hash.0.as_slice()],
+        "UPDATE audit_head SET seq = $1, prev = $2, hash = $3",
+        &[&seq, &prev_of_head.0.as_slice(), &hash.0.as_slice()],
     )
     .await
     .map_err(pg_err)?;
-    Ok(seq as u64)
+    Ok((staged.len(), own.map(|_| seq as u64)))
+}
+
+/// Links everything staged so far into the chain, a batch per transaction.
+async fn chain(pool: &Pool) -> Result<()> {
+    loop {
+        let mut client = pool.get().await.map_err(pool_err)?;
+        let waiting = read_one(&client, "SELECT EXISTS (SELECT 1 FROM audit_pending)", &[]).await.map_err(pg_err)?;
+        if !waiting.get::<_, bool>(0) {
+            return Ok(());
+        }
+        let tx =
+            client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await.map_err(pg_err)?;
+        let (linked, _) = link_staged(&tx, None).await?;
+        tx.commit().await.map_err(pg_err)?;
+        if (linked as i64) < CHAIN_BATCH {
+            return Ok(());
+        }
+    }
 }
 
 fn digest_of(b: Vec<u8>) -> Result<Digest> {
@@ -308,60 +389,74 @@ impl Postgres {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| ConnectError::Connect(e.to_string()))?;
-        let s = Self { pool, gate };
-        s.migrate().await?;
-        Ok(s)
-    }
-
-    async fn migrate(&self) -> std::result::Result<(), ConnectError> {
-        let connect = |e: String| ConnectError::Connect(e);
-        let mut client = self.pool.get().await.map_err(|e| connect(e.to_string()))?;
-        // One node at a time applies migrations.
-        client.execute("SELECT pg_advisory_lock(7734201)", &[]).await.map_err(|e| connect(e.to_string()))?;
-        let result = async {
-            let exists = client
-                .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
-                .await
-                .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?
-                .get::<_, bool>(0);
-            if !exists {
-                client
-                    .batch_execute(
-                        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
-                         applied_at timestamptz NOT NULL DEFAULT now())",
-                    )
-                    .await
-                    .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?;
-            }
-            for (version, sql) in MIGRATIONS {
-                let done = client
-                    .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
-                    .await
-                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?
-                    .is_some();
-                if done {
-                    continue;
+        migrate(&pool).await?;
+        let chainer = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(CHAIN_EVERY).await;
+                    if let Err(e) = chain(&pool).await {
+                        tracing::warn!(error = %e, "linking staged audit entries failed; retrying");
+                    }
                 }
-                let tx = client
-                    .transaction()
-                    .await
-                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                tx.batch_execute(sql)
-                    .await
-                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                exec(&tx, "INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-                    .await
-                    .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                tx.commit().await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
-                tracing::info!(version, "database migration applied");
             }
-            Ok(())
-        }
-        .await;
-        let _ = client.execute("SELECT pg_advisory_unlock(7734201)", &[]).await;
-        result
+        })
+        .abort_handle();
+        Ok(Self { pool, gate, chainer })
     }
+}
 
+/// Applies the migrations the database lacks, one node at a time.
+async fn migrate(pool: &Pool) -> std::result::Result<(), ConnectError> {
+    let connect = |e: String| ConnectError::Connect(e);
+    let mut client = pool.get().await.map_err(|e| connect(e.to_string()))?;
+    // One node at a time applies migrations.
+    client.execute("SELECT pg_advisory_lock(7734201)", &[]).await.map_err(|e| connect(e.to_string()))?;
+    let result = async {
+        let exists = client
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+            .await
+            .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?
+            .get::<_, bool>(0);
+        if !exists {
+            client
+                .batch_execute(
+                    "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
+                         applied_at timestamptz NOT NULL DEFAULT now())",
+                )
+                .await
+                .map_err(|e| ConnectError::Migration { version: 0, detail: e.to_string() })?;
+        }
+        for (version, sql) in MIGRATIONS {
+            let done = client
+                .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
+                .await
+                .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?
+                .is_some();
+            if done {
+                continue;
+            }
+            let tx = client
+                .transaction()
+                .await
+                .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+            exec(&tx, "INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
+                .await
+                .map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+            tx.commit().await.map_err(|e| ConnectError::Migration { version: *version, detail: e.to_string() })?;
+            tracing::info!(version, "database migration applied");
+        }
+        Ok(())
+    }
+    .await;
+    let _ = client.execute("SELECT pg_advisory_unlock(7734201)", &[]).await;
+    result
+}
+
+impl Postgres {
     async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_err)
     }
@@ -1048,10 +1143,15 @@ impl Store for Postgres {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<u64> {
-        transaction!(self, entry.idempotency.as_ref(), |tx| { audit_append(&tx, &entry).await? })
+        // Linked at once (after what is staged), to answer with its sequence number.
+        transaction!(self, entry.idempotency.as_ref(), |tx| {
+            link_staged(&tx, Some(&entry)).await?.1.ok_or(StoreError::Engine("audit entry not linked".into()))?
+        })
     }
 
     async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
+        // What is committed is linked before it is read.
+        chain(&self.pool).await?;
         let c = self.client().await?;
         let rows = read(
             &c,
@@ -1064,6 +1164,7 @@ impl Store for Postgres {
     }
 
     async fn audit_head(&self) -> Result<Option<AuditLink>> {
+        chain(&self.pool).await?;
         let c = self.client().await?;
         let row = read_one(&c, "SELECT seq, prev, hash FROM audit_head", &[]).await.map_err(pg_err)?;
         let link =

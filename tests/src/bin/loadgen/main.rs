@@ -267,8 +267,9 @@ async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> 
     let c = Client::new(url);
     let cpu0 = load::cpu_time(pid)?;
     let until = Instant::now() + dur;
-    let tasks: Vec<_> =
-        (0..pollers).map(|_| tokio::spawn(poll_status(c.clone(), move || (Instant::now() < until).then_some(true)))).collect();
+    let tasks: Vec<_> = (0..pollers)
+        .map(|_| tokio::spawn(poll_status(c.clone(), move || (Instant::now() < until).then_some(true))))
+        .collect();
     let mut polls = 0;
     for t in tasks {
         polls += t.await?;
