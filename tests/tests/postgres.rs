@@ -56,3 +56,58 @@ async fn a_postgres_backup_restores_into_a_new_database_with_its_audit_chain() {
     // Never into a database that holds data.
     assert!(issuer::store::postgres::restore(&target, &backup).await.is_err());
 }
+
+/// Changes do not queue on the audit chain's head row: with the row locked by another session
+/// (as a chainer holds it), changes of two nodes still commit at once; their entries are staged,
+/// and each node's chainer links them into one chain soon after, without anything reading the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_commit_while_the_chain_head_is_locked_and_their_entries_are_linked_soon_after() {
+    use issuer::store::AuditEntry;
+    use std::time::{Duration, Instant};
+    let cluster = e2e::pg::Cluster::start().unwrap();
+    let url = cluster.database("staging").await.unwrap();
+    let nodes = [
+        Arc::new(Postgres::connect(&url, WriteGate::default()).await.unwrap()),
+        Arc::new(Postgres::connect(&url, WriteGate::default()).await.unwrap()),
+    ];
+    let (mut sql, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+
+    let holder = sql.transaction().await.unwrap();
+    holder.execute("SELECT 1 FROM audit_head FOR UPDATE", &[]).await.unwrap();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..40u64 {
+        let node = nodes[i as usize % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let audit = AuditEntry::new(i, "t", "setting.changed", &format!("k{i}"), None);
+            node.put_setting(&format!("k{i}"), vec![1], Some(audit)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "changes waited {took:?} for the locked head");
+    holder.rollback().await.unwrap();
+
+    // Linked by the nodes' chainers, with no read of the log to prompt them.
+    let t0 = Instant::now();
+    while count(&sql, "audit_pending").await > 0 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "staged entries still unlinked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&sql, "audit").await, 40);
+    let all = nodes[1].audit_page(None, 1000).await.unwrap();
+    assert_eq!(all.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (1..=40).collect::<Vec<u64>>());
+    let mut w = issuer::store::audit_chain::Walker::default();
+    for (seq, e) in &all {
+        w.push(*seq, e);
+    }
+    w.finish(nodes[0].audit_head().await.unwrap().as_ref());
+    assert_eq!(w.problem, None, "the chain verifies");
+}
+
+async fn count(sql: &tokio_postgres::Client, table: &str) -> i64 {
+    sql.query_one(format!("SELECT count(*) FROM {table}").as_str(), &[]).await.unwrap().get(0)
+}
