@@ -111,3 +111,45 @@ async fn changes_commit_while_the_chain_head_is_locked_and_their_entries_are_lin
 async fn count(sql: &tokio_postgres::Client, table: &str) -> i64 {
     sql.query_one(format!("SELECT count(*) FROM {table}").as_str(), &[]).await.unwrap().get(0)
 }
+
+/// A backup taken while audit entries are still staged restores them, and the restored
+/// database stages new ones after them (its sequences go on past the restored rows) and links
+/// them all into one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_with_staged_audit_entries_restores_and_the_chain_goes_on() {
+    use issuer::store::AuditEntry;
+    let cluster = e2e::pg::Cluster::start().unwrap();
+    let url = cluster.database("staged_source").await.unwrap();
+    let store = Postgres::connect(&url, WriteGate::default()).await.unwrap();
+    let (mut sql, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    // No chainer links anything while the head is locked here.
+    let holder = sql.transaction().await.unwrap();
+    holder.execute("SELECT 1 FROM audit_head FOR UPDATE", &[]).await.unwrap();
+    for i in 0..5u64 {
+        let audit = AuditEntry::new(i, "t", "setting.changed", &format!("k{i}"), None);
+        store.put_setting(&format!("k{i}"), vec![1], Some(audit)).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("pg.bak");
+    store.backup(&backup).await.unwrap();
+    holder.rollback().await.unwrap();
+
+    let target = cluster.database("staged_target").await.unwrap();
+    issuer::store::postgres::restore(&target, &backup).await.unwrap();
+    let (check, conn) = tokio_postgres::connect(&target, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    assert_eq!(count(&check, "audit_pending").await, 5, "the backup holds the staged entries");
+    let restored = Postgres::connect(&target, WriteGate::default()).await.unwrap();
+    let audit = AuditEntry::new(9, "t", "setting.changed", "after", None);
+    restored.put_setting("after", vec![2], Some(audit)).await.unwrap();
+    let all = restored.audit_page(None, 100).await.unwrap();
+    let subjects: Vec<&str> = all.iter().map(|(_, e)| e.subject.as_str()).collect();
+    assert_eq!(subjects, ["k0", "k1", "k2", "k3", "k4", "after"]);
+    let mut w = issuer::store::audit_chain::Walker::default();
+    for (seq, e) in &all {
+        w.push(*seq, e);
+    }
+    w.finish(restored.audit_head().await.unwrap().as_ref());
+    assert_eq!(w.problem, None, "the chain verifies");
+}

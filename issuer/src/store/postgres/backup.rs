@@ -205,6 +205,30 @@ pub async fn restore(url: &str, src: &Path) -> std::result::Result<u64, RestoreE
         }
         rows += sink.as_mut().finish().await.map_err(pg_err)?;
     }
+    // COPY leaves the sequences behind the rows: each goes on after its column's largest value
+    // (staged audit entries restored with their ids, for one).
+    let serials = tx
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND column_default LIKE 'nextval(%'",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    for r in serials {
+        let (table, column): (String, String) = (r.get(0), r.get(1));
+        tx.execute(
+            format!(
+                "SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(max({c}), 0) + 1, false) FROM {t}",
+                c = quoted(&column),
+                t = quoted(&table)
+            )
+            .as_str(),
+            &[&table, &column],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     tx.commit().await.map_err(pg_err)?;
     Ok(rows)
 }
