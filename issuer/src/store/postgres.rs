@@ -246,6 +246,26 @@ async fn claim_idempotency(tx: &Transaction<'_>, rec: &IdempotencyRecord) -> Res
     Ok(())
 }
 
+const USE_NONCES: &str =
+    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)";
+const NEW_STATUS: &str = "INSERT INTO status (list, idx, value) VALUES ($1, $2, 0)";
+const COUNT_ALLOCATION: &str = "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
+     ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1";
+const NEW_CREDENTIAL: &str =
+    "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)";
+const SPEND_TOKEN: &str = "UPDATE access_tokens SET body = $2 WHERE hash = $1";
+const DROP_CODE: &str = "DELETE FROM codes WHERE hash = $1";
+const WRITE_APP: &str =
+    "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1";
+const STAGE_AUDIT: &str = "INSERT INTO audit_pending (entry) VALUES ($1) RETURNING id";
+
+/// Prepares `sqls` on `tx`'s connection (each once per connection, cached after), so that
+/// statements polled together afterwards are sent, and run, in the order they are polled.
+async fn prepared(tx: &Transaction<'_>, sqls: &[&str]) -> Result<()> {
+    futures_util::future::try_join_all(sqls.iter().map(|s| tx.prepare_cached(s))).await.map_err(pg_err)?;
+    Ok(())
+}
+
 /// Stages an audit entry with the change being written: it commits with the change, or not at
 /// all, and is linked into the chain a moment later by [`Postgres::chain`]; no lock is taken.
 /// Returns the entry's place among the staged ones.
@@ -253,9 +273,7 @@ async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<i64> {
     let mut entry = entry.clone();
     entry.idempotency = None;
     entry.link = None;
-    let row = query_one(tx, "INSERT INTO audit_pending (entry) VALUES ($1) RETURNING id", &[&json(&entry)])
-        .await
-        .map_err(pg_err)?;
+    let row = query_one(tx, STAGE_AUDIT, &[&json(&entry)]).await.map_err(pg_err)?;
     Ok(row.get(0))
 }
 
@@ -360,7 +378,7 @@ async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
     let version = change.expected_version + 1;
     exec(
         tx,
-        "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1",
+        WRITE_APP,
         &[&change.id.as_str(), &(version as i64), &change.meta.reception_point, &json(&change.meta), &change.sealed],
     )
     .await
@@ -907,54 +925,66 @@ impl Store for Postgres {
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
             }
-            if !nonce_keys.is_empty() {
-                let gone = exec(
-                    &tx,
-                    "DELETE FROM nonces WHERE hash = ANY($1) AND expires_at >= $2 AND (access IS NULL OR access = $3)",
-                    &[&nonce_keys, &(*now as i64), &access.0.as_slice()],
-                )
-                .await
-                .map_err(pg_err)?;
-                if gone as usize != nonce_keys.len() {
-                    return Err(Conflict::InvalidNonce.into());
-                }
-            }
-            exec(
-                &tx,
-                "INSERT INTO status (list, idx, value) VALUES ($1, $2, 0)",
-                &[&(credential.status_list as i32), &(credential.status_idx as i64)],
-            )
-            .await
-            .map_err(unique_or(Conflict::StatusIndexTaken))?;
-            // The rest cannot conflict: sent together, in one round trip (tokio-postgres
-            // pipelines statements polled at once; they still run in this order).
+            // Decided: every write goes in one round trip (tokio-postgres pipelines statements
+            // polled at once; they still run in this order). A status index taken, or a nonce
+            // gone, fails the change, and the transaction is rolled back.
             let shard = (credential.status_idx % SHARDS as u64) as i16;
             token.credential = Some(credential.id.clone());
             let (list, idx) = (credential.status_list as i32, credential.status_idx as i64);
             let (credential_json, token_json) = (json(credential), json(&token));
             let code = old.offer.as_ref().map(|o| o.code.0.to_vec()).unwrap_or_default();
-            let (id, app_id, hash) = (credential.id.as_str(), app.id.as_str(), access.0.as_slice());
+            let (id, app_id, hash, at) = (credential.id.as_str(), app.id.as_str(), access.0.as_slice(), *now as i64);
+            let p_nonces: [&(dyn ToSql + Sync); 3] = [&nonce_keys, &at, &hash];
+            let p_status: [&(dyn ToSql + Sync); 2] = [&list, &idx];
             let p_alloc: [&(dyn ToSql + Sync); 2] = [&list, &shard];
             let p_cred: [&(dyn ToSql + Sync); 5] = [&id, &app_id, &list, &idx, &credential_json];
             let p_token: [&(dyn ToSql + Sync); 2] = [&hash, &token_json];
             let p_code: [&(dyn ToSql + Sync); 1] = [&code];
-            tokio::try_join!(
-                exec(
-                    &tx,
-                    "INSERT INTO status_allocated (list, shard, n) VALUES ($1, $2, 1) \
-                     ON CONFLICT (list, shard) DO UPDATE SET n = status_allocated.n + 1",
-                    &p_alloc,
-                ),
-                exec(
-                    &tx,
-                    "INSERT INTO credentials (id, application, status_list, status_idx, body) VALUES ($1, $2, $3, $4, $5)",
-                    &p_cred,
-                ),
-                exec(&tx, "UPDATE access_tokens SET body = $2 WHERE hash = $1", &p_token),
-                exec(&tx, "DELETE FROM codes WHERE hash = $1", &p_code),
+            let nonces_gone = async {
+                if nonce_keys.is_empty() {
+                    return Ok(());
+                }
+                let gone = exec(&tx, USE_NONCES, &p_nonces).await.map_err(pg_err)?;
+                if gone as usize != nonce_keys.len() {
+                    return Err(StoreError::from(Conflict::InvalidNonce));
+                }
+                Ok(())
+            };
+            let status =
+                async { exec(&tx, NEW_STATUS, &p_status).await.map_err(unique_or(Conflict::StatusIndexTaken)) };
+            let rest = async {
+                tokio::try_join!(
+                    exec(&tx, COUNT_ALLOCATION, &p_alloc),
+                    exec(&tx, NEW_CREDENTIAL, &p_cred),
+                    exec(&tx, SPEND_TOKEN, &p_token),
+                    exec(&tx, DROP_CODE, &p_code),
+                )
+                .map_err(pg_err)
+            };
+            // The first failure in statement order is the answer (later statements fail with
+            // it: PostgreSQL aborts the transaction at the first error). Prepared beforehand,
+            // the statements are sent, and run, in the order they are polled.
+            prepared(
+                &tx,
+                &[
+                    USE_NONCES,
+                    NEW_STATUS,
+                    COUNT_ALLOCATION,
+                    NEW_CREDENTIAL,
+                    SPEND_TOKEN,
+                    DROP_CODE,
+                    WRITE_APP,
+                    STAGE_AUDIT,
+                ],
             )
-            .map_err(pg_err)?;
-            tokio::try_join!(write_app(&tx, app), audit_append(&tx, &audit))?;
+            .await?;
+            let (gone, taken, rest, app_written, audited) =
+                tokio::join!(nonces_gone, status, rest, write_app(&tx, app), audit_append(&tx, &audit));
+            gone?;
+            taken?;
+            rest?;
+            app_written?;
+            audited?;
         })
     }
 
