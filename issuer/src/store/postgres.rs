@@ -258,6 +258,10 @@ const DROP_CODE: &str = "DELETE FROM codes WHERE hash = $1";
 const WRITE_APP: &str =
     "UPDATE applications SET version = $2, reception_point = $3, meta = $4, sealed = $5 WHERE id = $1";
 const STAGE_AUDIT: &str = "INSERT INTO audit_pending (entry) VALUES ($1) RETURNING id";
+const NEW_CODE: &str = "INSERT INTO codes (hash, body) VALUES ($1, $2)";
+const UPDATE_CODE: &str = "UPDATE codes SET body = $2 WHERE hash = $1";
+const NEW_ACCESS: &str = "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)";
+const DROP_ACCESS: &str = "DELETE FROM access_tokens WHERE hash = $1";
 
 /// Prepares `sqls` on `tx`'s connection (each once per connection, cached after), so that
 /// statements polled together afterwards are sent, and run, in the order they are polled.
@@ -266,14 +270,41 @@ async fn prepared(tx: &Transaction<'_>, sqls: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// One statement of a [`pipelined`] batch: its SQL, its parameters, and the conflict a unique
+/// violation means (`None`: an engine error).
+type Step<'a> = (&'static str, Vec<&'a (dyn ToSql + Sync)>, Option<Conflict>);
+
+/// Runs `steps` in one round trip, in order (each is prepared first, so they are sent, and
+/// run, in the order they are polled); the rows each changed. The first failure in that order
+/// is the answer: PostgreSQL aborts the transaction at the first error, and the later
+/// statements only echo it.
+async fn pipelined(tx: &Transaction<'_>, steps: Vec<Step<'_>>) -> Result<Vec<u64>> {
+    let sqls: Vec<&str> = steps.iter().map(|s| s.0).collect();
+    prepared(tx, &sqls).await?;
+    let results = futures_util::future::join_all(steps.iter().map(|(sql, params, _)| exec(tx, sql, params))).await;
+    let mut changed = Vec::with_capacity(results.len());
+    for (r, (_, _, conflict)) in results.into_iter().zip(steps) {
+        changed.push(match conflict {
+            Some(c) => r.map_err(unique_or(c))?,
+            None => r.map_err(pg_err)?,
+        });
+    }
+    Ok(changed)
+}
+
+/// An audit entry as staged: no idempotency record, no link yet.
+fn staged(entry: &AuditEntry) -> Value {
+    let mut entry = entry.clone();
+    entry.idempotency = None;
+    entry.link = None;
+    json(&entry)
+}
+
 /// Stages an audit entry with the change being written: it commits with the change, or not at
 /// all, and is linked into the chain a moment later by [`Postgres::chain`]; no lock is taken.
 /// Returns the entry's place among the staged ones.
 async fn audit_append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<i64> {
-    let mut entry = entry.clone();
-    entry.idempotency = None;
-    entry.link = None;
-    let row = query_one(tx, STAGE_AUDIT, &[&json(&entry)]).await.map_err(pg_err)?;
+    let row = query_one(tx, STAGE_AUDIT, &[&staged(entry)]).await.map_err(pg_err)?;
     Ok(row.get(0))
 }
 
@@ -372,6 +403,11 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
         return Err(Conflict::ApplicationChanged.into());
     }
     from_value(row.get(1), "application summary")
+}
+
+/// The new version and summary an application change writes (with [`WRITE_APP`]).
+fn app_row(change: &AppChange) -> (i64, Value) {
+    ((change.expected_version + 1) as i64, json(&change.meta))
 }
 
 async fn write_app(tx: &Transaction<'_>, change: &AppChange) -> Result<u64> {
@@ -643,60 +679,65 @@ impl Store for Postgres {
                     }
                 }
             }
-            exec(
-                &tx,
-                "INSERT INTO applications (id, version, reception_point, meta, sealed) VALUES ($1, 1, $2, $3, $4)",
-                &[&new.id.as_str(), &new.meta.reception_point, &json(&new.meta), &new.sealed],
-            )
-            .await
-            .map_err(pg_err)?;
             let known: Vec<Vec<u8>> = existing.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
-            for key in &new.identity {
-                if known.iter().any(|k| k.as_slice() == key.0.as_slice()) {
-                    exec(
-                        &tx,
-                        "UPDATE identity_index SET application = $2 WHERE key = $1",
-                        &[&key.0.as_slice(), &new.id.as_str()],
-                    )
-                    .await
-                    .map_err(pg_err)?;
+            let (id, meta, entry) = (new.id.as_str(), json(&new.meta), staged(&audit));
+            let mut steps: Vec<Step<'_>> = vec![(
+                "INSERT INTO applications (id, version, reception_point, meta, sealed) VALUES ($1, 1, $2, $3, $4)",
+                vec![&id, &new.meta.reception_point, &meta, &new.sealed],
+                None,
+            )];
+            for key in &keys {
+                if known.iter().any(|k| k.as_slice() == *key) {
+                    steps.push(("UPDATE identity_index SET application = $2 WHERE key = $1", vec![key, &id], None));
                 } else {
                     // A concurrent first submission for the same person loses on the key.
-                    exec(
-                        &tx,
+                    steps.push((
                         "INSERT INTO identity_index (key, application) VALUES ($1, $2)",
-                        &[&key.0.as_slice(), &new.id.as_str()],
-                    )
-                    .await
-                    .map_err(unique_or(Conflict::ApplicationExists))?;
+                        vec![key, &id],
+                        Some(Conflict::ApplicationExists),
+                    ));
                 }
             }
-            audit_append(&tx, &audit).await?;
+            steps.push((STAGE_AUDIT, vec![&entry], None));
+            pipelined(&tx, steps).await?;
         })
     }
 
     async fn update_application(&self, change: AppChange, audit: AuditEntry) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            let (v, _) = tokio::try_join!(write_app(&tx, &change), audit_append(&tx, &audit))?;
-            v
+            let (id, (version, meta), entry) = (change.id.as_str(), app_row(&change), staged(&audit));
+            pipelined(
+                &tx,
+                vec![
+                    (WRITE_APP, vec![&id, &version, &change.meta.reception_point, &meta, &change.sealed], None),
+                    (STAGE_AUDIT, vec![&entry], None),
+                ],
+            )
+            .await?;
+            version as u64
         })
     }
 
     async fn capture_biometrics(&self, change: AppChange, sealed_files: Vec<u8>, audit: AuditEntry) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            let v = write_app(&tx, &change).await?;
-            exec(
+            let (id, (version, meta), entry) = (change.id.as_str(), app_row(&change), staged(&audit));
+            pipelined(
                 &tx,
-                "INSERT INTO biometrics (application, sealed) VALUES ($1, $2) \
-                 ON CONFLICT (application) DO UPDATE SET sealed = EXCLUDED.sealed",
-                &[&change.id.as_str(), &sealed_files],
+                vec![
+                    (WRITE_APP, vec![&id, &version, &change.meta.reception_point, &meta, &change.sealed], None),
+                    (
+                        "INSERT INTO biometrics (application, sealed) VALUES ($1, $2) \
+                         ON CONFLICT (application) DO UPDATE SET sealed = EXCLUDED.sealed",
+                        vec![&id, &sealed_files],
+                        None,
+                    ),
+                    (STAGE_AUDIT, vec![&entry], None),
+                ],
             )
-            .await
-            .map_err(pg_err)?;
-            audit_append(&tx, &audit).await?;
-            v
+            .await?;
+            version as u64
         })
     }
 
@@ -718,30 +759,42 @@ impl Store for Postgres {
     ) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             lock_app(&tx, &change).await?;
-            exec(&tx, "INSERT INTO eids (key, application) VALUES ($1, $2)", &[&eid.0.as_slice(), &change.id.as_str()])
-                .await
-                .map_err(unique_or(Conflict::EidTaken))?;
-            let v = write_app(&tx, &change).await?;
-            exec(&tx, "INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
-                .await
-                .map_err(pg_err)?;
-            audit_append(&tx, &audit).await?;
-            v
+            let (id, (version, meta), entry) = (change.id.as_str(), app_row(&change), staged(&audit));
+            let (eid, code_hash, code) = (eid.0.as_slice(), code_hash.0.as_slice(), json(&code));
+            pipelined(
+                &tx,
+                vec![
+                    ("INSERT INTO eids (key, application) VALUES ($1, $2)", vec![&eid, &id], Some(Conflict::EidTaken)),
+                    (WRITE_APP, vec![&id, &version, &change.meta.reception_point, &meta, &change.sealed], None),
+                    (NEW_CODE, vec![&code_hash, &code], None),
+                    (STAGE_AUDIT, vec![&entry], None),
+                ],
+            )
+            .await?;
+            version as u64
         })
     }
 
     async fn renew_offer(&self, change: AppChange, code_hash: Digest, code: CodeRow, audit: AuditEntry) -> Result<u64> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
             let old = lock_app(&tx, &change).await?;
-            let v = write_app(&tx, &change).await?;
-            if let Some(offer) = &old.offer {
-                exec(&tx, "DELETE FROM codes WHERE hash = $1", &[&offer.code.0.as_slice()]).await.map_err(pg_err)?;
-            }
-            exec(&tx, "INSERT INTO codes (hash, body) VALUES ($1, $2)", &[&code_hash.0.as_slice(), &json(&code)])
-                .await
-                .map_err(pg_err)?;
-            audit_append(&tx, &audit).await?;
-            v
+            let (id, (version, meta), entry) = (change.id.as_str(), app_row(&change), staged(&audit));
+            let (old_code, code_hash, code) = (
+                old.offer.as_ref().map(|o| o.code.0.to_vec()).unwrap_or_default(),
+                code_hash.0.as_slice(),
+                json(&code),
+            );
+            pipelined(
+                &tx,
+                vec![
+                    (WRITE_APP, vec![&id, &version, &change.meta.reception_point, &meta, &change.sealed], None),
+                    (DROP_CODE, vec![&old_code], None),
+                    (NEW_CODE, vec![&code_hash, &code], None),
+                    (STAGE_AUDIT, vec![&entry], None),
+                ],
+            )
+            .await?;
+            version as u64
         })
     }
 
@@ -768,23 +821,20 @@ impl Store for Postgres {
             let Some(mut current) = current.filter(|c| *c == seen) else {
                 return Err(Conflict::InvalidGrant.into());
             };
-            if let Some(previous) = current.access {
-                exec(&tx, "DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
-                    .await
-                    .map_err(pg_err)?;
-            }
-            exec(
-                &tx,
-                "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
-                &[&access_hash.0.as_slice(), &json(&access)],
-            )
-            .await
-            .map_err(pg_err)?;
+            let previous = current.access.map(|p| p.0.to_vec()).unwrap_or_default();
             current.access = Some(access_hash);
-            exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&code_hash.0.as_slice(), &json(&current)])
-                .await
-                .map_err(pg_err)?;
-            audit_append(&tx, &audit).await?;
+            let (access_hash, access, code_hash) = (access_hash.0.as_slice(), json(&access), code_hash.0.as_slice());
+            let (current, entry) = (json(&current), staged(&audit));
+            pipelined(
+                &tx,
+                vec![
+                    (DROP_ACCESS, vec![&previous], None),
+                    (NEW_ACCESS, vec![&access_hash, &access], None),
+                    (UPDATE_CODE, vec![&code_hash, &current], None),
+                    (STAGE_AUDIT, vec![&entry], None),
+                ],
+            )
+            .await?;
         })
     }
 
@@ -805,33 +855,32 @@ impl Store for Postgres {
             if current.tx_code != Some(r.tx_code) {
                 current.wrong_tx_codes += 1;
                 let wrong = current.wrong_tx_codes;
-                exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
-                    .await
-                    .map_err(pg_err)?;
-                audit_append(&tx, &audit.wrong).await?;
                 let locked = wrong >= r.max_wrong;
+                let (code_hash, current) = (r.code_hash.0.as_slice(), json(&current));
+                let (wrong_entry, locked_entry) = (staged(&audit.wrong), staged(&audit.locked));
+                let mut steps: Vec<Step<'_>> =
+                    vec![(UPDATE_CODE, vec![&code_hash, &current], None), (STAGE_AUDIT, vec![&wrong_entry], None)];
                 if locked {
-                    audit_append(&tx, &audit.locked).await?;
+                    steps.push((STAGE_AUDIT, vec![&locked_entry], None));
                 }
+                pipelined(&tx, steps).await?;
                 TxOutcome::Wrong { wrong, locked }
             } else {
-                if let Some(previous) = current.access {
-                    exec(&tx, "DELETE FROM access_tokens WHERE hash = $1", &[&previous.0.as_slice()])
-                        .await
-                        .map_err(pg_err)?;
-                }
-                exec(
-                    &tx,
-                    "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)",
-                    &[&r.access_hash.0.as_slice(), &json(&r.access)],
-                )
-                .await
-                .map_err(pg_err)?;
+                let previous = current.access.map(|p| p.0.to_vec()).unwrap_or_default();
                 current.access = Some(r.access_hash);
-                exec(&tx, "UPDATE codes SET body = $2 WHERE hash = $1", &[&r.code_hash.0.as_slice(), &json(&current)])
-                    .await
-                    .map_err(pg_err)?;
-                audit_append(&tx, &audit.redeemed).await?;
+                let (access_hash, access, code_hash) =
+                    (r.access_hash.0.as_slice(), json(&r.access), r.code_hash.0.as_slice());
+                let (current, entry) = (json(&current), staged(&audit.redeemed));
+                pipelined(
+                    &tx,
+                    vec![
+                        (DROP_ACCESS, vec![&previous], None),
+                        (NEW_ACCESS, vec![&access_hash, &access], None),
+                        (UPDATE_CODE, vec![&code_hash, &current], None),
+                        (STAGE_AUDIT, vec![&entry], None),
+                    ],
+                )
+                .await?;
                 TxOutcome::Redeemed
             }
         })
@@ -839,20 +888,26 @@ impl Store for Postgres {
 
     async fn create_nonce(&self, hash: Digest, row: NonceRow, purge_before: u64) -> Result<()> {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            exec(
+            let (hash, expires_at, access) =
+                (hash.0.as_slice(), row.expires_at as i64, row.access.as_ref().map(|a| a.0.to_vec()));
+            let purge_before = purge_before as i64;
+            pipelined(
                 &tx,
-                "INSERT INTO nonces (hash, expires_at, access) VALUES ($1, $2, $3)",
-                &[&hash.0.as_slice(), &(row.expires_at as i64), &row.access.as_ref().map(|a| a.0.to_vec())],
+                vec![
+                    (
+                        "INSERT INTO nonces (hash, expires_at, access) VALUES ($1, $2, $3)",
+                        vec![&hash, &expires_at, &access],
+                        None,
+                    ),
+                    (
+                        "DELETE FROM nonces WHERE hash IN \
+                         (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16 FOR UPDATE SKIP LOCKED)",
+                        vec![&purge_before],
+                        None,
+                    ),
+                ],
             )
-            .await
-            .map_err(pg_err)?;
-            exec(
-                &tx,
-                "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_at < $1 LIMIT 16 FOR UPDATE SKIP LOCKED)",
-                &[&(purge_before as i64)],
-            )
-            .await
-            .map_err(pg_err)?;
+            .await?;
         })
     }
 
@@ -925,66 +980,32 @@ impl Store for Postgres {
             if token.application != app.id || old.offer.as_ref().map(|o| o.generation) != Some(token.generation) {
                 return Err(Conflict::InvalidToken.into());
             }
-            // Decided: every write goes in one round trip (tokio-postgres pipelines statements
-            // polled at once; they still run in this order). A status index taken, or a nonce
-            // gone, fails the change, and the transaction is rolled back.
+            // Decided: every write goes in one round trip. A nonce gone, or a status index
+            // taken, fails the change, and the transaction is rolled back.
             let shard = (credential.status_idx % SHARDS as u64) as i16;
             token.credential = Some(credential.id.clone());
             let (list, idx) = (credential.status_list as i32, credential.status_idx as i64);
             let (credential_json, token_json) = (json(credential), json(&token));
             let code = old.offer.as_ref().map(|o| o.code.0.to_vec()).unwrap_or_default();
             let (id, app_id, hash, at) = (credential.id.as_str(), app.id.as_str(), access.0.as_slice(), *now as i64);
-            let p_nonces: [&(dyn ToSql + Sync); 3] = [&nonce_keys, &at, &hash];
-            let p_status: [&(dyn ToSql + Sync); 2] = [&list, &idx];
-            let p_alloc: [&(dyn ToSql + Sync); 2] = [&list, &shard];
-            let p_cred: [&(dyn ToSql + Sync); 5] = [&id, &app_id, &list, &idx, &credential_json];
-            let p_token: [&(dyn ToSql + Sync); 2] = [&hash, &token_json];
-            let p_code: [&(dyn ToSql + Sync); 1] = [&code];
-            let nonces_gone = async {
-                if nonce_keys.is_empty() {
-                    return Ok(());
-                }
-                let gone = exec(&tx, USE_NONCES, &p_nonces).await.map_err(pg_err)?;
-                if gone as usize != nonce_keys.len() {
-                    return Err(StoreError::from(Conflict::InvalidNonce));
-                }
-                Ok(())
-            };
-            let status =
-                async { exec(&tx, NEW_STATUS, &p_status).await.map_err(unique_or(Conflict::StatusIndexTaken)) };
-            let rest = async {
-                tokio::try_join!(
-                    exec(&tx, COUNT_ALLOCATION, &p_alloc),
-                    exec(&tx, NEW_CREDENTIAL, &p_cred),
-                    exec(&tx, SPEND_TOKEN, &p_token),
-                    exec(&tx, DROP_CODE, &p_code),
-                )
-                .map_err(pg_err)
-            };
-            // The first failure in statement order is the answer (later statements fail with
-            // it: PostgreSQL aborts the transaction at the first error). Prepared beforehand,
-            // the statements are sent, and run, in the order they are polled.
-            prepared(
+            let (version, meta, entry) = ((app.expected_version + 1) as i64, json(&app.meta), staged(&audit));
+            let changed = pipelined(
                 &tx,
-                &[
-                    USE_NONCES,
-                    NEW_STATUS,
-                    COUNT_ALLOCATION,
-                    NEW_CREDENTIAL,
-                    SPEND_TOKEN,
-                    DROP_CODE,
-                    WRITE_APP,
-                    STAGE_AUDIT,
+                vec![
+                    (USE_NONCES, vec![&nonce_keys, &at, &hash], None),
+                    (NEW_STATUS, vec![&list, &idx], Some(Conflict::StatusIndexTaken)),
+                    (COUNT_ALLOCATION, vec![&list, &shard], None),
+                    (NEW_CREDENTIAL, vec![&id, &app_id, &list, &idx, &credential_json], None),
+                    (SPEND_TOKEN, vec![&hash, &token_json], None),
+                    (DROP_CODE, vec![&code], None),
+                    (WRITE_APP, vec![&app_id, &version, &app.meta.reception_point, &meta, &app.sealed], None),
+                    (STAGE_AUDIT, vec![&entry], None),
                 ],
             )
             .await?;
-            let (gone, taken, rest, app_written, audited) =
-                tokio::join!(nonces_gone, status, rest, write_app(&tx, app), audit_append(&tx, &audit));
-            gone?;
-            taken?;
-            rest?;
-            app_written?;
-            audited?;
+            if changed[0] as usize != nonce_keys.len() {
+                return Err(Conflict::InvalidNonce.into());
+            }
         })
     }
 
