@@ -9,3 +9,5 @@ CREATE TABLE audit_pending (
     id    bigserial PRIMARY KEY,
     entry jsonb NOT NULL
 );
+-- Rows come and go all the time: vacuum the table after every thousand dead rows, whatever its size.
+ALTER TABLE audit_pending SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);

@@ -3,9 +3,10 @@
 //! Every entry's [`AuditLink`] holds its sequence number, the hash of the entry before it, and
 //! its own hash: SHA-256 over a domain tag, the sequence number, the previous hash and the
 //! entry's content in canonical JSON (keys sorted, no spaces, the link itself left out). The
-//! engines compute the link inside the transaction that appends the entry, from the chain's
-//! head as that transaction sees it (the embedded engine's one writer; a locked head row in
-//! PostgreSQL), so links follow commit order.
+//! embedded engine computes the link inside the transaction that appends the entry (its one
+//! writer), so links follow commit order. PostgreSQL stages the entry with its change and a
+//! chainer links staged entries a moment later, holding the chain's head row, in the order it
+//! finds them committed (`store::postgres`).
 //!
 //! What the chain proves: an entry edited afterwards no longer matches its hash; an entry
 //! removed leaves the next one pointing at a hash nothing has; entries moved (or swapped) sit
@@ -26,7 +27,11 @@ const DOMAIN: &[u8] = b"vneid-audit-v1\0";
 
 /// The entry's content as hashed: canonical JSON of everything but its link.
 pub fn canonical(entry: &AuditEntry) -> Vec<u8> {
-    let mut v = serde_json::to_value(entry).unwrap_or(serde_json::Value::Null);
+    canonical_value(serde_json::to_value(entry).unwrap_or(serde_json::Value::Null))
+}
+
+/// [`canonical`] of an entry as JSON (as stored): every field it holds, the link left out.
+pub fn canonical_value(mut v: serde_json::Value) -> Vec<u8> {
     if let Some(m) = v.as_object_mut() {
         m.remove("link");
     }
@@ -35,11 +40,16 @@ pub fn canonical(entry: &AuditEntry) -> Vec<u8> {
 
 /// The hash of `entry` at `seq` after `prev`.
 pub fn entry_hash(seq: u64, prev: &Digest, entry: &AuditEntry) -> Digest {
+    hash_canonical(seq, prev, &canonical(entry))
+}
+
+/// The hash of an entry whose [`canonical`] form is `content`, at `seq` after `prev`.
+pub fn hash_canonical(seq: u64, prev: &Digest, content: &[u8]) -> Digest {
     let mut h = Sha256::new();
     h.update(DOMAIN);
     h.update(seq.to_be_bytes());
     h.update(prev.0);
-    h.update(canonical(entry));
+    h.update(content);
     Digest(h.finalize().into())
 }
 

@@ -358,9 +358,10 @@ pub struct IdempotencyRecord {
 
 /// One audit log entry. Carries ids and codes, never personal data or secrets.
 ///
-/// The log is a hash chain ([`audit_chain`]): the engine that appends an entry fills its
-/// [`AuditEntry::link`] in the change's own transaction (whatever the caller put there is
-/// replaced), so an entry edited, removed or moved afterwards no longer links.
+/// The log is a hash chain ([`audit_chain`]): the engine fills each entry's
+/// [`AuditEntry::link`] (whatever the caller put there is replaced), the embedded engine in the
+/// change's own transaction, PostgreSQL when it links the staged entry a moment after the
+/// change commits; an entry edited, removed or moved after it is linked no longer links.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: u64,

@@ -263,25 +263,26 @@ const UPDATE_CODE: &str = "UPDATE codes SET body = $2 WHERE hash = $1";
 const NEW_ACCESS: &str = "INSERT INTO access_tokens (hash, body) VALUES ($1, $2)";
 const DROP_ACCESS: &str = "DELETE FROM access_tokens WHERE hash = $1";
 
-/// Prepares `sqls` on `tx`'s connection (each once per connection, cached after), so that
-/// statements polled together afterwards are sent, and run, in the order they are polled.
-async fn prepared(tx: &Transaction<'_>, sqls: &[&str]) -> Result<()> {
-    futures_util::future::try_join_all(sqls.iter().map(|s| tx.prepare_cached(s))).await.map_err(pg_err)?;
-    Ok(())
+/// Prepares `sqls` on `tx`'s connection (each once per connection, cached after).
+async fn prepared(tx: &Transaction<'_>, sqls: &[&str]) -> Result<Vec<tokio_postgres::Statement>> {
+    futures_util::future::try_join_all(sqls.iter().map(|s| tx.prepare_cached(s))).await.map_err(pg_err)
 }
 
 /// One statement of a [`pipelined`] batch: its SQL, its parameters, and the conflict a unique
 /// violation means (`None`: an engine error).
 type Step<'a> = (&'static str, Vec<&'a (dyn ToSql + Sync)>, Option<Conflict>);
 
-/// Runs `steps` in one round trip, in order (each is prepared first, so they are sent, and
-/// run, in the order they are polled); the rows each changed. The first failure in that order
-/// is the answer: PostgreSQL aborts the transaction at the first error, and the later
-/// statements only echo it.
+/// Runs `steps` in one round trip, in order; the rows each changed. Prepared first, each
+/// statement is sent when its future is first polled, and `join_all` polls them first in
+/// order, so they run in order. The first failure in that order is the answer: PostgreSQL
+/// aborts the transaction at the first error, and the later statements only echo it.
 async fn pipelined(tx: &Transaction<'_>, steps: Vec<Step<'_>>) -> Result<Vec<u64>> {
     let sqls: Vec<&str> = steps.iter().map(|s| s.0).collect();
-    prepared(tx, &sqls).await?;
-    let results = futures_util::future::join_all(steps.iter().map(|(sql, params, _)| exec(tx, sql, params))).await;
+    let statements = prepared(tx, &sqls).await?;
+    let results = futures_util::future::join_all(
+        statements.iter().zip(&steps).map(|(st, (_, params, _))| tx.execute(st, params)),
+    )
+    .await;
     let mut changed = Vec::with_capacity(results.len());
     for (r, (_, _, conflict)) in results.into_iter().zip(steps) {
         changed.push(match conflict {
@@ -316,54 +317,46 @@ const CHAIN_EVERY: Duration = Duration::from_millis(250);
 
 /// Links staged entries into the chain, oldest first (at most [`CHAIN_BATCH`]), then `own` if
 /// given, inside `tx`: one chainer at a time, as the head row stays locked until `tx` ends.
-/// Returns how many staged entries were linked, and `own`'s sequence number.
+/// A staged entry is linked as the JSON it was staged as, every field kept (a node of another
+/// version links what it does not know without dropping it). Returns how many staged entries
+/// were linked, and `own`'s sequence number.
 async fn link_staged(tx: &Transaction<'_>, own: Option<&AuditEntry>) -> Result<(usize, Option<u64>)> {
     let head = query_one(tx, "SELECT seq, hash FROM audit_head FOR UPDATE", &[]).await.map_err(pg_err)?;
     let (mut seq, mut hash) = (head.get::<_, i64>(0), digest_of(head.get(1))?);
     // Read after the lock: what another chainer linked meanwhile is gone from here.
     let rows =
         query(tx, "SELECT id, entry FROM audit_pending ORDER BY id LIMIT $1", &[&CHAIN_BATCH]).await.map_err(pg_err)?;
-    let mut staged = Vec::with_capacity(rows.len());
-    let mut entries = Vec::with_capacity(rows.len() + 1);
-    for r in &rows {
-        staged.push(r.get::<_, i64>(0));
-        entries.push(from_value::<AuditEntry>(r.get(1), "staged audit entry")?);
-    }
-    if let Some(e) = own {
-        let mut e = e.clone();
-        e.idempotency = None;
-        entries.push(e);
-    }
+    let staged_ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut entries: Vec<Value> = rows.into_iter().map(|r| r.get(1)).collect();
+    entries.extend(own.map(staged));
     if entries.is_empty() {
         return Ok((0, None));
     }
-    let prev_of_head = {
-        let mut seqs = Vec::with_capacity(entries.len());
-        let mut bodies = Vec::with_capacity(entries.len());
-        let mut prev = hash;
-        for e in &mut entries {
-            seq += 1;
-            prev = hash;
-            hash = audit_chain::link(seq as u64, prev, e).hash;
-            seqs.push(seq);
-            bodies.push(json(e));
-        }
-        exec(tx, "INSERT INTO audit (seq, entry) SELECT * FROM unnest($1::bigint[], $2::jsonb[])", &[&seqs, &bodies])
-            .await
-            .map_err(pg_err)?;
-        prev
-    };
-    if !staged.is_empty() {
-        exec(tx, "DELETE FROM audit_pending WHERE id = ANY($1)", &[&staged]).await.map_err(pg_err)?;
+    let mut seqs = Vec::with_capacity(entries.len());
+    let mut prev = hash;
+    for e in &mut entries {
+        let Some(fields) = e.as_object_mut() else { return Err(StoreError::Corrupt("staged audit entry")) };
+        fields.remove("link");
+        seq += 1;
+        prev = hash;
+        hash = audit_chain::hash_canonical(
+            seq as u64,
+            &prev,
+            &audit_chain::canonical_value(Value::Object(fields.clone())),
+        );
+        fields.insert("link".into(), json(&AuditLink { seq: seq as u64, prev, hash }));
+        seqs.push(seq);
     }
-    exec(
-        tx,
-        "UPDATE audit_head SET seq = $1, prev = $2, hash = $3",
-        &[&seq, &prev_of_head.0.as_slice(), &hash.0.as_slice()],
-    )
-    .await
-    .map_err(pg_err)?;
-    Ok((staged.len(), own.map(|_| seq as u64)))
+    exec(tx, "INSERT INTO audit (seq, entry) SELECT * FROM unnest($1::bigint[], $2::jsonb[])", &[&seqs, &entries])
+        .await
+        .map_err(pg_err)?;
+    if !staged_ids.is_empty() {
+        exec(tx, "DELETE FROM audit_pending WHERE id = ANY($1)", &[&staged_ids]).await.map_err(pg_err)?;
+    }
+    exec(tx, "UPDATE audit_head SET seq = $1, prev = $2, hash = $3", &[&seq, &prev.0.as_slice(), &hash.0.as_slice()])
+        .await
+        .map_err(pg_err)?;
+    Ok((staged_ids.len(), own.map(|_| seq as u64)))
 }
 
 /// Links everything staged so far into the chain, a batch per transaction.
@@ -426,6 +419,12 @@ impl Postgres {
     /// Connects (a pool of up to `gate`'s writes in flight, at most 32 connections) and applies
     /// the migrations the database lacks.
     pub async fn connect(url: &str, gate: WriteGate) -> std::result::Result<Self, ConnectError> {
+        Self::open(url, gate, true).await
+    }
+
+    /// [`Self::connect`]; `chainer`: whether this node links staged audit entries every
+    /// [`CHAIN_EVERY`] (a restore does not: it rewrites the tables under it).
+    pub(super) async fn open(url: &str, gate: WriteGate, chainer: bool) -> std::result::Result<Self, ConnectError> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
         // No statement, lock wait or idle transaction may hold a connection (and a place in the
@@ -447,6 +446,9 @@ impl Postgres {
         let chainer = tokio::spawn({
             let pool = pool.clone();
             async move {
+                if !chainer {
+                    return;
+                }
                 loop {
                     tokio::time::sleep(CHAIN_EVERY).await;
                     if let Err(e) = chain(&pool).await {
@@ -511,6 +513,14 @@ async fn migrate(pool: &Pool) -> std::result::Result<(), ConnectError> {
 }
 
 impl Postgres {
+    /// Links what is staged, so that a reader sees every committed entry; if linking fails
+    /// (the head locked for long, a read-only role), the reader gets what is linked already.
+    async fn chain_before_reading(&self) {
+        if let Err(e) = chain(&self.pool).await {
+            tracing::warn!(error = %e, "could not link staged audit entries before reading the log");
+        }
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_err)
     }
@@ -1201,8 +1211,7 @@ impl Store for Postgres {
     }
 
     async fn audit_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AuditEntry)>> {
-        // What is committed is linked before it is read.
-        chain(&self.pool).await?;
+        self.chain_before_reading().await;
         let c = self.client().await?;
         let rows = read(
             &c,
@@ -1215,7 +1224,7 @@ impl Store for Postgres {
     }
 
     async fn audit_head(&self) -> Result<Option<AuditLink>> {
-        chain(&self.pool).await?;
+        self.chain_before_reading().await;
         let c = self.client().await?;
         let row = read_one(&c, "SELECT seq, prev, hash FROM audit_head", &[]).await.map_err(pg_err)?;
         let link =

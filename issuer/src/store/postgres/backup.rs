@@ -138,9 +138,9 @@ pub enum RestoreError {
 /// Restores a backup written by [`dump`] into the database at `url`, which must be new (it is
 /// migrated first, then must hold no token, application or audit entry).
 pub async fn restore(url: &str, src: &Path) -> std::result::Result<u64, RestoreError> {
-    let pg = Postgres::connect(url, WriteGate::default()).await?;
+    let pg = Postgres::open(url, WriteGate::default(), false).await?;
     let mut client = pg.client().await?;
-    for table in ["tokens", "applications", "audit"] {
+    for table in ["tokens", "applications", "audit", "audit_pending"] {
         let n: i64 =
             client.query_one(format!("SELECT count(*) FROM {table}").as_str(), &[]).await.map_err(pg_err)?.get(0);
         if n > 0 {

@@ -42,6 +42,9 @@ enum Cmd {
         /// Write the figures as JSON here too.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Each status-list poller's pause after each poll, in milliseconds (0: polls flat out).
+        #[arg(long, default_value_t = 0)]
+        poll_pause_ms: u64,
     },
     /// One embedded node, one PostgreSQL node and three PostgreSQL nodes (on a PostgreSQL this
     /// command starts), with PostgreSQL's bare commit rate, in one run.
@@ -103,8 +106,9 @@ fn main() -> std::process::ExitCode {
     };
     let r = rt.block_on(async {
         match cli.cmd {
-            Cmd::Bench { clients, seconds, prepared, dir, json } => {
-                bench(clients, Duration::from_secs(seconds), prepared, dir, json).await
+            Cmd::Bench { clients, seconds, prepared, dir, json, poll_pause_ms } => {
+                let pause = Duration::from_millis(poll_pause_ms);
+                bench(clients, Duration::from_secs(seconds), prepared, dir, json, pause).await
             }
             Cmd::Poll { url, pid, pollers, seconds } => poll(&url, pid, pollers, Duration::from_secs(seconds)).await,
             Cmd::ClusterBench { clients, seconds, prepared, json } => {
@@ -248,15 +252,20 @@ async fn prepare(node: &Node, counter: &Arc<Counter>, n: usize, clients: usize) 
     Ok(v)
 }
 
-/// Polls the first status list without pause while `go` says `Some(true)`, idles while it says
-/// `Some(false)`, stops at `None`; the successful polls.
-async fn poll_status(c: Client, go: impl Fn() -> Option<bool>) -> u64 {
+/// Polls the first status list, pausing `pause` after each poll, while `go` says `Some(true)`;
+/// idles while it says `Some(false)`, stops at `None`; the successful polls.
+async fn poll_status(c: Client, pause: Duration, go: impl Fn() -> Option<bool>) -> u64 {
     let mut n = 0u64;
     while let Some(polling) = go() {
         if !polling {
             tokio::time::sleep(Duration::from_millis(1)).await;
-        } else if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
+            continue;
+        }
+        if matches!(c.get("/status-lists/1", None).await, Ok(a) if a.status == 200) {
             n += 1;
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
     }
     n
@@ -268,7 +277,7 @@ async fn poll(url: &str, pid: u32, pollers: usize, dur: Duration) -> Result<()> 
     let cpu0 = load::cpu_time(pid)?;
     let until = Instant::now() + dur;
     let tasks: Vec<_> = (0..pollers)
-        .map(|_| tokio::spawn(poll_status(c.clone(), move || (Instant::now() < until).then_some(true))))
+        .map(|_| tokio::spawn(poll_status(c.clone(), Duration::ZERO, move || (Instant::now() < until).then_some(true))))
         .collect();
     let mut polls = 0;
     for t in tasks {
@@ -307,6 +316,7 @@ async fn interleaved_run(
     clients: usize,
     pollers: usize,
     slice: Duration,
+    pause: Duration,
 ) -> Result<Value> {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let queue = Arc::new(Mutex::new(prepared));
@@ -314,7 +324,7 @@ async fn interleaved_run(
     let mut poll_tasks = Vec::new();
     for _ in 0..pollers {
         let (on, stop) = (on.clone(), stop.clone());
-        poll_tasks.push(tokio::spawn(poll_status(node.client.clone(), move || {
+        poll_tasks.push(tokio::spawn(poll_status(node.client.clone(), pause, move || {
             (!stop.load(Relaxed)).then(|| on.load(Relaxed))
         })));
     }
@@ -373,6 +383,7 @@ async fn interleaved_run(
         "cost_percent_max": costs.last().copied().unwrap_or(0.0),
         "per_second_with_pollers_mean": mean(&taken(true)), "per_second_without_mean": mean(&taken(false)),
         "status_polls_per_second": polls as f64 / polling.as_secs_f64().max(1e-9),
+        "poll_pause_ms": pause.as_secs_f64() * 1000.0,
     }))
 }
 
@@ -437,6 +448,7 @@ async fn bench(
     prepared: usize,
     dir: Option<PathBuf>,
     json_out: Option<PathBuf>,
+    poll_pause: Duration,
 ) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -460,7 +472,7 @@ async fn bench(
     eprintln!("credential endpoint with 4 pollers in every other slice: preparing {} …", 2 * prepared);
     let batch = prepare(&node, &counter, 2 * prepared, clients).await?;
     eprintln!("credential endpoint with 4 pollers in every other slice: running …");
-    let cred_polled = interleaved_run(&node, batch, clients, 4, Duration::from_millis(500)).await?;
+    let cred_polled = interleaved_run(&node, batch, clients, 4, Duration::from_millis(500), poll_pause).await?;
     node.issuer.kill();
 
     eprintln!("full pipeline …");
