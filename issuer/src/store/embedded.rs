@@ -1979,6 +1979,16 @@ mod tests {
         rt.block_on(store.audit_page(None, 100)).unwrap().into_iter().map(|(_, e)| e.subject).collect()
     }
 
+    /// A store opened in `dir` holding the audit entries 1, 2 and 3, with a runtime to drive it.
+    fn three_entries(dir: &Path) -> (tokio::runtime::Runtime, Embedded) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = Embedded::open(dir, WriteGate::default()).unwrap();
+        for i in 1..=3 {
+            rt.block_on(store.append_audit(entry(i))).unwrap();
+        }
+        (rt, store)
+    }
+
     /// A crash image of the store in `dir` (its database file and redo log as they are now,
     /// between two groups), opened in a folder of its own under `dir`.
     fn crash_image(dir: &Path, name: &str) -> Embedded {
@@ -1996,11 +2006,7 @@ mod tests {
     #[test]
     fn a_group_whose_log_sync_failed_never_comes_back() {
         let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let store = Embedded::open(dir.path(), WriteGate::default()).unwrap();
-        for i in 1..=3 {
-            rt.block_on(store.append_audit(entry(i))).unwrap();
-        }
+        let (rt, store) = three_entries(dir.path());
         fault::arm(&dir.path().join("issuer.wal"), fault::Fault::LogSync);
         let failed = rt.block_on(store.append_audit(entry(4)));
         assert!(matches!(&failed, Err(StoreError::Engine(m)) if m.contains("fdatasync failed")), "{failed:?}");
@@ -2018,11 +2024,7 @@ mod tests {
     #[test]
     fn a_group_whose_commit_failed_after_its_log_record_is_applied_from_the_log() {
         let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let store = Embedded::open(dir.path(), WriteGate::default()).unwrap();
-        for i in 1..=3 {
-            rt.block_on(store.append_audit(entry(i))).unwrap();
-        }
+        let (rt, store) = three_entries(dir.path());
         fault::arm(&dir.path().join("issuer.redb"), fault::Fault::Commit);
         let failed = rt.block_on(store.append_audit(entry(4)));
         assert!(matches!(&failed, Err(StoreError::Engine(m)) if m.contains("commit failed")), "{failed:?}");

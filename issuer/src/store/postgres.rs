@@ -398,6 +398,41 @@ async fn lock_app(tx: &Transaction<'_>, change: &AppChange) -> Result<AppMeta> {
     from_value(row.get(1), "application summary")
 }
 
+/// The code stored under `hash`, locked until the transaction ends.
+async fn lock_code(tx: &Transaction<'_>, hash: &Digest) -> Result<Option<CodeRow>> {
+    let row = query_opt(tx, "SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&hash.0.as_slice()])
+        .await
+        .map_err(pg_err)?;
+    row.map(|r| from_value(r.get(0), "code")).transpose()
+}
+
+/// A code redeemed for the access token `access_hash`: the token the code was last redeemed
+/// for goes, the new one is stored, the code remembers it, and `audit` is staged.
+async fn redeem_writes(
+    tx: &Transaction<'_>,
+    mut code: CodeRow,
+    code_hash: &Digest,
+    access_hash: Digest,
+    access: &AccessRow,
+    audit: &AuditEntry,
+) -> Result<()> {
+    let previous = code.access.map(|p| p.0.to_vec()).unwrap_or_default();
+    code.access = Some(access_hash);
+    let (access_hash, access, code_hash) = (access_hash.0.as_slice(), json(access), code_hash.0.as_slice());
+    let (code, entry) = (json(&code), staged(audit));
+    pipelined(
+        tx,
+        vec![
+            (DROP_ACCESS, vec![&previous], None),
+            (NEW_ACCESS, vec![&access_hash, &access], None),
+            (UPDATE_CODE, vec![&code_hash, &code], None),
+            (STAGE_AUDIT, vec![&entry], None),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The new version and summary an application change writes (with [`WRITE_APP`]).
 fn app_row(change: &AppChange) -> (i64, Value) {
     ((change.expected_version + 1) as i64, json(&change.meta))
@@ -824,37 +859,16 @@ impl Store for Postgres {
         audit: AuditEntry,
     ) -> Result<()> {
         transaction!(self, audit.idempotency.as_ref(), |tx| {
-            let row = query_opt(&tx, "SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&code_hash.0.as_slice()])
-                .await
-                .map_err(pg_err)?;
-            let current: Option<CodeRow> = row.map(|r| from_value(r.get(0), "code")).transpose()?;
-            let Some(mut current) = current.filter(|c| *c == seen) else {
+            let Some(current) = lock_code(&tx, &code_hash).await?.filter(|c| *c == seen) else {
                 return Err(Conflict::InvalidGrant.into());
             };
-            let previous = current.access.map(|p| p.0.to_vec()).unwrap_or_default();
-            current.access = Some(access_hash);
-            let (access_hash, access, code_hash) = (access_hash.0.as_slice(), json(&access), code_hash.0.as_slice());
-            let (current, entry) = (json(&current), staged(&audit));
-            pipelined(
-                &tx,
-                vec![
-                    (DROP_ACCESS, vec![&previous], None),
-                    (NEW_ACCESS, vec![&access_hash, &access], None),
-                    (UPDATE_CODE, vec![&code_hash, &current], None),
-                    (STAGE_AUDIT, vec![&entry], None),
-                ],
-            )
-            .await?;
+            redeem_writes(&tx, current, &code_hash, access_hash, &access, &audit).await?;
         })
     }
 
     async fn redeem_code_with_tx_code(&self, r: TxRedemption, audit: TxAudit) -> Result<TxOutcome> {
         transaction!(self, None::<&IdempotencyRecord>, |tx| {
-            let row = query_opt(&tx, "SELECT body FROM codes WHERE hash = $1 FOR UPDATE", &[&r.code_hash.0.as_slice()])
-                .await
-                .map_err(pg_err)?;
-            let current: Option<CodeRow> = row.map(|row| from_value(row.get(0), "code")).transpose()?;
-            let Some(mut current) = current.filter(|c| {
+            let Some(mut current) = lock_code(&tx, &r.code_hash).await?.filter(|c| {
                 c.application == r.seen.application && c.generation == r.seen.generation && c.tx_code == r.seen.tx_code
             }) else {
                 return Err(Conflict::InvalidGrant.into());
@@ -876,21 +890,7 @@ impl Store for Postgres {
                 pipelined(&tx, steps).await?;
                 TxOutcome::Wrong { wrong, locked }
             } else {
-                let previous = current.access.map(|p| p.0.to_vec()).unwrap_or_default();
-                current.access = Some(r.access_hash);
-                let (access_hash, access, code_hash) =
-                    (r.access_hash.0.as_slice(), json(&r.access), r.code_hash.0.as_slice());
-                let (current, entry) = (json(&current), staged(&audit.redeemed));
-                pipelined(
-                    &tx,
-                    vec![
-                        (DROP_ACCESS, vec![&previous], None),
-                        (NEW_ACCESS, vec![&access_hash, &access], None),
-                        (UPDATE_CODE, vec![&code_hash, &current], None),
-                        (STAGE_AUDIT, vec![&entry], None),
-                    ],
-                )
-                .await?;
+                redeem_writes(&tx, current, &r.code_hash, r.access_hash, &r.access, &audit.redeemed).await?;
                 TxOutcome::Redeemed
             }
         })
